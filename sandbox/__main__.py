@@ -1,0 +1,126 @@
+"""``make demo``: rotate the sandbox secrets through the real handlers, as Secrets Manager would.
+
+Starts moto in server mode on a loopback port, seeds the secrets, stages an
+empty AWSPENDING version for each and invokes the handler declared in
+template.yaml for the four steps, then prints what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["main"]
+
+
+@dataclass(frozen=True)
+class SandboxSecret:
+    """One secret the sandbox seeds and rotates."""
+
+    name: str
+    kind: str
+    seed: Callable[[], str]
+    prove: Callable[[Any, str], str]
+
+
+def _prove_session(client: Any, name: str) -> str:
+    current = client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
+    previous = client.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"]
+    if current == previous:
+        raise SystemExit(f"{name}: AWSCURRENT equals AWSPREVIOUS")
+    if current.startswith("{"):
+        import json
+
+        doc, old = json.loads(current), json.loads(previous)
+        if doc["previous"][:1] != [old["current"]]:
+            raise SystemExit(f"{name}: keyring does not retain the old key")
+        return f"new key; old key kept in 'previous' ({len(doc['previous'])})"
+    return f"new {len(current)}-char key, same encoding"
+
+
+def _secrets() -> list[SandboxSecret]:
+    from sandbox.seed import seed_keyring, seed_value
+
+    return [
+        SandboxSecret(
+            "amply/sandbox/session-secret", "session_secret", lambda: seed_value("session_secret"), _prove_session
+        ),
+        SandboxSecret("amply/sandbox/api-encryption-key", "session_secret", seed_keyring, _prove_session),
+    ]
+
+
+def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A plain fixed-width table on stdout."""
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
+    print(_row(headers, widths))
+    print(_row(["-" * w for w in widths], widths))
+    for row in rows:
+        print(_row(row, widths))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sandbox rotation; exit status 1 when any rotation fails."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs and metrics")
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    import boto3
+
+    from sandbox.functions import load_handler, rotation_functions
+    from sandbox.moto_server import MotoServer, sandbox_environment
+    from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+
+    with MotoServer() as server, sandbox_environment(server.endpoint):
+        print(f"Secrets Manager emulator (moto server) on {server.endpoint}")
+        handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
+        emulator = RotateSecretEmulator(handlers)
+        client = boto3.client("secretsmanager")
+        rows, failures = [], 0
+        for secret in _secrets():
+            client.create_secret(Name=secret.name, SecretString=secret.seed())
+            emulator.enable_rotation(secret.name, secret.kind)
+            before = server.log.calls.copy()
+            started = time.perf_counter()
+            result = emulator.rotate(secret.name)
+            elapsed = time.perf_counter() - started
+            calls = sum((server.log.calls - before).values())
+            stages = emulator.stages(secret.name)
+            if result.ok:
+                proof = secret.prove(client, secret.name)
+                after = ", ".join(f"{vid[:8]}={'+'.join(sorted(s))}" for vid, s in stages.items() if s)
+            else:
+                failures += 1
+                proof = f"FAILED at {result.failed_step}: {type(result.error).__name__}: {result.error}"
+                after = "unchanged"
+            rows.append(
+                [
+                    secret.name,
+                    secret.kind,
+                    f"{(result.old_version or '-')[:8]} -> {result.token[:8]}",
+                    after,
+                    f"{elapsed * 1000:.0f} ms",
+                    str(calls),
+                    proof,
+                ]
+            )
+        print()
+        print_table(["secret", "kind", "old -> new version", "stages after", "duration", "SM calls", "check"], rows)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""moto in server mode on a loopback port, in this process, with a request log and fault injection.
+
+Handlers reach it over real HTTP (``AWS_ENDPOINT_URL``); the rotation emulator
+reaches moto's backend directly because it runs in the same process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+__all__ = ["ACCOUNT_ID", "REGION", "Fault", "MotoServer", "sandbox_environment"]
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+StartResponse = Callable[..., Any]
+
+
+@dataclass
+class Fault:
+    """Make the next ``times`` calls of ``operation`` misbehave.
+
+    ``throttle``: answer ThrottlingException without doing anything; ``delay``:
+    wait ``delay`` seconds, then do it; ``fail_after``: do it, then answer
+    InternalFailure (a crash right after the side effect, as seen by the caller).
+    """
+
+    operation: str
+    kind: str = "throttle"
+    times: int = 1
+    delay: float = 0.0
+
+
+class _RequestLog:
+    """WSGI middleware: counts Secrets Manager operations and injects faults."""
+
+    def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self._faults: list[Fault] = []
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, operation: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.operation in (operation, "*") and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        operation = target.rsplit(".", 1)[-1] if target.startswith("secretsmanager.") else ""
+        if operation:
+            with self._lock:
+                self.calls[operation] += 1
+            fault = self._take_fault(operation)
+            if fault is not None and fault.kind == "throttle":
+                body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+                return [body]
+            if fault is not None and fault.kind == "delay":
+                time.sleep(fault.delay)
+            if fault is not None and fault.kind == "fail_after":
+                list(self._app(environ, _discard_response))
+                body = json.dumps({"__type": "InternalServiceError", "message": "injected failure"}).encode()
+                start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.1")])
+                return [body]
+        return self._app(environ, start_response)
+
+
+def _discard_response(*_: object) -> None:
+    """A start_response for a response nobody will see."""
+
+
+class MotoServer:
+    """A moto server thread bound to 127.0.0.1 on a free port."""
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+        self.log = _RequestLog(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, self.log, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto-server")
+
+    @property
+    def endpoint(self) -> str:
+        """The ``http://127.0.0.1:PORT`` URL handlers use as ``AWS_ENDPOINT_URL``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> MotoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def sandbox_environment(endpoint: str, extra: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """Point the AWS SDK at the sandbox (dummy credentials, fixed region) for the duration."""
+    import os
+
+    wanted = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "MOTO_ACCOUNT_ID": ACCOUNT_ID,
+        **(extra or {}),
+    }
+    dropped = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    saved = {key: os.environ.get(key) for key in (*wanted, *dropped)}
+    for key in dropped:
+        os.environ.pop(key, None)
+    os.environ.update(wanted)
+    try:
+        yield wanted
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

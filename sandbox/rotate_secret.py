@@ -1,0 +1,168 @@
+"""Secrets Manager's RotateSecret, emulated faithfully on top of moto's backend.
+
+moto cannot stage a version without a value through its API, can only invoke
+a Lambda through Docker, and promotes even when a step fails. This emulator
+does what Secrets Manager does instead:
+
+* refuses a new rotation while AWSPENDING sits on a version other than
+  AWSCURRENT ("previous rotation isn't complete"), unless it is asked to
+  re-drive that very version, as Secrets Manager's own retry does;
+* stages an empty version labelled AWSPENDING under a fresh token;
+* invokes the real handler for createSecret, setSecret, testSecret and
+  finishSecret with the same token, stopping at the first failing step and
+  leaving AWSCURRENT untouched.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotator.constants import STEPS_IN_ORDER, Stage, Step
+
+from sandbox.moto_server import ACCOUNT_ID, REGION
+
+__all__ = ["RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def lambda_arn(function: str) -> str:
+    """The ARN the sandbox gives the rotation function named ``function``."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
+
+
+class RotationInProgressError(Exception):
+    """RotateSecret refused: AWSPENDING is on a version other than AWSCURRENT."""
+
+    def __init__(self, secret_id: str, pending_version: str) -> None:
+        super().__init__(
+            f"a previous rotation of {secret_id} isn't complete (AWSPENDING on {pending_version}); "
+            "it will be reattempted"
+        )
+        self.pending_version = pending_version
+
+
+@dataclass
+class RotationResult:
+    """What one RotateSecret call did."""
+
+    secret_id: str
+    token: str
+    old_version: str | None
+    completed_steps: list[Step] = field(default_factory=list)
+    failed_step: Step | None = None
+    error: BaseException | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_step is None
+
+
+class RotateSecretEmulator:
+    """RotateSecret for the in-process moto server; handlers are looked up by rotation Lambda ARN."""
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self._handlers = dict(handlers)
+
+    @staticmethod
+    def _backend() -> Any:
+        from moto.backends import get_backend
+
+        return get_backend("secretsmanager")[ACCOUNT_ID][REGION]
+
+    def _secret(self, secret_id: str) -> Any:
+        return self._backend().secrets[secret_id]
+
+    def enable_rotation(
+        self, secret_id: str, function: str, *, schedule: str = "rate(30 days)", days: int = 30
+    ) -> None:
+        """Turn rotation on with ``function`` as the rotation Lambda (no immediate rotation)."""
+        secret = self._secret(secret_id)
+        secret.rotation_requested = True
+        secret.rotation_enabled = True
+        secret.rotation_lambda_arn = lambda_arn(function)
+        secret.auto_rotate_after_days = days
+        secret.next_rotation_date = int(time.time()) + days * 86400
+
+    def disable_rotation(self, secret_id: str) -> None:
+        """CancelRotateSecret's effect on the configuration."""
+        self._secret(secret_id).rotation_enabled = False
+
+    def stages(self, secret_id: str) -> dict[str, list[str]]:
+        """Version id → staging labels, as DescribeSecret reports them."""
+        return {vid: list(v["version_stages"]) for vid, v in self._secret(secret_id).versions.items()}
+
+    def version_with(self, secret_id: str, stage: Stage) -> str | None:
+        """The version holding ``stage``, if any."""
+        for version_id, stages in self.stages(secret_id).items():
+            if stage in stages:
+                return version_id
+        return None
+
+    def stuck_pending(self, secret_id: str) -> str | None:
+        """The version holding AWSPENDING without AWSCURRENT, if any."""
+        for version_id, stages in self.stages(secret_id).items():
+            if Stage.PENDING in stages and Stage.CURRENT not in stages:
+                return version_id
+        return None
+
+    def begin(self, secret_id: str, *, token: str | None = None) -> str:
+        """RotateSecret's first half: stage an empty AWSPENDING version (or accept the stuck ``token``)."""
+        secret = self._secret(secret_id)
+        stuck = self.stuck_pending(secret_id)
+        if stuck is not None and token != stuck:
+            raise RotationInProgressError(secret.name, stuck)
+        if not secret.rotation_enabled or not secret.rotation_lambda_arn:
+            raise ValueError(f"rotation is not configured for {secret.name}")
+        if token is None or token not in secret.versions:
+            token = token or str(uuid.uuid4())
+            secret.remove_version_stages_from_old_versions([Stage.PENDING.value])
+            secret.versions[token] = {
+                "createdate": int(time.time()),
+                "version_id": token,
+                "version_stages": [Stage.PENDING.value],
+            }
+        return token
+
+    def invoke(self, secret_id: str, token: str, step: Step, *, rotation_token: str | None = None) -> None:
+        """Invoke the secret's rotation function for one step, as Secrets Manager does."""
+        secret = self._secret(secret_id)
+        event = {"Step": step.value, "SecretId": secret.arn, "ClientRequestToken": token}
+        if rotation_token is not None:
+            event["RotationToken"] = rotation_token
+        self._handlers[secret.rotation_lambda_arn](event, None)
+
+    def rotate(self, secret_id: str, *, token: str | None = None) -> RotationResult:
+        """RotateSecret: stage a new empty AWSPENDING version (or re-drive ``token``) and run the four steps."""
+        secret = self._secret(secret_id)
+        old_version = self.version_with(secret_id, Stage.CURRENT)
+        token = self.begin(secret_id, token=token)
+        result = RotationResult(secret.name, token, old_version)
+        started = time.perf_counter()
+        rotation_token = str(uuid.uuid4())
+        for step in STEPS_IN_ORDER:
+            try:
+                self.invoke(secret_id, token, step, rotation_token=rotation_token)
+            except Exception as exc:
+                result.failed_step = step
+                result.error = exc
+                break
+            result.completed_steps.append(step)
+        result.duration_s = time.perf_counter() - started
+        if result.ok:
+            secret.last_rotation_date = int(time.time())
+            days = secret.auto_rotate_after_days or 30
+            secret.next_rotation_date = int(time.time()) + days * 86400
+        return result
+
+    def retry(self, secret_id: str) -> RotationResult:
+        """Secrets Manager's retry of an unfinished rotation: same token, all four steps again."""
+        stuck = self.stuck_pending(secret_id)
+        if stuck is None:
+            raise ValueError(f"no unfinished rotation of {secret_id} to retry")
+        return self.rotate(secret_id, token=stuck)

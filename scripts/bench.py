@@ -1,0 +1,140 @@
+"""Benchmark: cold import time, rotation time, Secrets Manager calls and peak memory per rotation.
+
+Measures and prints; asserts nothing. Run with ``make bench``. Medians of
+repeated runs with min and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sandbox.__main__ import print_table  # noqa: E402
+
+_IMPORT_PROBE = """
+import importlib.util, sys, time
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+imported = time.perf_counter()
+module.lambda_handler.sm.client  # built on the first invocation
+print((imported - started) * 1000, (time.perf_counter() - started) * 1000)
+"""
+
+# Runs the four steps of one staged rotation in a fresh process and reports its peak RSS,
+# which is what has to fit in the function's memory size.
+_MEMORY_PROBE = """
+import importlib.util, json, resource, sys
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+    module.lambda_handler({"Step": step, "SecretId": sys.argv[2], "ClientRequestToken": sys.argv[3]}, None)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _stats(values: Sequence[float], unit: str, digits: int = 1) -> str:
+    return (
+        f"{statistics.median(values):.{digits}f} {unit} "
+        f"(min {min(values):.{digits}f}, max {max(values):.{digits}f})"
+    )
+
+
+def _probe(code: str, *args: str) -> list[float]:
+    output = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=dict(os.environ)
+    )
+    return [float(x) for x in output.stdout.strip().splitlines()[-1].split()]
+
+
+def cold_start_ms(kind: str, runs: int) -> tuple[list[float], list[float]]:
+    """Import the handler in a fresh interpreter (as a Lambda cold start does), then build its client."""
+    path = str(ROOT / "functions" / kind / "app.py")
+    samples = [_probe(_IMPORT_PROBE, path) for _ in range(runs)]
+    return [s[0] for s in samples], [s[1] for s in samples]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every measurement and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="repetitions per measurement")
+    args = parser.parse_args(argv)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    import boto3
+
+    from rotator.handler import handler_for
+    from sandbox.functions import load_handler, rotation_functions
+    from sandbox.moto_server import MotoServer, sandbox_environment
+    from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+    from sandbox.seed import seed_value
+
+    rows = []
+    with MotoServer() as server, sandbox_environment(server.endpoint):
+        client = boto3.client("secretsmanager")
+        for kind, spec in sorted({spec.kind: spec for spec in rotation_functions().values()}.items()):
+            warm = RotateSecretEmulator({lambda_arn(kind): load_handler(spec)})
+            # Every step in a new container: the worst case for Secrets Manager calls.
+            cold = RotateSecretEmulator({lambda_arn(kind): lambda event, ctx, k=kind: handler_for(k)(event, ctx)})
+            imports, cold_starts = cold_start_ms(kind, args.runs)
+            name = f"bench/{kind}"
+            client.create_secret(Name=name, SecretString=seed_value(kind))
+            warm.enable_rotation(name, kind)
+            warm.rotate(name)  # warm-up: the first rotation pays for building the client
+            durations, warm_calls, cold_calls, rss = [], [], [], []
+            for _ in range(args.runs):
+                before = server.log.calls.copy()
+                started = time.perf_counter()
+                result = warm.rotate(name)
+                durations.append((time.perf_counter() - started) * 1000)
+                warm_calls.append(float(sum((server.log.calls - before).values())))
+                before = server.log.calls.copy()
+                result = cold.rotate(name)
+                cold_calls.append(float(sum((server.log.calls - before).values())))
+                token = warm.begin(name)
+                rss.extend(_probe(_MEMORY_PROBE, str(ROOT / "functions" / kind / "app.py"), name, token))
+                if not result.ok or warm.stuck_pending(name):
+                    raise SystemExit(f"{kind}: rotation failed at {result.failed_step}")
+            rows.append(
+                [
+                    kind,
+                    _stats(imports, "ms"),
+                    _stats(cold_starts, "ms"),
+                    _stats(durations, "ms"),
+                    _stats(warm_calls, "", 0),
+                    _stats(cold_calls, "", 0),
+                    _stats(rss, "MiB"),
+                ]
+            )
+    print(f"{args.runs} runs each; Python {sys.version.split()[0]}; moto server on loopback")
+    print_table(
+        [
+            "kind",
+            "handler import",
+            "import + boto3 client",
+            "rotation, warm",
+            "SM calls, warm",
+            "SM calls, cold each step",
+            "peak RSS",
+        ],
+        rows,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Secret value formats: the only code that knows JSON, URL syntax and key encodings.
+
+Every codec round-trips exactly: ``parse(text).render() == text``, and a change
+touches only the fields it names.
+"""
+
+from rotator.codecs.json_document import JsonDocument, looks_like_json
+from rotator.codecs.key_encoding import KeyEncoding, detect_key_encoding
+from rotator.codecs.url import ConnectionUrl, looks_like_url
+
+__all__ = [
+    "ConnectionUrl",
+    "JsonDocument",
+    "KeyEncoding",
+    "detect_key_encoding",
+    "looks_like_json",
+    "looks_like_url",
+]

@@ -1,0 +1,107 @@
+"""One error hierarchy for the whole suite.
+
+Messages carry identifiers only (secret name or ARN, token, step, kind, field
+name, AWS/SQLSTATE/HTTP code), never a secret value and never the text of a
+driver exception, which may echo one.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "EventError",
+    "NotPendingError",
+    "PolicyError",
+    "ProtocolError",
+    "RotationDisabledError",
+    "RotationError",
+    "SecretFormatError",
+    "SecretNotFoundError",
+    "SecretsManagerError",
+    "SecretsManagerUnavailableError",
+    "TargetRejectedError",
+    "TargetUnreachableError",
+    "ThrottledError",
+    "UnexpectedError",
+    "UnknownVersionError",
+    "ValueNotFoundError",
+    "VerificationError",
+]
+
+
+class RotationError(Exception):
+    """Base of every error the suite raises on purpose."""
+
+
+class EventError(RotationError):
+    """The invocation event is malformed (missing key, unknown step, wrong type)."""
+
+
+class ProtocolError(RotationError):
+    """The secret's state does not allow this step (staging checks)."""
+
+
+class RotationDisabledError(ProtocolError):
+    """Rotation is not enabled on the secret."""
+
+
+class UnknownVersionError(ProtocolError):
+    """The event's token is not a version of the secret."""
+
+
+class NotPendingError(ProtocolError):
+    """The event's version is neither AWSCURRENT nor AWSPENDING."""
+
+
+class SecretFormatError(RotationError):
+    """A secret value is not in the format its kind expects."""
+
+
+class PolicyError(RotationError):
+    """A generation or validation policy cannot be satisfied."""
+
+
+class ConfigurationError(RotationError):
+    """The function's configuration (environment) is invalid."""
+
+
+class SecretsManagerError(RotationError):
+    """A Secrets Manager call failed; carries the operation and AWS error code."""
+
+    def __init__(self, operation: str, code: str, secret_id: str) -> None:
+        super().__init__(f"{operation} failed for {secret_id}: {code}")
+        self.operation = operation
+        self.code = code
+        self.secret_id = secret_id
+
+
+class SecretNotFoundError(SecretsManagerError):
+    """The secret does not exist (or is not visible to the caller)."""
+
+
+class ValueNotFoundError(SecretsManagerError):
+    """The requested version or stage holds no value (yet)."""
+
+
+class ThrottledError(SecretsManagerError):
+    """Secrets Manager kept throttling after every retry."""
+
+
+class SecretsManagerUnavailableError(SecretsManagerError):
+    """Secrets Manager could not be reached in time (connect or read timeout)."""
+
+
+class TargetUnreachableError(RotationError):
+    """The system whose credential rotates (database, cache, API) cannot be reached."""
+
+
+class TargetRejectedError(RotationError):
+    """The target refused an operation (authentication, permission, statement)."""
+
+
+class VerificationError(RotationError):
+    """The pending secret failed the kind's checks in testSecret."""
+
+
+class UnexpectedError(RotationError):
+    """An error the suite did not anticipate; only its type name is kept."""

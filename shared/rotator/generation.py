@@ -1,0 +1,35 @@
+"""Random secrets from the operating system's CSPRNG (Python's ``secrets``)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from rotator.errors import PolicyError
+from rotator.settings import PasswordPolicy
+
+__all__ = ["generate_password", "password_alphabet"]
+
+_CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)
+
+
+def password_alphabet(policy: PasswordPolicy) -> tuple[str, list[str]]:
+    """The allowed characters and the non-empty character classes under ``policy``."""
+    excluded = set(policy.exclude_characters)
+    classes = ["".join(ch for ch in chars if ch not in excluded) for chars in _CLASSES]
+    classes = [chars for chars in classes if chars]
+    alphabet = "".join(classes)
+    if not alphabet:
+        raise PolicyError("password policy excludes every character")
+    if policy.require_each_type and len(classes) > policy.length:
+        raise PolicyError("password length is shorter than the number of required character classes")
+    return alphabet, classes
+
+
+def generate_password(policy: PasswordPolicy) -> str:
+    """A password of ``policy.length`` characters with one of each allowed class when required."""
+    alphabet, classes = password_alphabet(policy)
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(policy.length))
+        if not policy.require_each_type or all(any(ch in chars for ch in password) for chars in classes):
+            return password

@@ -1,0 +1,1 @@
+"""One module per kind of secret; the module name is the kind's ``KIND`` and its functions/ folder."""

@@ -1,0 +1,141 @@
+"""Random symmetric secrets: session keys, encryption keys.
+
+Two shapes are rotated:
+
+* a plain string key (hex, base64, base64url or alphanumeric, detected), which
+  rotates to a new key of the same encoding and length, never below 256 bits;
+* a JSON keyring ``{"current": "<key>", "previous": ["<older>", ...], ...}``,
+  which rotates ``current`` and keeps the ``ROTATION_RETAINED_KEYS`` newest old
+  keys (default 1) in ``previous`` so consumers can still verify sessions and
+  decrypt data made with them. Every other field is preserved.
+
+There is no target system: setSecret does nothing, testSecret checks the value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rotator.codecs import JsonDocument, KeyEncoding, detect_key_encoding, looks_like_json
+from rotator.codecs.key_encoding import KeyShape
+from rotator.errors import SecretFormatError, VerificationError
+from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+
+__all__ = ["KIND", "STRATEGY", "SessionSecret", "SessionSecretStrategy"]
+
+KIND = "session_secret"
+MIN_ENTROPY_BITS = 256
+_CURRENT = "current"
+_PREVIOUS = "previous"
+# A uniformly random key's observed symbol entropy sits close to its maximum;
+# a key far below it ("aaaa…", "abab…") is not random whatever its length.
+_MIN_OBSERVED_ENTROPY_RATIO = 0.7
+
+
+@dataclass(frozen=True)
+class SessionSecret:
+    """A key, optionally inside a JSON keyring. Values never appear in the repr."""
+
+    key: str
+    retained: tuple[str, ...]
+    document: JsonDocument | None
+
+    @classmethod
+    def parse(cls, text: str) -> SessionSecret:
+        """Parse a plain key or a JSON keyring; typed error naming the bad field."""
+        if looks_like_json(text):
+            document = JsonDocument.parse(text)
+            key = document.get_str(_CURRENT)
+            assert key is not None
+            previous = document.fields.get(_PREVIOUS, [])
+            if not isinstance(previous, list) or not all(isinstance(item, str) for item in previous):
+                raise SecretFormatError(f"JSON keyring field {_PREVIOUS!r} must be a list of strings")
+            return cls(key, tuple(previous), document)
+        return cls(text, (), None)
+
+    def __repr__(self) -> str:
+        return f"SessionSecret(keyring={self.document is not None}, retained={len(self.retained)})"
+
+    @property
+    def shape(self) -> KeyShape:
+        """The encoding and length of the key."""
+        return detect_key_encoding(self.key)
+
+    def all_keys(self) -> tuple[str, ...]:
+        """The key and every retained key."""
+        return (self.key, *self.retained)
+
+    def rotated(self, new_key: str, retained_keys: int) -> str:
+        """The rotated value's text: a new key, old keys shifted into ``previous``."""
+        if self.document is None:
+            return new_key
+        retained = list(self.all_keys())[:retained_keys]
+        return self.document.replace(**{_CURRENT: new_key, _PREVIOUS: retained}).render()
+
+
+class SessionSecretStrategy(Strategy):
+    """Generates and checks random keys; there is nothing to apply."""
+
+    KIND = KIND
+
+    def generate(self, request: GenerateRequest) -> str:
+        current = SessionSecret.parse(request.current.text)
+        shape = current.shape.at_least(MIN_ENTROPY_BITS)
+        while True:
+            key = shape.generate()
+            if key not in current.all_keys():
+                return current.rotated(key, self.settings.retained_keys)
+
+    def apply(self, request: ApplyRequest) -> None:
+        return None
+
+    def verify(self, request: VerifyRequest) -> None:
+        pending = _parse_for_test(request.versions.pending().text, "pending")
+        current = _parse_for_test(request.versions.current().text, "current")
+        expected = current.shape.at_least(MIN_ENTROPY_BITS)
+        if (pending.document is None) != (current.document is None):
+            raise VerificationError("pending secret changed between plain key and JSON keyring")
+        if not expected.matches(pending.key):
+            raise VerificationError(
+                f"pending key is not {expected.encoding} of length {expected.length} like the current key"
+            )
+        if expected.entropy_bits < MIN_ENTROPY_BITS:
+            raise VerificationError(f"pending key carries fewer than {MIN_ENTROPY_BITS} bits of entropy")
+        if _observed_entropy_ratio(pending.key, expected) < _MIN_OBSERVED_ENTROPY_RATIO:
+            raise VerificationError("pending key does not look random (too few distinct symbols)")
+        if pending.key in current.all_keys() or pending.key in pending.retained:
+            raise VerificationError("pending key repeats the current or a retained key")
+        if pending.document is not None:
+            wanted = list(current.all_keys())[: self.settings.retained_keys]
+            if list(pending.retained) != wanted:
+                raise VerificationError(f"pending keyring does not retain the {len(wanted)} newest old key(s)")
+
+    def secret_parts(self, text: str) -> Iterable[str]:
+        try:
+            return SessionSecret.parse(text).all_keys()
+        except SecretFormatError:
+            return ()
+
+
+def _parse_for_test(text: str, which: str) -> SessionSecret:
+    try:
+        return SessionSecret.parse(text)
+    except SecretFormatError as exc:
+        raise VerificationError(f"{which} secret is malformed: {exc}") from exc
+
+
+def _observed_entropy_ratio(key: str, shape: KeyShape) -> float:
+    """Observed Shannon entropy per symbol over the most this key's length and alphabet allow."""
+    symbols = key.rstrip("=")
+    counts = Counter(symbols)
+    total = len(symbols)
+    observed = -sum(n / total * math.log2(n / total) for n in counts.values())
+    alphabet = {KeyEncoding.HEX: 16, KeyEncoding.ALPHANUMERIC: 62}.get(shape.encoding, 64)
+    ceiling = math.log2(min(alphabet, total))
+    return observed / ceiling if ceiling else 0.0
+
+
+STRATEGY = SessionSecretStrategy

@@ -1,0 +1,77 @@
+"""Powertools logging, metrics and tracing, plus the redaction every output goes through."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from urllib.parse import quote
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from rotator import constants as c
+
+__all__ = ["REDACTED", "Redactor", "logger", "metrics", "tracer"]
+
+REDACTED = "[redacted]"
+# Shorter values (a port, a flag) would redact innocent text; real secrets are longer.
+_MIN_REDACTABLE = 6
+
+
+class Redactor:
+    """Known secret values of one invocation, and the one function that hides them."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, *values: str | None) -> None:
+        """Remember values (and their URL- and JSON-escaped spellings) as secret."""
+        for value in values:
+            if not value or len(value) < _MIN_REDACTABLE:
+                continue
+            self._values.add(value)
+            self._values.add(quote(value, safe=""))
+            self._values.add(json.dumps(value)[1:-1])
+            self._values.add(repr(value)[1:-1])
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._values
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known value replaced by ``[redacted]`` (longest first)."""
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts the active invocation's secrets from every record before it is formatted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactor: Redactor | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redactor = self.redactor
+        if redactor is None:
+            return True
+        record.msg = redactor.redact(record.getMessage())
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if isinstance(value, str) and key not in ("msg", "name", "levelname", "pathname", "filename", "module"):
+                record.__dict__[key] = redactor.redact(value)
+        if record.exc_info:
+            # Never format a driver's traceback text unredacted.
+            record.exc_text = redactor.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+logger = Logger(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME))
+metrics = Metrics(namespace=os.environ.get(c.ENV_METRICS_NAMESPACE, c.DEFAULT_METRICS_NAMESPACE))
+tracer = Tracer(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME))
+
+# On the logger itself, so every handler (Lambda's, a test's) only ever sees redacted records.
+redacting_filter = _RedactingFilter()
+logger.addFilter(redacting_filter)

@@ -1,0 +1,96 @@
+"""Configuration read once, at cold start, from the environment into frozen objects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from rotator import constants as c
+from rotator.errors import ConfigurationError
+
+__all__ = ["PasswordPolicy", "Settings", "env_bool", "env_int"]
+
+# Characters that need quoting in a URL userinfo, an SQL literal or a shell word.
+# Excluding them keeps generated passwords safe to paste anywhere.
+DEFAULT_EXCLUDE_CHARACTERS = "\"'`\\/@:?#[]{}()<>|&;$%^*+=,!~ "
+
+
+def env_int(environ: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    """Read an integer setting, refusing values outside ``[low, high]``."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def env_float(environ: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    """Read a float setting, refusing values outside ``[low, high]``."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """Read a boolean setting (true/false, 1/0, yes/no)."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false")
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """How generated passwords look."""
+
+    length: int = 32
+    exclude_characters: str = DEFAULT_EXCLUDE_CHARACTERS
+    require_each_type: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings shared by every kind. Kinds read their own extras from ``environ``."""
+
+    sm_connect_timeout: float = 5.0
+    sm_read_timeout: float = 10.0
+    sm_max_attempts: int = 6
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    retained_keys: int = 1
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``), validating every value."""
+        env = dict(os.environ if environ is None else environ)
+        policy = PasswordPolicy(
+            length=env_int(env, c.ENV_PASSWORD_LENGTH, 32, low=12, high=4096),
+            exclude_characters=env.get(c.ENV_EXCLUDE_CHARACTERS, DEFAULT_EXCLUDE_CHARACTERS),
+            require_each_type=env_bool(env, c.ENV_REQUIRE_EACH_TYPE, True),
+        )
+        return cls(
+            sm_connect_timeout=env_float(env, c.ENV_SM_CONNECT_TIMEOUT, 5.0, low=0.1, high=60),
+            sm_read_timeout=env_float(env, c.ENV_SM_READ_TIMEOUT, 10.0, low=0.1, high=120),
+            sm_max_attempts=env_int(env, c.ENV_SM_MAX_ATTEMPTS, 6, low=1, high=20),
+            password_policy=policy,
+            retained_keys=env_int(env, c.ENV_RETAINED_KEYS, 1, low=0, high=50),
+            environ=env,
+        )

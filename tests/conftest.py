@@ -1,0 +1,113 @@
+"""Shared fixtures: a moto server on loopback, a boto3 client, the RotateSecret emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from sandbox.functions import load_handler, rotation_functions
+from sandbox.moto_server import MotoServer, sandbox_environment
+from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+from tests.leak_canary import LOG_LINES, register_secret, secret_parts
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with (
+        MotoServer() as server,
+        sandbox_environment(
+            server.endpoint,
+            {"POWERTOOLS_METRICS_NAMESPACE": "SecretRotationTests", "ROTATION_SM_READ_TIMEOUT": "5"},
+        ),
+    ):
+        yield server
+
+
+@pytest.fixture
+def sm_client(moto_server: MotoServer) -> Any:
+    return boto3.client("secretsmanager", endpoint_url=moto_server.endpoint)
+
+
+@pytest.fixture(scope="session")
+def template_handlers(moto_server: MotoServer) -> dict[str, Callable[..., Any]]:
+    """Every function of template.yaml, loaded through its CodeUri + Handler, by kind."""
+    return {spec.kind: load_handler(spec) for spec in rotation_functions().values()}
+
+
+@pytest.fixture
+def emulator(template_handlers: dict[str, Callable[..., Any]]) -> RotateSecretEmulator:
+    return RotateSecretEmulator({lambda_arn(kind): handler for kind, handler in template_handlers.items()})
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    def make(name: str) -> str:
+        return f"amply/test-{uuid.uuid4().hex[:8]}/{name}"
+
+    return make
+
+
+@pytest.fixture
+def fault_free(moto_server: MotoServer) -> Iterator[None]:
+    moto_server.log.clear_faults()
+    yield
+    moto_server.log.clear_faults()
+
+
+@pytest.fixture
+def log_lines(request: pytest.FixtureRequest) -> Callable[[], list[dict[str, Any]]]:
+    """The rotation log lines (parsed JSON) written so far by the running test."""
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for nodeid, line in LOG_LINES if nodeid == request.node.nodeid]
+
+    return lines
+
+
+def digest(text: str | None) -> str:
+    """A printable stand-in for a secret value in assertions."""
+    return hashlib.sha256((text or "").encode()).hexdigest()[:16]
+
+
+def snapshot(sm_client: Any, secret_id: str) -> dict[str, Any]:
+    """Stages and value digests of every version: equal snapshots mean nothing changed."""
+    description = sm_client.describe_secret(SecretId=secret_id)
+    state: dict[str, Any] = {"rotation": description.get("RotationEnabled")}
+    for version_id, stages in sorted(description.get("VersionIdsToStages", {}).items()):
+        try:
+            value = sm_client.get_secret_value(SecretId=secret_id, VersionId=version_id)["SecretString"]
+        except sm_client.exceptions.ResourceNotFoundException:
+            value = None
+        state[version_id] = (sorted(stages), digest(value))
+    return state
+
+
+def stage_value(sm_client: Any, secret_id: str, stage: str) -> str:
+    return str(sm_client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
+
+
+def version_with(sm_client: Any, secret_id: str, stage: str) -> str | None:
+    for version_id, stages in sm_client.describe_secret(SecretId=secret_id)["VersionIdsToStages"].items():
+        if stage in stages:
+            return str(version_id)
+    return None
+
+
+@pytest.fixture
+def make_secret(sm_client: Any, emulator: RotateSecretEmulator) -> Callable[..., str]:
+    """Create a secret with rotation enabled for ``kind``; returns its ARN."""
+
+    def make(name: str, value: str, kind: str = "session_secret", *, rotation: bool = True) -> str:
+        register_secret(*secret_parts(value))
+        arn = str(sm_client.create_secret(Name=name, SecretString=value)["ARN"])
+        if rotation:
+            emulator.enable_rotation(arn, kind)
+        return arn
+
+    return make

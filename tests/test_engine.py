@@ -1,0 +1,409 @@
+"""The protocol engine against the moto server, driven exactly as Secrets Manager drives it.
+
+session_secret is the kind under test here: it has no target, so every
+observation is about the protocol itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rotator.constants import Stage, Step
+from rotator.errors import (
+    EventError,
+    NotPendingError,
+    RotationDisabledError,
+    SecretFormatError,
+    SecretsManagerError,
+    UnexpectedError,
+    UnknownVersionError,
+)
+from rotator.handler import handler_for
+from rotator.kinds.session_secret import SessionSecretStrategy
+from rotator.settings import Settings
+from rotator.strategy import GenerateRequest
+
+from sandbox.moto_server import Fault, MotoServer
+from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError, lambda_arn
+from tests.conftest import snapshot, stage_value, version_with
+from tests.leak_canary import register_secret
+
+MakeSecret = Callable[..., str]
+
+
+def _key() -> str:
+    return secrets.token_hex(32)
+
+
+def _engine(**env: str) -> Any:
+    return handler_for("session_secret", settings=Settings.from_env(env))
+
+
+def _emulator_with(engine: Any) -> RotateSecretEmulator:
+    return RotateSecretEmulator({lambda_arn("session_secret"): engine})
+
+
+def _assert_converged(sm_client: Any, arn: str, new_version: str, old_version: str) -> None:
+    stages = sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    assert Stage.CURRENT in stages[new_version]
+    assert Stage.PREVIOUS in stages[old_version]
+    pending = [v for v, s in stages.items() if Stage.PENDING in s]
+    assert pending in ([], [new_version]), "AWSPENDING left on a version other than AWSCURRENT"
+
+
+def test_full_rotation_promotes_pending_and_keeps_previous(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    old_version = version_with(sm_client, arn, Stage.CURRENT)
+    old_value = stage_value(sm_client, arn, Stage.CURRENT)
+
+    result = emulator.rotate(arn)
+
+    assert result.ok, result.failed_step
+    assert result.completed_steps == [Step.CREATE, Step.SET, Step.TEST, Step.FINISH]
+    assert old_version is not None
+    _assert_converged(sm_client, arn, result.token, old_version)
+    new_value = stage_value(sm_client, arn, Stage.CURRENT)
+    assert new_value != old_value
+    assert stage_value(sm_client, arn, Stage.PREVIOUS) == old_value
+
+
+def test_five_rotations_in_a_row_each_keep_the_last_as_previous(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    seen = {stage_value(sm_client, arn, Stage.CURRENT)}
+    for _ in range(5):
+        before = version_with(sm_client, arn, Stage.CURRENT)
+        result = emulator.rotate(arn)
+        assert result.ok
+        assert before is not None
+        _assert_converged(sm_client, arn, result.token, before)
+        seen.add(stage_value(sm_client, arn, Stage.CURRENT))
+    assert len(seen) == 6
+
+
+def test_each_step_run_twice_is_a_no_op_the_second_time(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    token = emulator.begin(arn)
+    for step in (Step.CREATE, Step.SET, Step.TEST, Step.FINISH):
+        emulator.invoke(arn, token, step)
+        after_first = snapshot(sm_client, arn)
+        emulator.invoke(arn, token, step)
+        assert snapshot(sm_client, arn) == after_first, f"second {step} changed the secret"
+    assert version_with(sm_client, arn, Stage.CURRENT) == token
+
+
+def test_token_already_current_returns_after_one_describe(
+    sm_client: Any,
+    moto_server: MotoServer,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    result = emulator.rotate(arn)
+    before = snapshot(sm_client, arn)
+    calls_before = sum(moto_server.log.calls.values())
+    for step in Step:
+        emulator.invoke(arn, result.token, step)
+    assert sum(moto_server.log.calls.values()) - calls_before == 4  # one DescribeSecret per step
+    assert snapshot(sm_client, arn) == before
+
+
+def test_rotation_uses_at_most_ten_secrets_manager_calls(
+    moto_server: MotoServer, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    before = moto_server.log.calls.copy()
+    assert emulator.rotate(arn).ok
+    used = moto_server.log.calls - before
+    assert sum(used.values()) <= 10, dict(used)
+    assert used["DescribeSecret"] == 4
+    assert used["PutSecretValue"] == 1
+    assert used["UpdateSecretVersionStage"] == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({}, "lacks the key 'Step'"),
+        ({"Step": "createSecret", "SecretId": "x"}, "lacks the key 'ClientRequestToken'"),
+        ({"Step": "rotateSecret", "SecretId": "x", "ClientRequestToken": str(uuid.uuid4())}, "'Step' is not one of"),
+        ({"Step": 1, "SecretId": "x", "ClientRequestToken": str(uuid.uuid4())}, "'Step' must be a non-empty string"),
+        ({"Step": "setSecret", "SecretId": ["x"], "ClientRequestToken": str(uuid.uuid4())}, "'SecretId' must be"),
+        ({"Step": "setSecret", "SecretId": "x", "ClientRequestToken": "short"}, "'ClientRequestToken' must be"),
+        ({"Step": "setSecret", "SecretId": "x\n", "ClientRequestToken": str(uuid.uuid4())}, "control characters"),
+        (
+            {"Step": "setSecret", "SecretId": "x", "ClientRequestToken": str(uuid.uuid4()), "RotationToken": 5},
+            "'RotationToken' must be",
+        ),
+        (["Step", "createSecret"], "must be a JSON object"),
+        (None, "must be a JSON object"),
+    ],
+)
+def test_malformed_events_are_refused_before_any_call(
+    moto_server: MotoServer, template_handlers: dict[str, Any], event: Any, problem: str
+) -> None:
+    calls_before = sum(moto_server.log.calls.values())
+    with pytest.raises(EventError, match=problem):
+        template_handlers["session_secret"](event, None)
+    assert sum(moto_server.log.calls.values()) == calls_before
+
+
+def test_rotation_disabled_is_refused_and_changes_nothing(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    token = emulator.begin(arn)
+    emulator.disable_rotation(arn)
+    before = snapshot(sm_client, arn)
+    for step in Step:
+        with pytest.raises(RotationDisabledError, match="rotation is not enabled"):
+            emulator.invoke(arn, token, step)
+    assert snapshot(sm_client, arn) == before
+
+
+def test_unknown_token_is_refused(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    before = snapshot(sm_client, arn)
+    stranger = str(uuid.uuid4())
+    with pytest.raises(UnknownVersionError, match=stranger):
+        emulator.invoke(arn, stranger, Step.CREATE)
+    assert snapshot(sm_client, arn) == before
+
+
+def test_token_that_is_not_pending_is_refused(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), _key())
+    first = version_with(sm_client, arn, Stage.CURRENT)
+    assert emulator.rotate(arn).ok
+    assert first is not None
+    before = snapshot(sm_client, arn)
+    for step in Step:
+        with pytest.raises(NotPendingError, match="is not AWSPENDING"):
+            emulator.invoke(arn, first, step)  # now AWSPREVIOUS
+    assert snapshot(sm_client, arn) == before
+
+
+def test_pending_left_by_a_crashed_rotation_blocks_new_ones_until_retried(
+    sm_client: Any,
+    moto_server: MotoServer,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    fault_free: None,
+) -> None:
+    emulator = _emulator_with(_engine(ROTATION_SM_MAX_ATTEMPTS="1"))
+    arn = make_secret(unique_name("session-secret"), _key())
+    old_version = version_with(sm_client, arn, Stage.CURRENT)
+    moto_server.log.inject(Fault("UpdateSecretVersionStage", "throttle", times=1))
+    crashed = emulator.rotate(arn)
+    assert crashed.failed_step is Step.FINISH
+    assert isinstance(crashed.error, SecretsManagerError)
+    assert version_with(sm_client, arn, Stage.CURRENT) == old_version
+
+    with pytest.raises(RotationInProgressError):
+        emulator.rotate(arn)
+    other = str(uuid.uuid4())
+    with pytest.raises(UnknownVersionError):
+        emulator.invoke(arn, other, Step.CREATE)
+
+    retried = emulator.retry(arn)
+    assert retried.ok
+    assert retried.token == crashed.token
+    assert old_version is not None
+    _assert_converged(sm_client, arn, crashed.token, old_version)
+
+
+@pytest.mark.parametrize("bad_value", ["not a key at all!", '{"current": 5}', '{"previous": []}', '{"current": "x"'])
+def test_value_not_in_the_kinds_format_fails_create_and_changes_nothing(
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    bad_value: str,
+) -> None:
+    arn = make_secret(unique_name("session-secret"), bad_value)
+    token = emulator.begin(arn)
+    before = snapshot(sm_client, arn)
+    with pytest.raises(SecretFormatError) as excinfo:
+        emulator.invoke(arn, token, Step.CREATE)
+    assert bad_value not in str(excinfo.value)
+    assert snapshot(sm_client, arn) == before
+
+
+@pytest.mark.parametrize(
+    "operation", ["DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"]
+)
+def test_throttling_is_retried_and_the_rotation_converges(
+    sm_client: Any,
+    moto_server: MotoServer,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    fault_free: None,
+    operation: str,
+) -> None:
+    emulator = _emulator_with(_engine())
+    arn = make_secret(unique_name("session-secret"), _key())
+    old_version = version_with(sm_client, arn, Stage.CURRENT)
+    moto_server.log.inject(Fault(operation, "throttle", times=2))
+    result = emulator.rotate(arn)
+    assert result.ok, result.error
+    assert old_version is not None
+    _assert_converged(sm_client, arn, result.token, old_version)
+
+
+def test_read_timeouts_are_retried(
+    sm_client: Any,
+    moto_server: MotoServer,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    fault_free: None,
+) -> None:
+    emulator = _emulator_with(_engine(ROTATION_SM_READ_TIMEOUT="0.5"))
+    arn = make_secret(unique_name("session-secret"), _key())
+    old_version = version_with(sm_client, arn, Stage.CURRENT)
+    moto_server.log.inject(Fault("GetSecretValue", "delay", times=1, delay=1.5))
+    moto_server.log.inject(Fault("DescribeSecret", "delay", times=1, delay=1.5))
+    result = emulator.rotate(arn)
+    assert result.ok, result.error
+    assert old_version is not None
+    _assert_converged(sm_client, arn, result.token, old_version)
+
+
+def test_throttling_that_outlasts_the_retries_fails_cleanly(
+    sm_client: Any,
+    moto_server: MotoServer,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    fault_free: None,
+) -> None:
+    emulator = _emulator_with(_engine(ROTATION_SM_MAX_ATTEMPTS="2"))
+    arn = make_secret(unique_name("session-secret"), _key())
+    token = emulator.begin(arn)
+    before = snapshot(sm_client, arn)
+    moto_server.log.inject(Fault("DescribeSecret", "throttle", times=2))
+    with pytest.raises(SecretsManagerError, match=r"DescribeSecret failed for .*: ThrottlingException"):
+        emulator.invoke(arn, token, Step.CREATE)
+    assert snapshot(sm_client, arn) == before
+
+
+@pytest.mark.parametrize(
+    ("operation", "failed_step"),
+    [("PutSecretValue", Step.CREATE), ("UpdateSecretVersionStage", Step.FINISH)],
+)
+def test_crash_right_after_a_side_effect_converges_on_rerun(
+    sm_client: Any,
+    moto_server: MotoServer,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    fault_free: None,
+    operation: str,
+    failed_step: Step,
+) -> None:
+    emulator = _emulator_with(_engine(ROTATION_SM_MAX_ATTEMPTS="1"))
+    arn = make_secret(unique_name("session-secret"), _key())
+    old_version = version_with(sm_client, arn, Stage.CURRENT)
+    moto_server.log.inject(Fault(operation, "fail_after", times=1))
+    crashed = emulator.rotate(arn)
+    assert crashed.failed_step is failed_step
+    stored = sm_client.get_secret_value(SecretId=arn, VersionId=crashed.token)["SecretString"]
+
+    if emulator.stuck_pending(arn) is not None:
+        assert emulator.retry(arn).ok
+    assert old_version is not None
+    _assert_converged(sm_client, arn, crashed.token, old_version)
+    # The value stored before the crash is the one promoted: nothing was regenerated.
+    assert stage_value(sm_client, arn, Stage.CURRENT) == stored
+    follow_up = emulator.rotate(arn)
+    assert follow_up.ok
+    _assert_converged(sm_client, arn, follow_up.token, crashed.token)
+
+
+def test_crash_after_test_passed_converges_on_rerun(
+    sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    engine = _engine()
+    real_verify = engine.strategy.verify
+    crashes = []
+
+    def verify_then_crash(request: Any) -> None:
+        real_verify(request)
+        if not crashes:
+            crashes.append(True)
+            raise RuntimeError("process died after testSecret passed")
+
+    engine.strategy.verify = verify_then_crash
+    emulator = _emulator_with(engine)
+    arn = make_secret(unique_name("session-secret"), _key())
+    old_version = version_with(sm_client, arn, Stage.CURRENT)
+    crashed = emulator.rotate(arn)
+    assert crashed.failed_step is Step.TEST
+    assert isinstance(crashed.error, UnexpectedError)
+    assert emulator.retry(arn).ok
+    assert old_version is not None
+    _assert_converged(sm_client, arn, crashed.token, old_version)
+
+
+class _LeakyStrategy(SessionSecretStrategy):
+    """A buggy strategy whose exception quotes the secret it read."""
+
+    def generate(self, request: GenerateRequest) -> str:
+        raise ValueError(f"cannot rotate {request.current.text}")
+
+
+def test_unexpected_errors_escape_with_their_type_only(
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    log_lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    value = _key()
+    engine = _engine()
+    engine.strategy = _LeakyStrategy(engine.strategy.settings)
+    emulator = _emulator_with(engine)
+    arn = make_secret(unique_name("session-secret"), value)
+    result = emulator.rotate(arn)
+    assert result.failed_step is Step.CREATE
+    assert isinstance(result.error, UnexpectedError)
+    assert str(result.error) == "unexpected ValueError"
+    assert result.error.__cause__ is None
+    assert result.error.__suppress_context__
+    failures = [line for line in log_lines() if line.get("outcome") == "failed"]
+    assert failures, "the failure was not logged"
+    assert all(value not in str(line) for line in failures)
+    assert "[redacted]" in failures[-1]["traceback"]
+
+
+def test_every_invocation_logs_one_structured_line_and_never_the_rotation_token(
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    log_lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    name = unique_name("session-secret")
+    arn = make_secret(name, _key())
+    token = emulator.begin(arn)
+    rotation_token = str(uuid.uuid4())
+    register_secret(rotation_token)
+    for step in Step:
+        emulator.invoke(arn, token, step, rotation_token=rotation_token)
+    boundary = [line for line in log_lines() if line["message"] == "rotation step done"]
+    assert [line["step"] for line in boundary] == [step.value for step in Step]
+    for line in boundary:
+        assert line["secret"] == name
+        assert line["token"] == token
+        assert line["kind"] == "session_secret"
+        assert line["duration_ms"] >= 0
+    assert all(rotation_token not in str(line) for line in log_lines())

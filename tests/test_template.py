@@ -1,0 +1,127 @@
+"""template.yaml is valid, every function resolves, and every event runs through the declared handler path."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rotator.constants import Stage, Step
+
+from sandbox.functions import PROJECT_ROOT, load_handler, load_template, rotation_functions
+from sandbox.rotate_secret import RotateSecretEmulator
+from tests.conftest import version_with
+from tests.leak_canary import register_secret
+
+EVENT_FILES = sorted((PROJECT_ROOT / "events").glob("*/*.json"))
+STEP_ORDER = {step.value: index for index, step in enumerate(Step)}
+
+
+def test_cfn_lint_is_clean() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cfnlint", str(PROJECT_ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_function_resolves_to_a_module_and_callable() -> None:
+    specs = rotation_functions()
+    assert specs, "template declares no function"
+    for spec in specs.values():
+        assert spec.module_path.is_file(), spec.module_path
+        assert (PROJECT_ROOT / "shared" / "rotator" / "kinds" / f"{spec.kind}.py").is_file()
+        handler = load_handler(spec)
+        assert callable(handler)
+        assert spec.kind == handler.strategy.KIND
+
+
+def test_every_function_has_a_scoped_policy_and_a_source_account_permission() -> None:
+    template = load_template()
+    resources = template["Resources"]
+    for logical_id, spec in rotation_functions(template).items():
+        for policy in spec.properties["Policies"]:
+            for statement in policy["Statement"]:
+                resources_of = statement["Resource"]
+                resources_of = resources_of if isinstance(resources_of, list) else [resources_of]
+                assert "*" not in resources_of, f"{logical_id} has a wildcard resource"
+                for resource in resources_of:
+                    arn = resource["Fn::Sub"] if isinstance(resource, dict) else resource
+                    assert ":secret:${AppName}/${Environment}/" in arn, arn
+        permissions = [
+            r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::Permission"
+            and r["Properties"]["FunctionName"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+        ]
+        assert permissions, f"{logical_id} cannot be invoked by Secrets Manager"
+        for permission in permissions:
+            assert permission["Principal"] == "secretsmanager.amazonaws.com"
+            assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_every_schedule_targets_its_function() -> None:
+    template = load_template()
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::SecretsManager::RotationSchedule":
+            continue
+        target = resource["Properties"]["RotationLambdaARN"]["Fn::GetAtt"][0]
+        assert target in rotation_functions(template)
+        assert "Duration" in resource["Properties"]["RotationRules"]
+
+
+def test_every_event_file_targets_an_existing_function() -> None:
+    kinds = {spec.kind for spec in rotation_functions().values()}
+    assert EVENT_FILES
+    for path in EVENT_FILES:
+        assert path.parent.name in kinds, path
+        event = json.loads(path.read_text())
+        assert event["Step"] == path.stem
+
+
+@pytest.mark.parametrize("kind", sorted({path.parent.name for path in EVENT_FILES}))
+def test_event_files_rotate_through_the_template_handler_path(
+    sm_client: Any, emulator: RotateSecretEmulator, template_handlers: dict[str, Callable[..., Any]], kind: str
+) -> None:
+    events = sorted((PROJECT_ROOT / "events" / kind).glob("*.json"), key=lambda p: STEP_ORDER[p.stem])
+    assert [p.stem for p in events] == [step.value for step in Step]
+    first = json.loads(events[0].read_text())
+    secret_id, token = first["SecretId"], first["ClientRequestToken"]
+    _seed(sm_client, emulator, kind, secret_id)
+    old_version = version_with(sm_client, secret_id, Stage.CURRENT)
+    emulator.begin(secret_id, token=token)
+    handler = template_handlers[kind]
+    for path in events:
+        handler(json.loads(path.read_text()), None)
+    stages = sm_client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+    assert Stage.CURRENT in stages[token]
+    assert old_version is not None
+    assert Stage.PREVIOUS in stages[old_version]
+
+
+def _seed(sm_client: Any, emulator: RotateSecretEmulator, kind: str, secret_id: str) -> None:
+    from sandbox.seed import seed_value
+
+    value = seed_value(kind)
+    register_secret(value)
+    with contextlib.suppress(sm_client.exceptions.ResourceNotFoundException):
+        sm_client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+    sm_client.create_secret(Name=secret_id, SecretString=value)
+    emulator.enable_rotation(secret_id, kind)
+
+
+def test_handler_modules_are_one_import_and_one_line() -> None:
+    for spec in rotation_functions().values():
+        code = [
+            line
+            for line in Path(spec.module_path).read_text().splitlines()
+            if line.strip() and not line.startswith(('"""', "#")) and not line.startswith(" ")
+        ]
+        assert code == ["from rotator.handler import handler_for", f'lambda_handler = handler_for("{spec.kind}")']
