@@ -125,3 +125,16 @@ def test_handler_modules_are_one_import_and_one_line() -> None:
             if line.strip() and not line.startswith(('"""', "#")) and not line.startswith(" ")
         ]
         assert code == ["from rotator.handler import handler_for", f'lambda_handler = handler_for("{spec.kind}")']
+
+
+def test_samconfig_has_every_environment_with_its_own_sections() -> None:
+    import tomllib
+
+    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    for env in ("sandbox", "staging", "prod"):
+        assert {"global", "build", "validate", "deploy"} <= set(config[env]), env
+        assert config[env]["global"]["parameters"]["stack_name"].startswith(f"amply-{env}-")
+        assert config[env]["global"]["parameters"]["region"]
+        assert (
+            f'Environment=\\"{env}\\"'.replace("\\", "") in config[env]["deploy"]["parameters"]["parameter_overrides"]
+        )
