@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotator.constants import STEPS_IN_ORDER, Stage, Step
-
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
 __all__ = ["RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]

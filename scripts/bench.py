@@ -46,10 +46,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _stats(values: Sequence[float], unit: str, digits: int = 1) -> str:
-    return (
-        f"{statistics.median(values):.{digits}f} {unit} "
-        f"(min {min(values):.{digits}f}, max {max(values):.{digits}f})"
-    )
+    return f"{statistics.median(values):.{digits}f} {unit} (min {min(values):.{digits}f}, max {max(values):.{digits}f})"
 
 
 def _probe(code: str, *args: str) -> list[float]:

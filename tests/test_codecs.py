@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from rotator.codecs import ConnectionUrl, JsonDocument, KeyEncoding, detect_key_encoding
 from rotator.errors import SecretFormatError
 

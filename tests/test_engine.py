@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from rotator.constants import Stage, Step
 from rotator.errors import (
     EventError,
@@ -26,7 +27,6 @@ from rotator.handler import handler_for
 from rotator.kinds.session_secret import SessionSecretStrategy
 from rotator.settings import Settings
 from rotator.strategy import GenerateRequest
-
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError, lambda_arn
 from tests.conftest import snapshot, stage_value, version_with

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
+
 from rotator.errors import ConfigurationError, PolicyError
 from rotator.generation import generate_password, password_alphabet
 from rotator.settings import DEFAULT_EXCLUDE_CHARACTERS, PasswordPolicy, Settings

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from rotator.codecs import detect_key_encoding
 from rotator.constants import Stage, Step
 from rotator.errors import VerificationError
 from rotator.handler import handler_for
 from rotator.settings import Settings
-
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from tests.conftest import snapshot, stage_value
 from tests.leak_canary import register_secret

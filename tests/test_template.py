@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rotator.constants import Stage, Step
 
+from rotator.constants import Stage, Step
 from sandbox.functions import PROJECT_ROOT, load_handler, load_template, rotation_functions
 from sandbox.rotate_secret import RotateSecretEmulator
 from tests.conftest import version_with
