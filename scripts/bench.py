@@ -13,8 +13,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,6 +64,15 @@ def cold_start_ms(kind: str, runs: int) -> tuple[list[float], list[float]]:
     return [s[0] for s in samples], [s[1] for s in samples]
 
 
+def _fresh_container(factory: Callable[[str], Any], kind: str) -> Callable[[Any, Any], Any]:
+    """A handler that builds a new engine (new client, empty cache) for every invocation."""
+
+    def invoke(event: Any, context: Any) -> Any:
+        return factory(kind)(event, context)
+
+    return invoke
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every measurement and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for kind, spec in sorted({spec.kind: spec for spec in rotation_functions().values()}.items()):
             warm = RotateSecretEmulator({lambda_arn(kind): load_handler(spec)})
             # Every step in a new container: the worst case for Secrets Manager calls.
-            cold = RotateSecretEmulator({lambda_arn(kind): lambda event, ctx, k=kind: handler_for(k)(event, ctx)})
+            cold = RotateSecretEmulator({lambda_arn(kind): _fresh_container(handler_for, kind)})
             imports, cold_starts = cold_start_ms(kind, args.runs)
             name = f"bench/{kind}"
             client.create_secret(Name=name, SecretString=seed_value(kind))

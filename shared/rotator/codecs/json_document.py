@@ -102,7 +102,6 @@ def _detect_layout(text: str, value: dict[str, Any]) -> _Layout:
                 if rendered == stripped:
                     return _Layout(indent, separators, ensure_ascii, leading, trailing)
     # Unrecognised layout: keep the data exact, write the most common layout.
-    ensure_ascii = stripped.isascii()
-    indent: int | None = 2 if "\n" in stripped else None
-    separators = (",", ": ") if indent is not None else (", ", ": ")
-    return _Layout(indent, separators, ensure_ascii, leading, trailing)
+    fallback_indent = 2 if "\n" in stripped else None
+    fallback_separators = (",", ": ") if fallback_indent is not None else (", ", ": ")
+    return _Layout(fallback_indent, fallback_separators, stripped.isascii(), leading, trailing)
