@@ -24,7 +24,7 @@ STEP_ORDER = {step.value: index for index, step in enumerate(Step)}
 
 def test_cfn_lint_is_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", str(PROJECT_ROOT / "template.yaml")],
+        [str(Path(sys.executable).with_name("cfn-lint")), str(PROJECT_ROOT / "template.yaml")],
         capture_output=True,
         text=True,
         check=False,
