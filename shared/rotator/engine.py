@@ -55,26 +55,24 @@ class Engine:
         redacting_filter.redactor = redactor
         step_name = "invalid"
         try:
-            request = RotationEvent.parse(event)
-            step_name = request.step.value
-            redactor.add(request.rotation_token)
-            logger.append_keys(secret=request.arn, step=step_name, token=request.token, kind=self.strategy.KIND)
-            outcome = self._run(request, redactor)
-        except Exception as exc:
-            clean = _sanitise(exc, redactor)
+            # The subsegment records an escaping exception's message; only sanitised ones reach it.
+            with tracer.provider.in_subsegment("## rotation step") as subsegment:
+                try:
+                    request = RotationEvent.parse(event)
+                    step_name = request.step.value
+                    redactor.add(request.rotation_token)
+                    subsegment.put_annotation("kind", self.strategy.KIND)
+                    subsegment.put_annotation("step", step_name)
+                    logger.append_keys(secret=request.arn, step=step_name, token=request.token, kind=self.strategy.KIND)
+                    outcome = self._run(request, redactor)
+                except Exception as exc:
+                    clean = _sanitise(exc, redactor)
+                    self._log_failure(clean, exc, redactor, started)
+                    # The chain would carry unredacted driver text into the runtime's error report.
+                    raise clean from None
+        except RotationError:
             self._record(step_name, started, ok=False)
-            logger.error(
-                "rotation step failed",
-                extra={
-                    "outcome": "failed",
-                    "error_type": type(clean).__name__,
-                    "error": str(clean),
-                    "traceback": redactor.redact("".join(traceback.format_exception(exc))),
-                    "duration_ms": _ms(started),
-                },
-            )
-            # The chain would carry unredacted driver text into the runtime's error report.
-            raise clean from None
+            raise
         else:
             self._record(step_name, started, ok=True)
             logger.info("rotation step done", extra={"outcome": outcome, "duration_ms": _ms(started)})
@@ -82,12 +80,21 @@ class Engine:
             logger.remove_keys(list(_LOG_KEYS))
             redacting_filter.redactor = None
 
-    @tracer.capture_method(capture_response=False)
+    def _log_failure(self, clean: RotationError, exc: BaseException, redactor: Redactor, started: float) -> None:
+        logger.error(
+            "rotation step failed",
+            extra={
+                "outcome": "failed",
+                "error_type": type(clean).__name__,
+                "error": str(clean),
+                "traceback": redactor.redact("".join(traceback.format_exception(exc))),
+                "duration_ms": _ms(started),
+            },
+        )
+
     def _run(self, request: RotationEvent, redactor: Redactor) -> str:
         description = self.sm.describe(request.arn)
         logger.append_keys(secret=description.name)
-        tracer.put_annotation("kind", self.strategy.KIND)
-        tracer.put_annotation("step", request.step.value)
         stages = _check_stages(description, request.token)
         ref = SecretRef(arn=description.arn, name=description.name, token=request.token)
         versions = VersionReader(self.sm, description, request.token, redactor, self.strategy)
