@@ -20,18 +20,57 @@ __all__ = ["main"]
 
 
 @dataclass(frozen=True)
+class Sandbox:
+    """What seeds and proofs need: the Secrets Manager client and the servers' admin URLs."""
+
+    client: Any
+    postgres_url: str
+
+
+@dataclass(frozen=True)
 class SandboxSecret:
     """One secret the sandbox seeds and rotates."""
 
     name: str
     kind: str
-    seed: Callable[[], str]
-    prove: Callable[[Any, str], str]
+    seed: Callable[[Sandbox], str]
+    prove: Callable[[Sandbox, str], str]
 
 
-def _prove_session(client: Any, name: str) -> str:
-    current = client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
-    previous = client.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"]
+def _value(sandbox: Sandbox, name: str, stage: str) -> str:
+    return str(sandbox.client.get_secret_value(SecretId=name, VersionStage=stage)["SecretString"])
+
+
+def _postgres_logs_in(text: str) -> bool:
+    import psycopg
+
+    from rotator.kinds.postgres import PostgresSecret
+
+    secret = PostgresSecret.parse(text)
+    try:
+        with psycopg.connect(
+            host=secret.host, port=secret.port, user=secret.username, password=secret.password,
+            dbname=secret.dbname, sslmode="disable", connect_timeout=3,
+        ):  # fmt: skip
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _prove_postgres(sandbox: Sandbox, name: str) -> str:
+    from rotator.kinds.postgres import PostgresSecret
+
+    current, previous = _value(sandbox, name, "AWSCURRENT"), _value(sandbox, name, "AWSPREVIOUS")
+    user = PostgresSecret.parse(current).username
+    if not _postgres_logs_in(current):
+        raise SystemExit(f"{name}: AWSCURRENT does not log in")
+    if _postgres_logs_in(previous):
+        return f"AWSCURRENT ({user}) and AWSPREVIOUS ({PostgresSecret.parse(previous).username}) both log in"
+    return f"AWSCURRENT ({user}) logs in; old password refused"
+
+
+def _prove_session(sandbox: Sandbox, name: str) -> str:
+    current, previous = _value(sandbox, name, "AWSCURRENT"), _value(sandbox, name, "AWSPREVIOUS")
     if current == previous:
         raise SystemExit(f"{name}: AWSCURRENT equals AWSPREVIOUS")
     if current.startswith("{"):
@@ -44,14 +83,32 @@ def _prove_session(client: Any, name: str) -> str:
     return f"new {len(current)}-char key, same encoding"
 
 
+MASTER = "amply/sandbox/database-master"
+
+
 def _secrets() -> list[SandboxSecret]:
-    from sandbox.seed import seed_keyring, seed_value
+    from sandbox.seed import seed_keyring, seed_postgres_role, seed_value
+
+    def master_arn(sandbox: Sandbox) -> str:
+        return str(sandbox.client.describe_secret(SecretId=MASTER)["ARN"])
 
     return [
         SandboxSecret(
-            "amply/sandbox/session-secret", "session_secret", lambda: seed_value("session_secret"), _prove_session
+            "amply/sandbox/session-secret", "session_secret", lambda _: seed_value("session_secret"), _prove_session
         ),
-        SandboxSecret("amply/sandbox/api-encryption-key", "session_secret", seed_keyring, _prove_session),
+        SandboxSecret("amply/sandbox/api-encryption-key", "session_secret", lambda _: seed_keyring(), _prove_session),
+        SandboxSecret(
+            "amply/sandbox/database-url",
+            "postgres",
+            lambda sandbox: seed_postgres_role(sandbox.postgres_url, "amply_app"),
+            _prove_postgres,
+        ),
+        SandboxSecret(
+            "amply/sandbox/reporting-database-url",
+            "postgres",
+            lambda sandbox: seed_postgres_role(sandbox.postgres_url, "amply_reporting", masterarn=master_arn(sandbox)),
+            _prove_postgres,
+        ),
     ]
 
 
@@ -74,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs and metrics")
     args = parser.parse_args(argv)
     if not args.verbose:
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -82,16 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from sandbox.functions import load_handler, rotation_functions
     from sandbox.moto_server import MotoServer, sandbox_environment
+    from sandbox.postgres_server import PostgresServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 
-    with MotoServer() as server, sandbox_environment(server.endpoint):
+    # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
+    sandbox_env = {"ROTATION_POSTGRES_SSLMODE": "disable"}
+    with MotoServer() as server, sandbox_environment(server.endpoint, sandbox_env), PostgresServer() as postgres:
         print(f"Secrets Manager emulator (moto server) on {server.endpoint}")
+        print(f"PostgreSQL {postgres.host}:{postgres.port} (SCRAM-SHA-256, every statement logged)")
         handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
         emulator = RotateSecretEmulator(handlers)
         client = boto3.client("secretsmanager")
-        rows, failures = [], 0
+        sandbox = Sandbox(client, postgres.superuser_url)
+        client.create_secret(Name=MASTER, SecretString=postgres.superuser_url)
+        rows, failures, passwords = [], 0, []
         for secret in _secrets():
-            client.create_secret(Name=secret.name, SecretString=secret.seed())
+            client.create_secret(Name=secret.name, SecretString=secret.seed(sandbox))
             emulator.enable_rotation(secret.name, secret.kind)
             before = server.log.calls.copy()
             started = time.perf_counter()
@@ -100,7 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             calls = sum((server.log.calls - before).values())
             stages = emulator.stages(secret.name)
             if result.ok:
-                proof = secret.prove(client, secret.name)
+                proof = secret.prove(sandbox, secret.name)
+                if secret.kind == "postgres":
+                    from rotator.kinds.postgres import PostgresSecret
+
+                    passwords.append(PostgresSecret.parse(_value(sandbox, secret.name, "AWSCURRENT")).password)
                 after = ", ".join(f"{vid[:8]}={'+'.join(sorted(s))}" for vid, s in stages.items() if s)
             else:
                 failures += 1
@@ -119,7 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         print()
         print_table(["secret", "kind", "old -> new version", "stages after", "duration", "SM calls", "check"], rows)
-    return 1 if failures else 0
+        log = postgres.log_text()
+        leaked = sum(1 for password in passwords if password in log)
+        print()
+        print(
+            f"PostgreSQL server log: {log.count('SCRAM-SHA-256$')} SCRAM verifier(s) sent, "
+            f"{leaked} of {len(passwords)} new password(s) found in clear"
+        )
+    return 1 if failures or leaked else 0
 
 
 if __name__ == "__main__":

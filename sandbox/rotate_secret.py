@@ -134,7 +134,14 @@ class RotateSecretEmulator:
         event = {"Step": step.value, "SecretId": secret.arn, "ClientRequestToken": token}
         if rotation_token is not None:
             event["RotationToken"] = rotation_token
-        self._handlers[secret.rotation_lambda_arn](event, None)
+        try:
+            self._handlers[secret.rotation_lambda_arn](event, None)
+        finally:
+            # moto keeps answering GetSecretValue without a stage from the version it
+            # created last; Secrets Manager answers from AWSCURRENT wherever it moved.
+            current = self.version_with(secret_id, Stage.CURRENT)
+            if current is not None:
+                secret.default_version_id = current
 
     def rotate(self, secret_id: str, *, token: str | None = None) -> RotationResult:
         """RotateSecret: stage a new empty AWSPENDING version (or re-drive ``token``) and run the four steps."""

@@ -19,3 +19,38 @@ def seed_value(kind: str) -> str:
 def seed_keyring() -> str:
     """A JSON keyring as ``api-encryption-key`` holds it."""
     return json.dumps({"current": secrets.token_hex(32), "previous": [], "cipher": "AES-256-GCM"})
+
+
+def seed_postgres_role(superuser_url: str, role: str, *, masterarn: str | None = None) -> str:
+    """(Re)create ``role`` with a fresh password on the server; returns its secret (URL, or JSON with a master)."""
+    from urllib.parse import quote
+
+    import psycopg
+    from psycopg import sql
+
+    from rotator.codecs import ConnectionUrl
+
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
+    server = ConnectionUrl.parse(superuser_url)
+    if masterarn is not None:
+        return json.dumps(
+            {
+                "engine": "postgres",
+                "host": server.host,
+                "port": server.port,
+                "username": role,
+                "password": password,
+                "dbname": "postgres",
+                "sslmode": "disable",
+                "masterarn": masterarn,
+            }
+        )
+    return (
+        f"postgresql+asyncpg://{quote(role, safe='')}:{quote(password, safe='')}@{server.host}:{server.port}"
+        "/postgres?sslmode=disable"
+    )

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="repetitions per measurement")
     args = parser.parse_args(argv)
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -87,43 +87,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rotator.handler import handler_for
     from sandbox.functions import load_handler, rotation_functions
     from sandbox.moto_server import MotoServer, sandbox_environment
+    from sandbox.postgres_server import PostgresServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-    from sandbox.seed import seed_value
+    from sandbox.seed import seed_postgres_role, seed_value
 
     rows = []
-    with MotoServer() as server, sandbox_environment(server.endpoint):
+    sandbox_env = {"ROTATION_POSTGRES_SSLMODE": "disable"}
+    with MotoServer() as server, sandbox_environment(server.endpoint, sandbox_env), PostgresServer() as postgres:
         client = boto3.client("secretsmanager")
-        for kind, spec in sorted({spec.kind: spec for spec in rotation_functions().values()}.items()):
-            warm = RotateSecretEmulator({lambda_arn(kind): load_handler(spec)})
+        master = str(client.create_secret(Name="bench/master", SecretString=postgres.superuser_url)["ARN"])
+        cases: list[tuple[str, str, Callable[[], str]]] = [
+            ("session_secret", "session_secret", lambda: seed_value("session_secret")),
+            ("postgres (single user)", "postgres", lambda: seed_postgres_role(postgres.superuser_url, "bench_single")),
+            (
+                "postgres (alternating)",
+                "postgres",
+                lambda: seed_postgres_role(postgres.superuser_url, "bench_alt", masterarn=master),
+            ),
+        ]
+        specs = {spec.kind: spec for spec in rotation_functions().values()}
+        cold_starts_by_kind = {kind: cold_start_ms(kind, args.runs) for kind in specs}
+        for label, kind, seed in cases:
+            warm = RotateSecretEmulator({lambda_arn(kind): load_handler(specs[kind])})
             # Every step in a new container: the worst case for Secrets Manager calls.
             cold = RotateSecretEmulator({lambda_arn(kind): _fresh_container(handler_for, kind)})
-            imports, cold_starts = cold_start_ms(kind, args.runs)
-            name = f"bench/{kind}"
-            client.create_secret(Name=name, SecretString=seed_value(kind))
+            imports, cold_starts = cold_starts_by_kind[kind]
+            name = f"bench/{label}"
+            client.create_secret(Name=name, SecretString=seed())
             warm.enable_rotation(name, kind)
             warm.rotate(name)  # warm-up: the first rotation pays for building the client
-            durations, warm_calls, cold_calls, rss = [], [], [], []
+            durations, warm_calls, cold_calls, rss, connections = [], [], [], [], []
             for _ in range(args.runs):
-                before = server.log.calls.copy()
+                before, log_before = server.log.calls.copy(), postgres.log_text().count("connection received")
                 started = time.perf_counter()
                 result = warm.rotate(name)
                 durations.append((time.perf_counter() - started) * 1000)
                 warm_calls.append(float(sum((server.log.calls - before).values())))
+                connections.append(float(postgres.log_text().count("connection received") - log_before))
                 before = server.log.calls.copy()
                 result = cold.rotate(name)
                 cold_calls.append(float(sum((server.log.calls - before).values())))
                 token = warm.begin(name)
                 rss.extend(_probe(_MEMORY_PROBE, str(ROOT / "functions" / kind / "app.py"), name, token))
                 if not result.ok or warm.stuck_pending(name):
-                    raise SystemExit(f"{kind}: rotation failed at {result.failed_step}")
+                    raise SystemExit(f"{label}: rotation failed at {result.failed_step}")
             rows.append(
                 [
-                    kind,
+                    label,
                     _stats(imports, "ms"),
                     _stats(cold_starts, "ms"),
                     _stats(durations, "ms"),
                     _stats(warm_calls, "", 0),
                     _stats(cold_calls, "", 0),
+                    _stats(connections, "", 0),
                     _stats(rss, "MiB"),
                 ]
             )
@@ -136,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rotation, warm",
             "SM calls, warm",
             "SM calls, cold each step",
+            "DB connections",
             "peak RSS",
         ],
         rows,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -13,8 +15,17 @@ import pytest
 
 from sandbox.functions import load_handler, rotation_functions
 from sandbox.moto_server import MotoServer, sandbox_environment
+from sandbox.postgres_server import PostgresServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-from tests.leak_canary import LOG_LINES, register_secret, secret_parts
+from tests.leak_canary import LOG_LINES, register_output, register_secret, secret_parts
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """The test database: a superuser URL and, when the suite started it, the server (for its log)."""
+
+    superuser_url: str
+    server: PostgresServer | None
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +34,31 @@ def moto_server() -> Iterator[MotoServer]:
         MotoServer() as server,
         sandbox_environment(
             server.endpoint,
-            {"POWERTOOLS_METRICS_NAMESPACE": "SecretRotationTests", "ROTATION_SM_READ_TIMEOUT": "5"},
+            {
+                "POWERTOOLS_METRICS_NAMESPACE": "SecretRotationTests",
+                "ROTATION_SM_READ_TIMEOUT": "5",
+                # The test server has no TLS unless a test starts one; secrets may still ask for it.
+                "ROTATION_POSTGRES_SSLMODE": "disable",
+                "ROTATION_POSTGRES_CONNECT_TIMEOUT": "3",
+            },
         ),
     ):
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresTarget]:
+    """A PostgreSQL server for the session (or ROTATION_TEST_POSTGRES_URL, a superuser URL, to use an existing one)."""
+    existing = os.environ.get("ROTATION_TEST_POSTGRES_URL")
+    if existing:
+        yield PostgresTarget(existing, None)
+        return
+    server = PostgresServer().start()
+    try:
+        yield PostgresTarget(server.superuser_url, server)
+    finally:
+        register_output("postgres server log", server.log_text())
+        server.cleanup()
 
 
 @pytest.fixture

@@ -52,6 +52,11 @@ def register_secret(*values: str | None) -> None:
             _SECRETS.add(quote(value, safe=""))
 
 
+def register_output(where: str, text: str) -> None:
+    """Add output produced outside pytest's capture (a server log) to the scan."""
+    _TEXTS.append((where, text))
+
+
 def secret_parts(text: str) -> Iterator[str]:
     """A value plus the parts of it that are secret on their own (URL passwords, JSON string fields)."""
     yield text

@@ -16,7 +16,7 @@ from rotator.constants import Stage, Step
 from sandbox.functions import PROJECT_ROOT, load_handler, load_template, rotation_functions
 from sandbox.rotate_secret import RotateSecretEmulator
 from tests.conftest import version_with
-from tests.leak_canary import register_secret
+from tests.leak_canary import register_secret, secret_parts
 
 EVENT_FILES = sorted((PROJECT_ROOT / "events").glob("*/*.json"))
 STEP_ORDER = {step.value: index for index, step in enumerate(Step)}
@@ -43,18 +43,29 @@ def test_every_function_resolves_to_a_module_and_callable() -> None:
         assert spec.kind == handler.strategy.KIND
 
 
+def _resource_arns(resource: Any, parameters: dict[str, Any]) -> list[str]:
+    """Every ARN a policy Resource can take, following Fn::If branches and parameter Refs."""
+    if isinstance(resource, list):
+        return [arn for item in resource for arn in _resource_arns(item, parameters)]
+    if isinstance(resource, dict) and "Fn::If" in resource:
+        return _resource_arns(resource["Fn::If"][1:], parameters)
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        return [resource["Fn::Sub"]]
+    if isinstance(resource, dict) and "Ref" in resource:
+        assert resource["Ref"] in parameters, resource
+        return [f"<parameter {resource['Ref']}>"]
+    return [resource]
+
+
 def test_every_function_has_a_scoped_policy_and_a_source_account_permission() -> None:
     template = load_template()
     resources = template["Resources"]
     for logical_id, spec in rotation_functions(template).items():
         for policy in spec.properties["Policies"]:
             for statement in policy["Statement"]:
-                resources_of = statement["Resource"]
-                resources_of = resources_of if isinstance(resources_of, list) else [resources_of]
-                assert "*" not in resources_of, f"{logical_id} has a wildcard resource"
-                for resource in resources_of:
-                    arn = resource["Fn::Sub"] if isinstance(resource, dict) else resource
-                    assert ":secret:${AppName}/${Environment}/" in arn, arn
+                for arn in _resource_arns(statement["Resource"], template["Parameters"]):
+                    assert arn != "*", f"{logical_id} has a wildcard resource"
+                    assert arn.startswith("<parameter ") or ":secret:${AppName}/${Environment}/" in arn, arn
         permissions = [
             r["Properties"]
             for r in resources.values()
@@ -88,13 +99,22 @@ def test_every_event_file_targets_an_existing_function() -> None:
 
 @pytest.mark.parametrize("kind", sorted({path.parent.name for path in EVENT_FILES}))
 def test_event_files_rotate_through_the_template_handler_path(
-    sm_client: Any, emulator: RotateSecretEmulator, template_handlers: dict[str, Callable[..., Any]], kind: str
+    request: pytest.FixtureRequest,
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    template_handlers: dict[str, Callable[..., Any]],
+    kind: str,
 ) -> None:
     events = sorted((PROJECT_ROOT / "events" / kind).glob("*.json"), key=lambda p: STEP_ORDER[p.stem])
     assert [p.stem for p in events] == [step.value for step in Step]
     first = json.loads(events[0].read_text())
     secret_id, token = first["SecretId"], first["ClientRequestToken"]
-    _seed(sm_client, emulator, kind, secret_id)
+    value = _seed_value(request, kind)
+    register_secret(*secret_parts(value))
+    with contextlib.suppress(sm_client.exceptions.ResourceNotFoundException):
+        sm_client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+    sm_client.create_secret(Name=secret_id, SecretString=value)
+    emulator.enable_rotation(secret_id, kind)
     old_version = version_with(sm_client, secret_id, Stage.CURRENT)
     emulator.begin(secret_id, token=token)
     handler = template_handlers[kind]
@@ -106,15 +126,15 @@ def test_event_files_rotate_through_the_template_handler_path(
     assert Stage.PREVIOUS in stages[old_version]
 
 
-def _seed(sm_client: Any, emulator: RotateSecretEmulator, kind: str, secret_id: str) -> None:
+def _seed_value(request: pytest.FixtureRequest, kind: str) -> str:
+    """A starting value whose credentials work against the suite's own servers."""
+    if kind == "postgres":
+        from sandbox.seed import seed_postgres_role
+
+        return seed_postgres_role(request.getfixturevalue("postgres").superuser_url, "events_app")
     from sandbox.seed import seed_value
 
-    value = seed_value(kind)
-    register_secret(value)
-    with contextlib.suppress(sm_client.exceptions.ResourceNotFoundException):
-        sm_client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-    sm_client.create_secret(Name=secret_id, SecretString=value)
-    emulator.enable_rotation(secret_id, kind)
+    return seed_value(kind)
 
 
 def test_handler_modules_are_one_import_and_one_line() -> None:

@@ -8,6 +8,7 @@ driver exception, which may echo one.
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "ConfigurationError",
     "EventError",
     "NotPendingError",
@@ -97,6 +98,10 @@ class TargetUnreachableError(RotationError):
 
 class TargetRejectedError(RotationError):
     """The target refused an operation (authentication, permission, statement)."""
+
+
+class AuthenticationError(TargetRejectedError):
+    """The target refused the credentials (wrong password or unknown user)."""
 
 
 class VerificationError(RotationError):

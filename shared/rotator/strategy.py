@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rotator.constants import Stage
-from rotator.errors import ValueNotFoundError
+from rotator.errors import SecretNotFoundError, ValueNotFoundError
 from rotator.observability import Redactor
 from rotator.secrets_manager import SecretDescription, SecretsManager, SecretValue
 from rotator.settings import Settings
@@ -80,7 +80,11 @@ class VersionReader:
 
     def other(self, secret_id: str) -> SecretValue:
         """The AWSCURRENT value of another secret (a master or admin credential)."""
-        return self._read(secret_id, version_id=None, stage=Stage.CURRENT)
+        try:
+            return self._read(secret_id, version_id=None, stage=Stage.CURRENT)
+        except ValueNotFoundError as exc:
+            # AWSCURRENT always has a value, so the secret itself is missing (or invisible to us).
+            raise SecretNotFoundError(exc.operation, exc.code, secret_id) from exc
 
     def _read(self, secret_id: str, *, version_id: str | None, stage: Stage) -> SecretValue:
         value = self._sm.get_value(secret_id, version_id=version_id, stage=stage if version_id is None else None)

