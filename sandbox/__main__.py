@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ class Sandbox:
 
     client: Any
     postgres_url: str
+    redis: tuple[str, int, str]  # host, port, admin password
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,48 @@ def _prove_session(sandbox: Sandbox, name: str) -> str:
 
 
 MASTER = "amply/sandbox/database-master"
+REDIS_ADMIN = "amply/sandbox/redis-admin"
+REDIS_APP_RULES = ("on", "~app:*", "&*", "-@all", "+@read", "+@write", "+@connection", "+acl|whoami")
+
+
+def _seed_redis(sandbox: Sandbox) -> str:
+    import hashlib
+    import secrets
+    from urllib.parse import quote
+
+    import redis
+
+    host, port, admin_password = sandbox.redis
+    password = secrets.token_urlsafe(24)
+    digest = "#" + hashlib.sha256(password.encode()).hexdigest()
+    with redis.Redis(host=host, port=port, username="admin", password=admin_password) as admin:
+        admin.execute_command("ACL", "SETUSER", "amply_app", "reset", *REDIS_APP_RULES, digest)
+    return f"redis://amply_app:{quote(password, safe='')}@{host}:{port}/0"
+
+
+def _redis_logs_in(text: str) -> bool:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from rotator.kinds.redis import RedisSecret
+
+    secret = RedisSecret.parse(text)
+    try:
+        with redis.Redis(
+            host=secret.host, port=secret.port, username=secret.username, password=secret.password,
+            retry=Retry(NoBackoff(), 0), socket_timeout=3,
+        ) as client:  # fmt: skip
+            return bool(client.ping())
+    except redis.exceptions.RedisError:
+        return False
+
+
+def _prove_redis(sandbox: Sandbox, name: str) -> str:
+    current, previous = _value(sandbox, name, "AWSCURRENT"), _value(sandbox, name, "AWSPREVIOUS")
+    if not (_redis_logs_in(current) and _redis_logs_in(previous)):
+        raise SystemExit(f"{name}: both passwords must work during the overlap")
+    return "AWSCURRENT and AWSPREVIOUS passwords both accepted (overlap)"
 
 
 def _secrets() -> list[SandboxSecret]:
@@ -109,6 +153,7 @@ def _secrets() -> list[SandboxSecret]:
             lambda sandbox: seed_postgres_role(sandbox.postgres_url, "amply_reporting", masterarn=master_arn(sandbox)),
             _prove_postgres,
         ),
+        SandboxSecret("amply/sandbox/redis-url", "redis", _seed_redis, _prove_redis),
     ]
 
 
@@ -140,18 +185,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.functions import load_handler, rotation_functions
     from sandbox.moto_server import MotoServer, sandbox_environment
     from sandbox.postgres_server import PostgresServer
+    from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 
     # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
-    sandbox_env = {"ROTATION_POSTGRES_SSLMODE": "disable"}
-    with MotoServer() as server, sandbox_environment(server.endpoint, sandbox_env), PostgresServer() as postgres:
+    sandbox_env = {"ROTATION_POSTGRES_SSLMODE": "disable", "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN}
+    redis_admin_password = secrets.token_urlsafe(24)
+    redis_users = {"admin": ("on ~* &* +@all", redis_admin_password), "default": ("off", redis_admin_password)}
+    with (
+        MotoServer() as server,
+        sandbox_environment(server.endpoint, sandbox_env),
+        PostgresServer() as postgres,
+        RedisServer(redis_users) as redis_server,
+    ):
         print(f"Secrets Manager emulator (moto server) on {server.endpoint}")
         print(f"PostgreSQL {postgres.host}:{postgres.port} (SCRAM-SHA-256, every statement logged)")
+        print(f"Redis {redis_server.host}:{redis_server.port} (ACL file)")
         handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
         emulator = RotateSecretEmulator(handlers)
         client = boto3.client("secretsmanager")
-        sandbox = Sandbox(client, postgres.superuser_url)
+        sandbox = Sandbox(client, postgres.superuser_url, (redis_server.host, redis_server.port, redis_admin_password))
         client.create_secret(Name=MASTER, SecretString=postgres.superuser_url)
+        admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
+        client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)
         rows, failures, passwords = [], 0, []
         for secret in _secrets():
             client.create_secret(Name=secret.name, SecretString=secret.seed(sandbox))

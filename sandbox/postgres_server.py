@@ -2,7 +2,7 @@
 
 SCRAM-SHA-256 authentication, every statement and connection logged (so tests
 can prove no password reaches the server in clear). The wheel's server is
-built without SSL; ``pg_tls_proxy`` provides PostgreSQL's TLS negotiation in
+built without SSL; ``tls_proxy`` provides PostgreSQL's TLS negotiation in
 front of it. PostgreSQL
 refuses to run as root; as root the server runs as an unprivileged system user,
 the way the wheel's own helper does.

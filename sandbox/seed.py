@@ -54,3 +54,17 @@ def seed_postgres_role(superuser_url: str, role: str, *, masterarn: str | None =
         f"postgresql+asyncpg://{quote(role, safe='')}:{quote(password, safe='')}@{server.host}:{server.port}"
         "/postgres?sslmode=disable"
     )
+
+
+def seed_redis_user(host: str, port: int, admin_password: str, user: str) -> str:
+    """(Re)create a Redis ACL user that may rotate itself; returns its ``redis://`` secret."""
+    import hashlib
+    from urllib.parse import quote
+
+    import redis
+
+    password = secrets.token_urlsafe(24)
+    digest = "#" + hashlib.sha256(password.encode()).hexdigest()
+    with redis.Redis(host=host, port=port, username="admin", password=admin_password) as client:
+        client.execute_command("ACL", "SETUSER", user, "reset", "on", "~app:*", "&*", "+@all", digest)
+    return f"redis://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -34,15 +35,17 @@ print((imported - started) * 1000, (time.perf_counter() - started) * 1000)
 """
 
 # Runs the four steps of one staged rotation in a fresh process and reports its peak RSS,
-# which is what has to fit in the function's memory size.
+# which is what has to fit in the function's memory size. VmHWM, not ru_maxrss: Linux
+# carries the spawning parent's high-water mark into ru_maxrss across exec.
 _MEMORY_PROBE = """
-import importlib.util, json, resource, sys
+import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
     module.lambda_handler({"Step": step, "SecretId": sys.argv[2], "ClientRequestToken": sys.argv[3]}, None)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+status = open("/proc/self/status").read()
+print(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024)
 """
 
 
@@ -88,12 +91,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.functions import load_handler, rotation_functions
     from sandbox.moto_server import MotoServer, sandbox_environment
     from sandbox.postgres_server import PostgresServer
+    from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-    from sandbox.seed import seed_postgres_role, seed_value
+    from sandbox.seed import seed_postgres_role, seed_redis_user, seed_value
 
     rows = []
     sandbox_env = {"ROTATION_POSTGRES_SSLMODE": "disable"}
-    with MotoServer() as server, sandbox_environment(server.endpoint, sandbox_env), PostgresServer() as postgres:
+    redis_password = secrets.token_urlsafe(24)
+    redis_users = {"admin": ("on ~* &* +@all", redis_password)}
+    with (
+        MotoServer() as server,
+        sandbox_environment(server.endpoint, sandbox_env),
+        PostgresServer() as postgres,
+        RedisServer(redis_users) as redis_server,
+    ):
         client = boto3.client("secretsmanager")
         master = str(client.create_secret(Name="bench/master", SecretString=postgres.superuser_url)["ARN"])
         cases: list[tuple[str, str, Callable[[], str]]] = [
@@ -103,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "postgres (alternating)",
                 "postgres",
                 lambda: seed_postgres_role(postgres.superuser_url, "bench_alt", masterarn=master),
+            ),
+            (
+                "redis (ACL user)",
+                "redis",
+                lambda: seed_redis_user(redis_server.host, redis_server.port, redis_password, "bench_app"),
             ),
         ]
         specs = {spec.kind: spec for spec in rotation_functions().values()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -101,16 +102,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import boto3
 
-    from sandbox.__main__ import _postgres_logs_in
+    from sandbox.__main__ import _postgres_logs_in, _redis_logs_in
     from sandbox.functions import load_handler, rotation_functions
     from sandbox.moto_server import MotoServer, sandbox_environment
     from sandbox.postgres_server import PostgresServer
+    from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-    from sandbox.seed import seed_postgres_role
+    from sandbox.seed import seed_postgres_role, seed_redis_user
 
     rows = []
     env = {"ROTATION_POSTGRES_SSLMODE": "disable"}
-    with MotoServer() as server, sandbox_environment(server.endpoint, env), PostgresServer() as postgres:
+    redis_password = secrets.token_urlsafe(24)
+    with (
+        MotoServer() as server,
+        sandbox_environment(server.endpoint, env),
+        PostgresServer() as postgres,
+        RedisServer({"admin": ("on ~* &* +@all", redis_password)}) as redis_server,
+    ):
         client = boto3.client("secretsmanager")
         specs = {spec.kind: spec for spec in rotation_functions().values()}
         emulator = RotateSecretEmulator({lambda_arn(kind): load_handler(spec) for kind, spec in specs.items()})
@@ -119,11 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("postgres alternating users", seed_postgres_role(postgres.superuser_url, "load_alt", masterarn=master),
              _postgres_logs_in),
             ("postgres single user", seed_postgres_role(postgres.superuser_url, "load_single"), _postgres_logs_in),
+            ("redis ACL user (overlap)",
+             seed_redis_user(redis_server.host, redis_server.port, redis_password, "load_app"), _redis_logs_in),
         ]  # fmt: skip
         for label, seed, logs_in in cases:
             name = f"load/{label.replace(' ', '-')}"
             client.create_secret(Name=name, SecretString=seed)
-            emulator.enable_rotation(name, "postgres")
+            emulator.enable_rotation(name, "redis" if label.startswith("redis") else "postgres")
             reader: Any = boto3.client("secretsmanager")
 
             def read(name: str = name, reader: Any = reader) -> str:

@@ -5,19 +5,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
 
+from rotator.codecs import ConnectionUrl
 from sandbox.functions import load_handler, rotation_functions
 from sandbox.moto_server import MotoServer, sandbox_environment
 from sandbox.postgres_server import PostgresServer
+from sandbox.redis_server import RedisServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from tests.leak_canary import LOG_LINES, register_output, register_secret, secret_parts
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """The test Redis: where it listens and the ``admin`` user's password."""
+
+    host: str
+    port: int
+    admin_password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,20 @@ def postgres() -> Iterator[PostgresTarget]:
     finally:
         register_output("postgres server log", server.log_text())
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_primary() -> Iterator[RedisTarget]:
+    """A redis-server for the session with an ``admin`` user (or ROTATION_TEST_REDIS_URL, an admin URL)."""
+    existing = os.environ.get("ROTATION_TEST_REDIS_URL")
+    if existing:
+        url = ConnectionUrl.parse(existing)
+        yield RedisTarget(url.host, url.port or 6379, url.password or "")
+        return
+    password = secrets.token_urlsafe(24)
+    register_secret(password)
+    with RedisServer({"admin": ("on ~* &* +@all", password), "default": ("off", password)}) as server:
+        yield RedisTarget(server.host, server.port, password)
 
 
 @pytest.fixture

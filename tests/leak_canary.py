@@ -8,6 +8,7 @@ reports of every test are searched for them at the end of the session.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -20,6 +21,12 @@ _SECRETS: set[str] = set()
 _TEXTS: list[tuple[str, str]] = []
 _MIN_LENGTH = 8
 _CURRENT_TEST = ["(collection)"]
+_NOT_SECRET = frozenset(
+    {
+        "username", "host", "engine", "dbname", "port", "db", "nodes", "ssl", "sslmode", "sslrootcert",
+        "ssl_ca_certs", "key_id", "kid", "algorithm", "public_key", "valid_from", "valid_until", "cipher", "note",
+    }
+)  # fmt: skip
 LOG_LINES: list[tuple[str, str]] = []
 
 
@@ -81,8 +88,8 @@ def _strings(value: Any) -> Iterator[str]:
         yield from (part for part in secret_parts(value) if part != value) if "://" in value else ()
     elif isinstance(value, dict):
         for key, item in value.items():
-            # Identifiers are not secret; everything else in a secret document might be.
-            if key not in {"username", "host", "engine", "dbname", "port", "key_id", "algorithm", "kid"}:
+            # Identifiers, ARNs, paths and public material are not secret; anything else might be.
+            if key not in _NOT_SECRET and not key.endswith("arn"):
                 yield from _strings(item)
     elif isinstance(value, list):
         for item in value:
@@ -105,12 +112,14 @@ def harvest_moto() -> None:
 
 
 def find_leaks(texts: Iterable[tuple[str, str]], secrets: Iterable[str]) -> list[str]:
-    """Where (test id and section) any secret occurs; never the secret itself."""
+    """Where (test id and section) any secret occurs, with a digest of it; never the secret itself."""
     secrets = [s for s in secrets if len(s) >= _MIN_LENGTH]
     hits = []
     for where, text in texts:
-        if any(secret in text for secret in secrets):
-            hits.append(where)
+        for secret in secrets:
+            if secret in text:
+                digest = hashlib.sha256(secret.encode()).hexdigest()[:12]
+                hits.append(f"{where} (value sha256:{digest}, {len(secret)} chars)")
     return hits
 
 

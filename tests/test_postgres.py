@@ -29,8 +29,8 @@ from rotator.errors import (
 from rotator.handler import handler_for
 from rotator.kinds.postgres import PostgresSecret
 from rotator.settings import Settings
-from sandbox.pg_tls_proxy import PostgresTlsProxy
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+from sandbox.tls_proxy import TlsProxy
 from tests.conftest import PostgresTarget, snapshot, stage_value
 from tests.leak_canary import register_secret
 from tests.tls import make_tls
@@ -473,14 +473,14 @@ def test_zero_failed_logins_under_load_with_alternating_users(
 @pytest.fixture(scope="module")
 def tls_postgres(
     postgres: PostgresTarget, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[PostgresTlsProxy, str, Path, Path]]:
+) -> Iterator[tuple[TlsProxy, str, Path, Path]]:
     """The test server behind PostgreSQL's TLS negotiation (the wheel's server has no SSL support)."""
     material, wrong = make_tls(), make_tls()
     folder = tmp_path_factory.mktemp("tls")
     (folder / "ca.pem").write_bytes(material.ca_pem)
     (folder / "wrong-ca.pem").write_bytes(wrong.ca_pem)
     url = ConnectionUrl.parse(postgres.superuser_url)
-    proxy = PostgresTlsProxy((url.host, url.port or 5432), material.cert_pem, material.key_pem).start()
+    proxy = TlsProxy((url.host, url.port or 5432), material.cert_pem, material.key_pem, protocol="postgres").start()
     try:
         yield proxy, postgres.superuser_url, folder / "ca.pem", folder / "wrong-ca.pem"
     finally:
@@ -489,7 +489,7 @@ def tls_postgres(
 
 @pytest.mark.parametrize("mode", ["require", "verify-full"])
 def test_tls_modes_rotate_over_tls(
-    tls_postgres: tuple[PostgresTlsProxy, str, Path, Path],
+    tls_postgres: tuple[TlsProxy, str, Path, Path],
     sm_client: Any,
     emulator: RotateSecretEmulator,
     make_secret: MakeSecret,
@@ -516,7 +516,7 @@ def test_tls_modes_rotate_over_tls(
 
 
 def test_tls_with_the_wrong_ca_fails_clearly_and_changes_nothing(
-    tls_postgres: tuple[PostgresTlsProxy, str, Path, Path],
+    tls_postgres: tuple[TlsProxy, str, Path, Path],
     sm_client: Any,
     emulator: RotateSecretEmulator,
     make_secret: MakeSecret,

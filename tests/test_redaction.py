@@ -61,4 +61,6 @@ def test_canary_finds_planted_leaks_and_names_only_the_place() -> None:
     assert value in set(secret_parts(doc))
     assert "app" not in set(secret_parts(doc))
     hits = find_leaks([("t1 [stdout]", f"oops {value}"), ("t2 [stdout]", "clean")], parts)
-    assert hits == ["t1 [stdout]"]
+    assert len(hits) == 1
+    assert hits[0].startswith("t1 [stdout] (value sha256:")
+    assert value not in hits[0]

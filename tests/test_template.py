@@ -132,6 +132,11 @@ def _seed_value(request: pytest.FixtureRequest, kind: str) -> str:
         from sandbox.seed import seed_postgres_role
 
         return seed_postgres_role(request.getfixturevalue("postgres").superuser_url, "events_app")
+    if kind == "redis":
+        from sandbox.seed import seed_redis_user
+
+        target = request.getfixturevalue("redis_primary")
+        return seed_redis_user(target.host, target.port, target.admin_password, "events_app")
     from sandbox.seed import seed_value
 
     return seed_value(kind)

