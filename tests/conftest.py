@@ -9,6 +9,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,6 +39,12 @@ class PostgresTarget:
 
     superuser_url: str
     server: PostgresServer | None
+    log_path: Path | None
+
+    def log_text(self) -> str:
+        if self.log_path is None:
+            pytest.fail("set ROTATION_TEST_POSTGRES_LOG to the existing server's log file (log_statement = 'all')")
+        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +70,12 @@ def postgres() -> Iterator[PostgresTarget]:
     """A PostgreSQL server for the session (or ROTATION_TEST_POSTGRES_URL, a superuser URL, to use an existing one)."""
     existing = os.environ.get("ROTATION_TEST_POSTGRES_URL")
     if existing:
-        yield PostgresTarget(existing, None)
+        log = os.environ.get("ROTATION_TEST_POSTGRES_LOG")  # the server's log file, for the no-password-in-log test
+        yield PostgresTarget(existing, None, Path(log) if log else None)
         return
     server = PostgresServer().start()
     try:
-        yield PostgresTarget(server.superuser_url, server)
+        yield PostgresTarget(server.superuser_url, server, server.log_path)
     finally:
         register_output("postgres server log", server.log_text())
         server.cleanup()

@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from rotator.constants import Stage, Step
-from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError
+from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError, VerificationError
 from rotator.handler import handler_for
 from rotator.kinds.redis import RedisSecret
 from rotator.settings import Settings
@@ -430,3 +430,20 @@ def test_zero_failed_authentications_under_load(
             worker.join()
     assert stats["attempts"] > 20
     assert stats["failures"] == 0
+
+
+def test_scratch_key_read_and_write_in_test_secret(
+    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
+) -> None:
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(primary, user, password)  # APP_RULES allow keys app:*
+    text = secret_text("json", primary, user, password, adminarn=admin_arn)
+    arn = make_secret(unique_name("redis-url"), text, "redis")
+    assert emulator_for(engine(ROTATION_REDIS_TEST_KEY="app:rotation-probe")).rotate(arn).ok
+    with _admin(primary) as client:
+        assert client.exists("app:rotation-probe") == 0  # cleaned up
+
+    forbidden = emulator_for(engine(ROTATION_REDIS_TEST_KEY="other:rotation-probe"))
+    error = _expect_failure(sm_client, forbidden, arn, Step.TEST, VerificationError)
+    assert "test commands failed" in str(error)
+    assert "NOPERM" in str(error)

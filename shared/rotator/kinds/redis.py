@@ -199,17 +199,16 @@ class RedisStrategy(Strategy):
         for node in self._nodes(pending):
             try:
                 with self._login(node, pending, tls_from=pending) as client:
-                    if not client.ping():
-                        raise VerificationError(f"PING failed on {node[0]}:{node[1]}")
-                    whoami = client.execute_command("ACL", "WHOAMI")
+                    whoami = self._run(client, node, "ACL WHOAMI", "ACL", "WHOAMI")
                     if _text(whoami) != pending.username:
                         raise VerificationError(f"pending login on {node[0]}:{node[1]} is another user")
-                    if self.redis.test_key:
+                    key = self.redis.test_key
+                    if key:
                         probe = secrets.token_hex(8)
-                        client.set(self.redis.test_key, probe, ex=60)
-                        if _text(client.get(self.redis.test_key)) != probe:
+                        self._run(client, node, "SET on the test key", "SET", key, probe, "EX", "60")
+                        if _text(self._run(client, node, "GET on the test key", "GET", key)) != probe:
                             raise VerificationError(f"read-back of the test key failed on {node[0]}:{node[1]}")
-                        client.delete(self.redis.test_key)
+                        self._run(client, node, "DEL on the test key", "DEL", key)
             except AuthenticationError as exc:
                 raise VerificationError(
                     f"pending password of {pending.username} is refused on {node[0]}:{node[1]}"
@@ -317,12 +316,15 @@ class RedisStrategy(Strategy):
             return client.execute_command(*args)
         except redis.exceptions.ResponseError as exc:
             code = _error_code(exc)
-            hint = (
-                "the login lacks this permission: configure an admin secret"
-                if code == "NOPERM"
-                else "managed services such as ElastiCache forbid ACL commands; this function cannot rotate there"
-            )
-            raise TargetRejectedError(f"Redis at {node[0]}:{node[1]} refused {command}: {code} ({hint})") from exc
+            message = f"Redis at {node[0]}:{node[1]} refused {command}: {code}"
+            if args[0] in ("ACL", "CONFIG"):
+                hint = (
+                    "the login lacks this permission: configure an admin secret"
+                    if code == "NOPERM"
+                    else "managed services such as ElastiCache forbid ACL commands; this function cannot rotate there"
+                )
+                message += f" ({hint})"
+            raise TargetRejectedError(message) from exc
 
     def _persist(self, client: redis.Redis, node: Node) -> None:
         config = self._run(client, node, "CONFIG GET aclfile", "CONFIG", "GET", "aclfile")
