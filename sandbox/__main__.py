@@ -130,8 +130,29 @@ def _prove_redis(sandbox: Sandbox, name: str) -> str:
     return "AWSCURRENT and AWSPREVIOUS passwords both accepted (overlap)"
 
 
+KEYRING = ("amply-sandbox-keyring", "checkpoint-signing-key/jwks.json")
+
+
+def _prove_signing_key(sandbox: Sandbox, name: str) -> str:
+    from datetime import timedelta
+
+    import boto3
+
+    from rotator.keyring import Keyring
+    from rotator.kinds.signing_key import SigningKeySecret
+    from rotator.signatures import sign
+
+    old = SigningKeySecret.parse(_value(sandbox, name, "AWSPREVIOUS"))
+    new = SigningKeySecret.parse(_value(sandbox, name, "AWSCURRENT"))
+    checkpoint = b"ledger checkpoint signed before the rotation"
+    signature = sign(old.private_key, old.algorithm, checkpoint)
+    keyring = Keyring.from_s3(*KEYRING, client=boto3.client("s3"))
+    keyring.verify(old.key_id, checkpoint, signature, signed_at=old.valid_from + timedelta(days=1))
+    return f"keyring holds {', '.join(keyring.keys)}; old checkpoint still verifies ({new.key_id} is current)"
+
+
 def _secrets() -> list[SandboxSecret]:
-    from sandbox.seed import seed_keyring, seed_postgres_role, seed_value
+    from sandbox.seed import seed_keyring, seed_postgres_role, seed_signing_key, seed_value
 
     def master_arn(sandbox: Sandbox) -> str:
         return str(sandbox.client.describe_secret(SecretId=MASTER)["ARN"])
@@ -154,6 +175,12 @@ def _secrets() -> list[SandboxSecret]:
             _prove_postgres,
         ),
         SandboxSecret("amply/sandbox/redis-url", "redis", _seed_redis, _prove_redis),
+        SandboxSecret(
+            "amply/sandbox/checkpoint-signing-key",
+            "signing_key",
+            lambda _: seed_signing_key("RS256"),
+            _prove_signing_key,
+        ),
     ]
 
 
@@ -189,7 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 
     # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
-    sandbox_env = {"ROTATION_POSTGRES_SSLMODE": "disable", "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN}
+    sandbox_env = {
+        "ROTATION_POSTGRES_SSLMODE": "disable",
+        "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN,
+        "ROTATION_KEYRING_BUCKET": KEYRING[0],
+        "ROTATION_KEYRING_KEY": KEYRING[1],
+    }
     redis_admin_password = secrets.token_urlsafe(24)
     redis_users = {"admin": ("on ~* &* +@all", redis_admin_password), "default": ("off", redis_admin_password)}
     with (
@@ -208,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         client.create_secret(Name=MASTER, SecretString=postgres.superuser_url)
         admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
         client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)
+        boto3.client("s3").create_bucket(Bucket=KEYRING[0])
         rows, failures, passwords = [], 0, []
         for secret in _secrets():
             client.create_secret(Name=secret.name, SecretString=secret.seed(sandbox))

@@ -68,3 +68,38 @@ def seed_redis_user(host: str, port: int, admin_password: str, user: str) -> str
     with redis.Redis(host=host, port=port, username="admin", password=admin_password) as client:
         client.execute_command("ACL", "SETUSER", user, "reset", "on", "~app:*", "&*", "+@all", digest)
     return f"redis://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/0"
+
+
+def seed_signing_key(
+    algorithm: str = "RS256",
+    *,
+    pkcs8: bool = False,
+    key_id: str = "amply-checkpoint-key-2025",
+    valid_from: str = "2025-01-01",
+    valid_until: str = "2026-01-01",
+    rsa_bits: int = 3072,
+    **extra: object,
+) -> str:
+    """A signing key secret in the shape our users keep (no public_key/algorithm fields yet)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    if algorithm in ("RS256", "PS256"):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    elif algorithm == "ES256":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
+    fmt = serialization.PrivateFormat.PKCS8
+    if not pkcs8 and not isinstance(key, ed25519.Ed25519PrivateKey):
+        fmt = serialization.PrivateFormat.TraditionalOpenSSL
+    pem = key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+    document: dict[str, object] = {
+        "private_key": pem,
+        "key_id": key_id,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+    }
+    document.update(extra)
+    return json.dumps(document)

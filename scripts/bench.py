@@ -93,10 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.postgres_server import PostgresServer
     from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-    from sandbox.seed import seed_postgres_role, seed_redis_user, seed_value
+    from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
 
     rows = []
-    sandbox_env = {"ROTATION_POSTGRES_SSLMODE": "disable"}
+    sandbox_env = {
+        "ROTATION_POSTGRES_SSLMODE": "disable",
+        "ROTATION_KEYRING_BUCKET": "bench-keyring",
+        "ROTATION_KEYRING_KEY": "jwks.json",
+    }
     redis_password = secrets.token_urlsafe(24)
     redis_users = {"admin": ("on ~* &* +@all", redis_password)}
     with (
@@ -107,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         client = boto3.client("secretsmanager")
         master = str(client.create_secret(Name="bench/master", SecretString=postgres.superuser_url)["ARN"])
+        boto3.client("s3").create_bucket(Bucket="bench-keyring")
         cases: list[tuple[str, str, Callable[[], str]]] = [
             ("session_secret", "session_secret", lambda: seed_value("session_secret")),
             ("postgres (single user)", "postgres", lambda: seed_postgres_role(postgres.superuser_url, "bench_single")),
@@ -115,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "postgres",
                 lambda: seed_postgres_role(postgres.superuser_url, "bench_alt", masterarn=master),
             ),
+            ("signing_key (RSA-3072)", "signing_key", lambda: seed_signing_key("RS256")),
+            ("signing_key (Ed25519)", "signing_key", lambda: seed_signing_key("EdDSA", key_id="bench-ed-1")),
             (
                 "redis (ACL user)",
                 "redis",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -59,6 +60,9 @@ def moto_server() -> Iterator[MotoServer]:
                 # The test server has no TLS unless a test starts one; secrets may still ask for it.
                 "ROTATION_POSTGRES_SSLMODE": "disable",
                 "ROTATION_POSTGRES_CONNECT_TIMEOUT": "3",
+                "ROTATION_KEYRING_BUCKET": KEYRING_BUCKET,
+                "ROTATION_KEYRING_KEY": "checkpoint-signing-key/jwks.json",
+                "ROTATION_SIGNING_RSA_BITS": "2048",  # generation speed; one test keeps the 3072 default
             },
         ),
     ):
@@ -93,6 +97,17 @@ def redis_primary() -> Iterator[RedisTarget]:
     register_secret(password)
     with RedisServer({"admin": ("on ~* &* +@all", password), "default": ("off", password)}) as server:
         yield RedisTarget(server.host, server.port, password)
+
+
+KEYRING_BUCKET = "amply-test-keyring"
+
+
+@pytest.fixture
+def s3_client(moto_server: MotoServer) -> Any:
+    client = boto3.client("s3", endpoint_url=moto_server.endpoint)
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+        client.create_bucket(Bucket=KEYRING_BUCKET)
+    return client
 
 
 @pytest.fixture

@@ -1,0 +1,114 @@
+"""The public keyring in S3: read with its ETag, publish with conditional writes.
+
+Writes use ``If-Match`` (or ``If-None-Match: *`` for the first one), so two
+writers can never lose each other's keys: the loser re-reads and retries.
+Publishing is idempotent: a key already present with the same material is
+left alone; a key with the same ``kid`` and different material is refused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rotator.errors import TargetRejectedError, TargetUnreachableError
+from rotator.keyring import Keyring, PublishedKey
+from rotator.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["KeyringStore"]
+
+_ATTEMPTS = 5
+_CONTENT_TYPE = "application/jwk-set+json"
+
+
+class KeyringStore:
+    """One JWKS object: ``s3://bucket/key``."""
+
+    def __init__(
+        self, bucket: str, key: str, client: S3Client | None = None, *, connect_timeout: float = 5.0,
+        read_timeout: float = 10.0, max_attempts: int = 6,
+    ) -> None:  # fmt: skip
+        self.bucket, self.key = bucket, key
+        self._client = client
+        self._options = (connect_timeout, read_timeout, max_attempts)
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            connect, read, attempts = self._options
+            config = Config(
+                connect_timeout=connect,
+                read_timeout=read,
+                retries={"mode": "adaptive", "total_max_attempts": attempts},
+            )
+            self._client = boto3.client("s3", config=config)
+        return self._client
+
+    def read(self) -> tuple[Keyring | None, str | None]:
+        """The keyring and its ETag, or ``(None, None)`` when the object does not exist yet."""
+        try:
+            response = self._call("GetObject", self.client.get_object, Bucket=self.bucket, Key=self.key)
+        except _Missing:
+            return None, None
+        return Keyring.from_json(response["Body"].read()), str(response["ETag"])
+
+    def publish(self, *keys: PublishedKey) -> bool:
+        """Make sure every key is in the keyring; returns True when the object was written."""
+        for _ in range(_ATTEMPTS):
+            keyring, etag = self.read()
+            current = keyring or Keyring({})
+            changed = current
+            for key in keys:
+                existing = changed.keys.get(key.kid)
+                if existing is None:
+                    changed = changed.with_key(key)
+                elif not existing.same_material(key):
+                    raise TargetRejectedError(
+                        f"keyring {self.where} already holds kid {key.kid!r} with different key material"
+                    )
+            if changed is current:
+                return False
+            conditions: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            try:
+                self._call(
+                    "PutObject", self.client.put_object, Bucket=self.bucket, Key=self.key,
+                    Body=changed.to_json().encode(), ContentType=_CONTENT_TYPE, **conditions,
+                )  # fmt: skip
+            except _Conflict:
+                logger.info("keyring changed while publishing; re-reading", extra={"keyring": self.where})
+                continue
+            logger.info("keyring published", extra={"keyring": self.where, "kids": [k.kid for k in keys]})
+            return True
+        raise TargetRejectedError(f"keyring {self.where} kept changing during {_ATTEMPTS} publish attempts")
+
+    def _call(self, operation: str, method: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return method(**kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+            if code in ("NoSuchKey", "404") and operation == "GetObject":
+                raise _Missing from exc
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise _Conflict from exc
+            raise TargetRejectedError(f"{operation} on {self.where} failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise TargetUnreachableError(f"{operation} on {self.where} failed: {type(exc).__name__}") from exc
+
+
+class _Missing(Exception):
+    """The keyring object does not exist (yet)."""
+
+
+class _Conflict(Exception):
+    """A conditional write lost a race."""
