@@ -22,6 +22,7 @@ from sandbox.moto_server import MotoServer, sandbox_environment
 from sandbox.postgres_server import PostgresServer
 from sandbox.redis_server import RedisServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+from sandbox.stripe_server import StripeServer
 from tests.leak_canary import LOG_LINES, register_output, register_secret, secret_parts
 
 
@@ -49,7 +50,14 @@ class PostgresTarget:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
+def stripe_api() -> Iterator[StripeServer]:
+    """The local Stripe stand-in; ROTATION_STRIPE_API_BASE points the kind at it."""
+    with StripeServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto_server(stripe_api: StripeServer) -> Iterator[MotoServer]:
     with (
         MotoServer() as server,
         sandbox_environment(
@@ -63,6 +71,7 @@ def moto_server() -> Iterator[MotoServer]:
                 "ROTATION_KEYRING_BUCKET": KEYRING_BUCKET,
                 "ROTATION_KEYRING_KEY": "checkpoint-signing-key/jwks.json",
                 "ROTATION_SIGNING_RSA_BITS": "2048",  # generation speed; one test keeps the 3072 default
+                "ROTATION_STRIPE_API_BASE": stripe_api.base_url,
             },
         ),
     ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from sandbox.rotate_secret import RotateSecretEmulator
 from tests.conftest import version_with
 from tests.leak_canary import register_secret, secret_parts
 
+_STAGED = pytest.StashKey[str]()
 EVENT_FILES = sorted((PROJECT_ROOT / "events").glob("*/*.json"))
 STEP_ORDER = {step.value: index for index, step in enumerate(Step)}
 
@@ -124,6 +126,10 @@ def test_event_files_rotate_through_the_template_handler_path(
         sm_client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
     sm_client.create_secret(Name=secret_id, SecretString=value)
     emulator.enable_rotation(secret_id, kind)
+    if _STAGED in request.node.stash:  # stripe promotes what an operator staged
+        sm_client.put_secret_value(
+            SecretId=secret_id, SecretString=request.node.stash[_STAGED], VersionStages=["STAGED"]
+        )
     old_version = version_with(sm_client, secret_id, Stage.CURRENT)
     emulator.begin(secret_id, token=token)
     handler = template_handlers[kind]
@@ -146,6 +152,14 @@ def _seed_value(request: pytest.FixtureRequest, kind: str) -> str:
 
         request.getfixturevalue("s3_client")  # creates the keyring bucket
         return seed_signing_key("ES256")
+    if kind == "stripe":
+        server = request.getfixturevalue("stripe_api")
+        old, new = (f"sk_test_{secrets.token_hex(16)}" for _ in range(2))
+        for key in (old, new):
+            server.add_key(key, "acct_events")
+        register_secret(new)
+        request.node.stash[_STAGED] = new
+        return old
     if kind == "redis":
         from sandbox.seed import seed_redis_user
 

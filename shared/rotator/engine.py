@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rotator.constants import Stage, Step
+from rotator.constants import STAGED_LABEL, Stage, Step
 from rotator.errors import (
     NotPendingError,
     RotationDisabledError,
@@ -129,6 +129,9 @@ class Engine:
         current_version = description.version_with(Stage.CURRENT)
         self.sm.move_stage(ref.arn, Stage.CURRENT, to_version=ref.token, from_version=current_version)
         logger.info("promoted", extra={"previous_version": current_version})
+        staged = description.version_with(STAGED_LABEL)
+        if staged is not None:  # an operator's staged value is used up once promoted
+            self.sm.move_stage(ref.arn, STAGED_LABEL, to_version=None, from_version=staged)
         self.strategy.retire(RetireRequest(ref, versions))
         return "promoted"
 

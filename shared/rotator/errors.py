@@ -20,6 +20,7 @@ __all__ = [
     "SecretNotFoundError",
     "SecretsManagerError",
     "SecretsManagerUnavailableError",
+    "StagingRequiredError",
     "TargetRejectedError",
     "TargetUnreachableError",
     "ThrottledError",
@@ -52,6 +53,10 @@ class UnknownVersionError(ProtocolError):
 
 class NotPendingError(ProtocolError):
     """The event's version is neither AWSCURRENT nor AWSPENDING."""
+
+
+class StagingRequiredError(ProtocolError):
+    """The kind cannot invent a value and none was staged for this rotation."""
 
 
 class SecretFormatError(RotationError):

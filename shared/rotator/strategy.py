@@ -78,6 +78,13 @@ class VersionReader:
         except ValueNotFoundError:
             return None
 
+    def labelled(self, label: str) -> SecretValue | None:
+        """The value of the version holding a custom label (``STAGED``), or None."""
+        version_id = self._description.version_with(label)
+        if version_id is None:
+            return None
+        return self._read(self._description.arn, version_id=version_id, stage=Stage.CURRENT)
+
     def other(self, secret_id: str) -> SecretValue:
         """The AWSCURRENT value of another secret (a master or admin credential)."""
         try:
