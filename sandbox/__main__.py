@@ -13,7 +13,8 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,7 @@ def _prove_redis(sandbox: Sandbox, name: str) -> str:
 
 
 KEYRING = ("amply-sandbox-keyring", "checkpoint-signing-key/jwks.json")
+STRIPE_KEY = "amply/sandbox/stripe-secret-key"
 
 
 def _prove_signing_key(sandbox: Sandbox, name: str) -> str:
@@ -197,16 +199,21 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         print(_row(row, widths))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sandbox rotation; exit status 1 when any rotation fails."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs and metrics")
-    args = parser.parse_args(argv)
-    if not args.verbose:
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+@dataclass
+class Servers:
+    """Everything a sandbox run has started, plus the emulator wired to the template's handlers."""
 
+    moto: Any
+    postgres: Any
+    redis: Any
+    stripe: Any
+    emulator: Any
+    sandbox: Sandbox
+
+
+@contextmanager
+def running_sandbox(port: int = 0) -> Iterator[Servers]:
+    """Start moto, PostgreSQL, Redis and the Stripe stand-in; load the handlers; seed the shared secrets."""
     import boto3
 
     from sandbox.functions import load_handler, rotation_functions
@@ -214,36 +221,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.postgres_server import PostgresServer
     from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+    from sandbox.stripe_server import StripeServer
 
-    # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
-    sandbox_env = {
-        "ROTATION_POSTGRES_SSLMODE": "disable",
-        "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN,
-        "ROTATION_KEYRING_BUCKET": KEYRING[0],
-        "ROTATION_KEYRING_KEY": KEYRING[1],
-    }
     redis_admin_password = secrets.token_urlsafe(24)
     redis_users = {"admin": ("on ~* &* +@all", redis_admin_password), "default": ("off", redis_admin_password)}
     with (
-        MotoServer() as server,
-        sandbox_environment(server.endpoint, sandbox_env),
+        MotoServer(port) as server,
+        StripeServer(open_registration=True) as stripe_server,
+        # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
+        sandbox_environment(
+            server.endpoint,
+            {
+                "ROTATION_POSTGRES_SSLMODE": "disable",
+                "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN,
+                "ROTATION_KEYRING_BUCKET": KEYRING[0],
+                "ROTATION_KEYRING_KEY": KEYRING[1],
+                "ROTATION_STRIPE_API_BASE": stripe_server.base_url,
+            },
+        ),
         PostgresServer() as postgres,
         RedisServer(redis_users) as redis_server,
     ):
-        print(f"Secrets Manager emulator (moto server) on {server.endpoint}")
-        print(f"PostgreSQL {postgres.host}:{postgres.port} (SCRAM-SHA-256, every statement logged)")
-        print(f"Redis {redis_server.host}:{redis_server.port} (ACL file)")
         handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
-        emulator = RotateSecretEmulator(handlers)
         client = boto3.client("secretsmanager")
-        sandbox = Sandbox(client, postgres.superuser_url, (redis_server.host, redis_server.port, redis_admin_password))
+        redis_place = (redis_server.host, redis_server.port, redis_admin_password)
+        sandbox = Sandbox(client, postgres.superuser_url, redis_place)
         client.create_secret(Name=MASTER, SecretString=postgres.superuser_url)
         admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
         client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
+        yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), sandbox)
+
+
+def demo() -> int:
+    """Seed and rotate every sandbox secret once; print what happened."""
+    with running_sandbox() as servers:
+        server, postgres, emulator, sandbox = servers.moto, servers.postgres, servers.emulator, servers.sandbox
+        print(f"Secrets Manager emulator (moto server) on {server.endpoint}")
+        print(f"PostgreSQL {postgres.host}:{postgres.port} (SCRAM-SHA-256, every statement logged)")
+        print(f"Redis {servers.redis.host}:{servers.redis.port} (ACL file)")
         rows, failures, passwords = [], 0, []
         for secret in _secrets():
-            client.create_secret(Name=secret.name, SecretString=secret.seed(sandbox))
+            sandbox.client.create_secret(Name=secret.name, SecretString=secret.seed(sandbox))
             emulator.enable_rotation(secret.name, secret.kind)
             before = server.log.calls.copy()
             started = time.perf_counter()
@@ -283,6 +302,54 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{leaked} of {len(passwords)} new password(s) found in clear"
         )
     return 1 if failures or leaked else 0
+
+
+def serve(port: int) -> int:
+    """Keep a seeded sandbox running for the operator tool: RotateSecret works over the API, logs land in CloudWatch."""
+    import signal
+    import threading
+
+    from sandbox.lambda_logs import ship_handler_logs
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with running_sandbox(port) as servers:
+        servers.moto.log.rotate_secret = servers.emulator.handle_api
+        ship_handler_logs(servers.moto.endpoint)
+        for secret in _secrets():
+            servers.sandbox.client.create_secret(Name=secret.name, SecretString=secret.seed(servers.sandbox))
+            servers.emulator.enable_rotation(secret.name, secret.kind)
+        stripe_key = "sk_test_sandbx" + secrets.token_hex(12)
+        servers.sandbox.client.create_secret(Name=STRIPE_KEY, SecretString=stripe_key)
+        servers.emulator.enable_rotation(STRIPE_KEY, "stripe")
+        print(f"export AWS_ENDPOINT_URL={servers.moto.endpoint}")
+        print(f"export ROTATION_STRIPE_API_BASE={servers.stripe.base_url}")
+        print("export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_DEFAULT_REGION=us-east-1")
+        print(f"READY {servers.moto.endpoint}", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sandbox`` runs the demo; ``python -m sandbox serve`` keeps a sandbox up for ``rotation``."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs and metrics")
+    sub = parser.add_subparsers(dest="command")
+    serve_parser = sub.add_parser("serve", help="keep a seeded sandbox running for the rotation command")
+    serve_parser.add_argument("--port", type=int, default=0, help="moto server port (default: any free port)")
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        level = "INFO" if args.command == "serve" else "ERROR"  # serve ships INFO lines to CloudWatch Logs
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", level)
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if args.command == "serve":
+        return serve(args.port)
+    return demo()
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ class _RequestLog:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self._faults: list[Fault] = []
+        # Set by the interactive sandbox: answers RotateSecret the way Secrets Manager does.
+        self.rotate_secret: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
@@ -78,6 +80,12 @@ class _RequestLog:
                 return [body]
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.delay)
+            if operation == "RotateSecret" and self.rotate_secret is not None:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                status, answer = self.rotate_secret(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+                reason = "200 OK" if status == 200 else f"{status} Bad Request"
+                start_response(reason, [("Content-Type", "application/x-amz-json-1.1")])
+                return [json.dumps(answer).encode()]
             if fault is not None and fault.kind == "fail_after":
                 list(self._app(environ, _discard_response))
                 body = json.dumps({"__type": "InternalServiceError", "message": "injected failure"}).encode()
@@ -91,14 +99,14 @@ def _discard_response(*_: object) -> None:
 
 
 class MotoServer:
-    """A moto server thread bound to 127.0.0.1 on a free port."""
+    """A moto server thread bound to 127.0.0.1 (on a free port unless one is given)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
         self.log = _RequestLog(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, self.log, threaded=True, request_handler=MotoRequestHandler
+            "127.0.0.1", port, self.log, threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto-server")
 

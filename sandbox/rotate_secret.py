@@ -15,6 +15,7 @@ does what Secrets Manager does instead:
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,6 +24,11 @@ from typing import Any
 
 from rotator.constants import STEPS_IN_ORDER, Stage, Step
 from sandbox.moto_server import ACCOUNT_ID, REGION
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"__type": code, "Message": message}
+
 
 __all__ = ["RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
 
@@ -67,6 +73,7 @@ class RotateSecretEmulator:
 
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         self._handlers = dict(handlers)
+        self._lock = threading.Lock()
 
     @staticmethod
     def _backend() -> Any:
@@ -112,6 +119,10 @@ class RotateSecretEmulator:
 
     def begin(self, secret_id: str, *, token: str | None = None) -> str:
         """RotateSecret's first half: stage an empty AWSPENDING version (or accept the stuck ``token``)."""
+        with self._lock:  # two concurrent RotateSecret calls: exactly one stages a version
+            return self._begin(secret_id, token)
+
+    def _begin(self, secret_id: str, token: str | None) -> str:
         secret = self._secret(secret_id)
         stuck = self.stuck_pending(secret_id)
         if stuck is not None and token != stuck:
@@ -165,6 +176,43 @@ class RotateSecretEmulator:
             days = secret.auto_rotate_after_days or 30
             secret.next_rotation_date = int(time.time()) + days * 86400
         return result
+
+    def handle_api(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The RotateSecret API call: configure, stage, answer at once, run the steps in the background."""
+        secret_id = str(body.get("SecretId", ""))
+        try:
+            secret = self._secret(secret_id)
+        except KeyError:
+            return 400, _error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+        if body.get("RotationLambdaARN"):
+            secret.rotation_lambda_arn = str(body["RotationLambdaARN"])
+            secret.rotation_requested = secret.rotation_enabled = True
+        rules = body.get("RotationRules") or {}
+        if rules.get("AutomaticallyAfterDays"):
+            secret.auto_rotate_after_days = int(rules["AutomaticallyAfterDays"])
+        if not secret.rotation_enabled or not secret.rotation_lambda_arn:
+            return 400, _error(
+                "InvalidRequestException", "No Lambda rotation function ARN is associated with this secret."
+            )
+        if secret.rotation_lambda_arn not in self._handlers:
+            return 400, _error(
+                "ResourceNotFoundException", f"Resource not found for ARN '{secret.rotation_lambda_arn}'."
+            )
+        token = body.get("ClientRequestToken")
+        stuck = self.stuck_pending(secret_id)
+        if stuck is not None and token != stuck:
+            threading.Thread(target=self.rotate, args=(secret_id,), kwargs={"token": stuck}, daemon=True).start()
+            return 400, _error(
+                "InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted."
+            )
+        if body.get("RotateImmediately") is False:
+            return 200, {"ARN": secret.arn, "Name": secret.name}
+        try:
+            token = self.begin(secret_id, token=token)
+        except RotationInProgressError:
+            return 400, _error("InvalidRequestException", "A previous rotation isn't complete.")
+        threading.Thread(target=self.rotate, args=(secret_id,), kwargs={"token": token}, daemon=True).start()
+        return 200, {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
 
     def retry(self, secret_id: str) -> RotationResult:
         """Secrets Manager's retry of an unfinished rotation: same token, all four steps again."""

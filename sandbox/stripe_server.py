@@ -9,6 +9,7 @@ it through its ``base_addresses`` option.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -36,10 +37,18 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class StripeServer:
-    """``StripeServer().start()``; ``base_url`` for the client; ``add_key`` to make keys valid."""
+_OPEN_KEY = re.compile(r"(sk|rk)_(test|live)_(?P<account>[A-Za-z0-9]{6})[A-Za-z0-9]{10,}")
 
-    def __init__(self) -> None:
+
+class StripeServer:
+    """``StripeServer().start()``; ``base_url`` for the client; ``add_key`` to make keys valid.
+
+    With ``open_registration`` (the interactive sandbox), any well-formed key
+    authenticates as account ``acct_<its first six characters>``, so an
+    operator can stage keys without registering them first.
+    """
+
+    def __init__(self, *, open_registration: bool = False) -> None:
         self.state = _State()
         state = self.state
 
@@ -71,6 +80,8 @@ class StripeServer:
                         self._error(429, "rate_limit_error", "Too many requests")
                         return None
                     key = state.keys.get(api_key)
+                    if key is None and open_registration and (match := _OPEN_KEY.fullmatch(api_key)):
+                        key = state.keys[api_key] = StripeKey("acct_" + match["account"])
                 if key is None:
                     self._error(401, "invalid_request_error", "Invalid API Key provided")
                     return None

@@ -149,6 +149,11 @@ class SecretsManager:
         self._call("PutSecretValue", secret_id, **kwargs)
         self._remember(secret_id, SecretValue(token, text, (Stage.PENDING.value,)))
 
+    def put_staged(self, secret_id: str, text: str, label: str) -> str:
+        """PutSecretValue as a new version carrying only ``label`` (moved from any older version)."""
+        response = self._call("PutSecretValue", secret_id, SecretId=secret_id, SecretString=text, VersionStages=[label])
+        return str(response.get("VersionId", ""))
+
     def move_stage(self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None) -> None:
         """UpdateSecretVersionStage: move (or attach, or remove) one label."""
         kwargs: dict[str, Any] = {"SecretId": secret_id, "VersionStage": stage}

@@ -1,0 +1,68 @@
+"""Clients and the facts the commands need: kind of a secret, its rotation function, its log lines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rotator.secrets_manager import SecretDescription, SecretsManager
+
+__all__ = ["Aws", "KINDS", "kind_of", "log_group_of"]
+
+KINDS = ("postgres", "redis", "signing_key", "session_secret", "stripe")
+
+
+def kind_of(description: SecretDescription) -> str | None:
+    """The kind, from the ``rotation:kind`` tag or the rotation function's name (``…-rotate-signing-key``)."""
+    tagged = description.tags.get("rotation:kind")
+    if tagged in KINDS:
+        return tagged
+    function = (description.rotation_lambda_arn or "").rsplit(":", 1)[-1]
+    name = function.rsplit("rotate-", 1)[-1].replace("-", "_")
+    return name if name in KINDS else None
+
+
+def log_group_of(description: SecretDescription) -> str | None:
+    """The rotation function's CloudWatch Logs group (``/aws/lambda/<function>``)."""
+    if not description.rotation_lambda_arn:
+        return None
+    return f"/aws/lambda/{description.rotation_lambda_arn.rsplit(':', 1)[-1]}"
+
+
+@dataclass
+class Aws:
+    """boto3 clients for one profile/region/endpoint, and the suite's Secrets Manager wrapper."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        import boto3
+
+        self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        options: dict[str, Any] = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
+        self.sm = SecretsManager(self._session.client("secretsmanager", **options))
+        self._logs = self._session.client("logs", **options)
+
+    def rotation_log(self, description: SecretDescription, token: str, since_ms: int) -> list[dict[str, Any]]:
+        """The rotation function's structured lines about ``token`` (empty when logs are unreadable)."""
+        group = log_group_of(description)
+        if group is None:
+            return []
+        try:
+            response = self._logs.filter_log_events(
+                logGroupName=group, startTime=since_ms, filterPattern=f'"{token}"', limit=100
+            )
+        except Exception:
+            return []
+        lines = []
+        for event in response.get("events", []):
+            try:
+                line = json.loads(event["message"])
+            except (ValueError, KeyError):
+                continue
+            if isinstance(line, dict) and line.get("token") == token:
+                lines.append(line)
+        return lines
