@@ -152,9 +152,14 @@ def test_failed_rotation_names_the_step_and_unstick_recovers(sandbox: dict[str, 
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("", "is empty"), ("sk_test_sandbx with space\n", "contains whitespace"), ("pk_test_" + "a" * 30, "not a Stripe key"),
-     ("sk_live_sandbx" + "b" * 24, "live-mode key is refused"), ("sk_test_invalid", "not a Stripe key")],
-)  # fmt: skip
+    [
+        ("", "is empty"),
+        ("sk_test_sandbx with space\n", "contains whitespace"),
+        ("pk_test_" + "a" * 30, "not a Stripe key"),
+        ("sk_live_sandbx" + "b" * 24, "live-mode key is refused"),
+        ("sk_test_invalid", "not a Stripe key"),
+    ],
+)
 def test_stage_refuses_bad_values_and_stages_nothing(sandbox: dict[str, str], value: str, problem: str) -> None:
     name = "amply/sandbox/stripe-secret-key"
     rotation(sandbox, "unstick", name, "--yes")
