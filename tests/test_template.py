@@ -89,14 +89,40 @@ def test_every_function_has_a_scoped_policy_and_a_source_account_permission() ->
             assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
-def test_every_schedule_targets_its_function() -> None:
+INVENTORY = {  # our users' secrets and the kind that rotates each; stripe ones rotate manually
+    "database-url": ("postgres", "rate(30 days)"),
+    "redis-url": ("redis", "rate(30 days)"),
+    "checkpoint-signing-key": ("signing_key", "rate(365 days)"),
+    "session-secret": ("session_secret", "rate(365 days)"),
+    "api-encryption-key": ("session_secret", "rate(365 days)"),
+}
+
+
+def _secret_name(secret_id: Any, resources: dict[str, Any]) -> str:
+    if "Fn::If" in secret_id:  # created secret or existing name: both carry the same name
+        secret_id = secret_id["Fn::If"][2]
+    if "Ref" in secret_id:
+        secret_id = resources[secret_id["Ref"]]["Properties"]["Name"]
+    text = secret_id["Fn::Sub"] if isinstance(secret_id, dict) else secret_id
+    assert text.startswith("${AppName}/${Environment}/"), text
+    return str(text.rsplit("/", 1)[1])
+
+
+def test_every_secret_of_the_inventory_is_scheduled_on_the_function_of_its_kind() -> None:
     template = load_template()
+    functions = rotation_functions(template)
+    scheduled = {}
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::SecretsManager::RotationSchedule":
             continue
-        target = resource["Properties"]["RotationLambdaARN"]["Fn::GetAtt"][0]
-        assert target in rotation_functions(template)
-        assert "Duration" in resource["Properties"]["RotationRules"]
+        props = resource["Properties"]
+        name = _secret_name(props["SecretId"], template["Resources"])
+        target = props["RotationLambdaARN"]["Fn::GetAtt"][0]
+        scheduled[name] = (functions[target].kind, props["RotationRules"]["ScheduleExpression"])
+        assert props["RotationRules"]["Duration"] == "3h"
+        assert resource["DependsOn"].endswith("InvokePermission")
+    assert scheduled == INVENTORY
+    assert "StripeFunction" in functions  # deployed, attached by hand: no schedule
 
 
 def test_every_event_file_targets_an_existing_function() -> None:

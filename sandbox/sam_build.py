@@ -1,0 +1,67 @@
+"""``sam build`` without Docker or python3.13, and what the built artifacts must look like.
+
+``python -m sandbox.sam_build`` builds into a temporary folder and prints the
+size of every function, with and without the shared layer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sandbox.functions import PROJECT_ROOT
+
+__all__ = ["artifact_sizes", "build", "tool"]
+
+
+def tool(name: str) -> Path:
+    """A tool installed by the Makefile in its own venv (``.venv-tools/<name>``), or ROTATION_<NAME>."""
+    override = os.environ.get(f"ROTATION_{name.upper()}")
+    path = Path(override) if override else PROJECT_ROOT / ".venv-tools" / name / "bin" / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: `make test` installs it")
+    return path
+
+
+def build(build_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``sam build`` for template.yaml into ``build_dir``."""
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PYTHON": sys.executable}
+    return subprocess.run(
+        [
+            str(tool("sam")), "build", "--template-file", str(PROJECT_ROOT / "template.yaml"),
+            "--build-dir", str(build_dir), "--cache-dir", str(build_dir.parent / "cache"),
+        ],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def artifact_sizes(build_dir: Path) -> dict[str, int]:
+    """Bytes per built resource (functions and the layer)."""
+    return {child.name: _size(child) for child in sorted(build_dir.iterdir()) if child.is_dir()}
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="rotation-sam-") as folder:
+        build_dir = Path(folder) / "build"
+        result = build(build_dir)
+        if result.returncode != 0:
+            print(result.stdout[-3000:], result.stderr[-3000:], file=sys.stderr)
+            return 1
+        sizes = artifact_sizes(build_dir)
+        layer = sizes.pop("SharedLayer", 0)
+        print(f"{'function':<24} {'function MiB':>12} {'with layer MiB':>15}")
+        for name, size in sizes.items():
+            print(f"{name:<24} {size / 2**20:>12.1f} {(size + layer) / 2**20:>15.1f}")
+        print(f"{'SharedLayer':<24} {layer / 2**20:>12.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
