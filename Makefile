@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# sam and checkov pin their own boto3 and friends: each gets its own venv.
+TOOLS   := .venv-tools
+SAM     := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: demo test lint typecheck unit bench clean build
 
@@ -35,11 +39,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam build
-
-# sam and checkov pin their own boto3 and friends: each gets its own venv.
-TOOLS   := .venv-tools
-SAM     := $(TOOLS)/sam/bin/sam
-CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 $(SAM):
 	$(PYTHON) -m venv $(TOOLS)/sam
