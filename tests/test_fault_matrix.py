@@ -1,4 +1,4 @@
-"""Fault-injection matrix: every kind × every side effect of a rotation, crash right after it, re-drive.
+"""Fault-injection matrix: every kind, every side effect of a rotation, crash right after it, re-drive.
 
 After each scenario: the rotation converges when re-driven the way Secrets
 Manager does (same token first, then a fresh RotateSecret); AWSCURRENT works
