@@ -212,7 +212,7 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"secrets": entries}, indent=2))
         return 0
-    from sandbox.__main__ import print_table
+    from sandbox.table import print_table
 
     rows = []
     for entry in entries:

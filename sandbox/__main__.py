@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.probes import postgres_logs_in, redis_logs_in
+from sandbox.table import print_table
+
 __all__ = ["main"]
 
 
@@ -44,30 +47,14 @@ def _value(sandbox: Sandbox, name: str, stage: str) -> str:
     return str(sandbox.client.get_secret_value(SecretId=name, VersionStage=stage)["SecretString"])
 
 
-def _postgres_logs_in(text: str) -> bool:
-    import psycopg
-
-    from rotator.kinds.postgres import PostgresSecret
-
-    secret = PostgresSecret.parse(text)
-    try:
-        with psycopg.connect(
-            host=secret.host, port=secret.port, user=secret.username, password=secret.password,
-            dbname=secret.dbname, sslmode="disable", connect_timeout=3,
-        ):  # fmt: skip
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
 def _prove_postgres(sandbox: Sandbox, name: str) -> str:
     from rotator.kinds.postgres import PostgresSecret
 
     current, previous = _value(sandbox, name, "AWSCURRENT"), _value(sandbox, name, "AWSPREVIOUS")
     user = PostgresSecret.parse(current).username
-    if not _postgres_logs_in(current):
+    if not postgres_logs_in(current):
         raise SystemExit(f"{name}: AWSCURRENT does not log in")
-    if _postgres_logs_in(previous):
+    if postgres_logs_in(previous):
         return f"AWSCURRENT ({user}) and AWSPREVIOUS ({PostgresSecret.parse(previous).username}) both log in"
     return f"AWSCURRENT ({user}) logs in; old password refused"
 
@@ -106,27 +93,9 @@ def _seed_redis(sandbox: Sandbox) -> str:
     return f"redis://amply_app:{quote(password, safe='')}@{host}:{port}/0"
 
 
-def _redis_logs_in(text: str) -> bool:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    from rotator.kinds.redis import RedisSecret
-
-    secret = RedisSecret.parse(text)
-    try:
-        with redis.Redis(
-            host=secret.host, port=secret.port, username=secret.username, password=secret.password,
-            retry=Retry(NoBackoff(), 0), socket_timeout=3,
-        ) as client:  # fmt: skip
-            return bool(client.ping())
-    except redis.exceptions.RedisError:
-        return False
-
-
 def _prove_redis(sandbox: Sandbox, name: str) -> str:
     current, previous = _value(sandbox, name, "AWSCURRENT"), _value(sandbox, name, "AWSPREVIOUS")
-    if not (_redis_logs_in(current) and _redis_logs_in(previous)):
+    if not (redis_logs_in(current) and redis_logs_in(previous)):
         raise SystemExit(f"{name}: both passwords must work during the overlap")
     return "AWSCURRENT and AWSPREVIOUS passwords both accepted (overlap)"
 
@@ -184,19 +153,6 @@ def _secrets() -> list[SandboxSecret]:
             _prove_signing_key,
         ),
     ]
-
-
-def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A plain fixed-width table on stdout."""
-    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
-    print(_row(headers, widths))
-    print(_row(["-" * w for w in widths], widths))
-    for row in rows:
-        print(_row(row, widths))
 
 
 @dataclass

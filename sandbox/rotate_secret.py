@@ -25,12 +25,13 @@ from typing import Any
 from rotator.constants import STEPS_IN_ORDER, Stage, Step
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
+__all__ = ["RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
+
 
 def _error(code: str, message: str) -> dict[str, Any]:
+    """An error body as the Secrets Manager JSON protocol writes it."""
     return {"__type": code, "Message": message}
 
-
-__all__ = ["RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

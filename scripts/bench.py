@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sandbox.__main__ import print_table  # noqa: E402
+from sandbox.table import print_table  # noqa: E402
 
 _IMPORT_PROBE = """
 import importlib.util, sys, time
@@ -80,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run every measurement and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="repetitions per measurement")
+    parser.add_argument("--many", type=int, default=200, help="secrets in the throughput run")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent rotations in the throughput run")
     args = parser.parse_args(argv)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
@@ -166,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     _stats(rss, "MiB"),
                 ]
             )
+        throughput = _throughput(
+            RotateSecretEmulator({lambda_arn("session_secret"): load_handler(specs["session_secret"])}),
+            client, count=args.many, workers=args.workers,
+        )  # fmt: skip
     print(f"{args.runs} runs each; Python {sys.version.split()[0]}; moto server on loopback")
     print_table(
         [
@@ -180,7 +186,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         rows,
     )
+    print()
+    print(throughput)
     return 0
+
+
+def _throughput(emulator: Any, client: Any, *, count: int, workers: int) -> str:
+    """Rotate ``count`` session_secret secrets through the emulator with ``workers`` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sandbox.seed import seed_value
+
+    names = [f"bench/many/{index:04d}" for index in range(count)]
+    for name in names:
+        client.create_secret(Name=name, SecretString=seed_value("session_secret"))
+        emulator.enable_rotation(name, "session_secret")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(emulator.rotate, names))
+    elapsed = time.perf_counter() - started
+    failed = sum(1 for result in results if not result.ok)
+    return (
+        f"throughput: {count} session_secret rotations, {workers} at a time: {elapsed:.1f} s, "
+        f"{count / elapsed:.1f} rotations/s, {failed} failed"
+    )
 
 
 if __name__ == "__main__":

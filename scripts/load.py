@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sandbox.__main__ import print_table  # noqa: E402
+from sandbox.table import print_table  # noqa: E402
 
 
 @dataclass
@@ -102,10 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import boto3
 
-    from sandbox.__main__ import _postgres_logs_in, _redis_logs_in
     from sandbox.functions import load_handler, rotation_functions
     from sandbox.moto_server import MotoServer, sandbox_environment
     from sandbox.postgres_server import PostgresServer
+    from sandbox.probes import postgres_logs_in, redis_logs_in
     from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
     from sandbox.seed import seed_postgres_role, seed_redis_user
@@ -125,10 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         master = str(client.create_secret(Name="load/master", SecretString=postgres.superuser_url)["ARN"])
         cases: list[tuple[str, str, Callable[[str], bool]]] = [
             ("postgres alternating users", seed_postgres_role(postgres.superuser_url, "load_alt", masterarn=master),
-             _postgres_logs_in),
-            ("postgres single user", seed_postgres_role(postgres.superuser_url, "load_single"), _postgres_logs_in),
+             postgres_logs_in),
+            ("postgres single user", seed_postgres_role(postgres.superuser_url, "load_single"), postgres_logs_in),
             ("redis ACL user (overlap)",
-             seed_redis_user(redis_server.host, redis_server.port, redis_password, "load_app"), _redis_logs_in),
+             seed_redis_user(redis_server.host, redis_server.port, redis_password, "load_app"), redis_logs_in),
         ]  # fmt: skip
         for label, seed, logs_in in cases:
             name = f"load/{label.replace(' ', '-')}"

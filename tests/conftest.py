@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import boto3
 import pytest
 
 from rotator.codecs import ConnectionUrl
+from rotator.constants import Step
 from sandbox.functions import load_handler, rotation_functions
 from sandbox.moto_server import MotoServer, sandbox_environment
 from sandbox.postgres_server import PostgresServer
@@ -105,7 +107,47 @@ def redis_primary() -> Iterator[RedisTarget]:
     password = secrets.token_urlsafe(24)
     register_secret(password)
     with RedisServer({"admin": ("on ~* &* +@all", password), "default": ("off", password)}) as server:
-        yield RedisTarget(server.host, server.port, password)
+        target = RedisTarget(server.host, server.port, password)
+        with _redis_watch(target):
+            yield target
+
+
+@contextlib.contextmanager
+def _redis_watch(target: RedisTarget) -> Iterator[None]:
+    """Record what Redis itself exposes (MONITOR, SLOWLOG) for the leak scan."""
+    import redis
+
+    admin = redis.Redis(host=target.host, port=target.port, username="admin", password=target.admin_password)
+    admin.config_set("slowlog-log-slower-than", 0)
+    admin.config_set("slowlog-max-len", 100_000)
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        try:
+            with redis.Redis(
+                host=target.host, port=target.port, username="admin", password=target.admin_password
+            ).monitor() as monitor:
+                for command in monitor.listen():
+                    seen.append(str(command.get("command", "")))
+                    if stop.is_set():
+                        return
+        except redis.RedisError:
+            return  # the server went away first
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        admin.ping()  # wakes the monitor so it sees the stop
+        watcher.join(timeout=5)
+        assert seen, "MONITOR recorded nothing: the leak scan would be blind"
+        slowlog = admin.slowlog_get(100_000)
+        register_output("redis MONITOR", "\n".join(seen))
+        register_output("redis SLOWLOG", "\n".join(" ".join(map(str, entry["command"].split())) for entry in slowlog))
+        admin.close()
 
 
 KEYRING_BUCKET = "amply-test-keyring"
@@ -201,3 +243,33 @@ def make_secret(sm_client: Any, emulator: RotateSecretEmulator) -> Callable[...,
         return arn
 
     return make
+
+
+def expect_failure(sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]) -> Any:
+    """Stage a rotation, run the steps before ``step``, then assert ``step`` raises ``error`` and changes nothing."""
+    token = emulator.begin(arn)
+    for earlier in Step:
+        if earlier is step:
+            break
+        emulator.invoke(arn, token, earlier)
+    before = snapshot(sm_client, arn)
+    with pytest.raises(error) as excinfo:
+        emulator.invoke(arn, token, step)
+    assert snapshot(sm_client, arn) == before
+    return excinfo.value
+
+
+def crash_once_after(handler: Any, method: str) -> Any:
+    """Make ``handler``'s strategy die right after ``method`` (apply, verify…) succeeds, the first time only."""
+    real = getattr(handler.strategy, method)
+    crashed: list[bool] = []
+
+    def crash(request: Any) -> Any:
+        result = real(request)
+        if not crashed:
+            crashed.append(True)
+            raise RuntimeError(f"process died right after {method}")
+        return result
+
+    setattr(handler.strategy, method, crash)
+    return handler

@@ -29,7 +29,7 @@ from rotator.settings import Settings
 from rotator.strategy import GenerateRequest
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError, lambda_arn
-from tests.conftest import snapshot, stage_value, version_with
+from tests.conftest import crash_once_after, snapshot, stage_value, version_with
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
@@ -333,18 +333,7 @@ def test_crash_right_after_a_side_effect_converges_on_rerun(
 def test_crash_after_test_passed_converges_on_rerun(
     sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
 ) -> None:
-    engine = _engine()
-    real_verify = engine.strategy.verify
-    crashes = []
-
-    def verify_then_crash(request: Any) -> None:
-        real_verify(request)
-        if not crashes:
-            crashes.append(True)
-            raise RuntimeError("process died after testSecret passed")
-
-    engine.strategy.verify = verify_then_crash
-    emulator = _emulator_with(engine)
+    emulator = _emulator_with(crash_once_after(_engine(), "verify"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
     crashed = emulator.rotate(arn)

@@ -15,20 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 import pytest
-import redis as redis_lib
 
 from rotator.constants import STAGED_LABEL, Stage, Step
 from rotator.handler import handler_for
 from rotator.keyring import Keyring
-from rotator.kinds.postgres import PostgresSecret
-from rotator.kinds.redis import RedisSecret
 from rotator.settings import Settings
 from sandbox.moto_server import Fault, MotoServer
+from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError, lambda_arn
 from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
-from tests.conftest import KEYRING_BUCKET, PostgresTarget, RedisTarget, stage_value, version_with
+from tests.conftest import KEYRING_BUCKET, PostgresTarget, RedisTarget, crash_once_after, stage_value, version_with
 from tests.leak_canary import register_secret, secret_parts
 
 
@@ -47,28 +44,6 @@ SIDE_EFFECTS = ["pending stored", "target changed", "test passed", "stage moved"
 KINDS = ["session_secret", "postgres single user", "postgres alternating", "redis", "signing_key", "stripe"]
 
 
-def _postgres_works(text: str) -> bool:
-    secret = PostgresSecret.parse(text)
-    try:
-        with psycopg.connect(
-            host=secret.host, port=secret.port, user=secret.username, password=secret.password,
-            dbname=secret.dbname, sslmode="disable", connect_timeout=3,
-        ):  # fmt: skip
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-def _redis_works(text: str) -> bool:
-    secret = RedisSecret.parse(text)
-    try:
-        with redis_lib.Redis(host=secret.host, port=secret.port, username=secret.username, password=secret.password,
-                             socket_timeout=3) as client:  # fmt: skip
-            return bool(client.ping())
-    except redis_lib.exceptions.RedisError:
-        return False
-
-
 @pytest.fixture
 def case(request: pytest.FixtureRequest, make_secret: Callable[..., str], unique_name: Callable[[str], str]) -> Case:
     kind = request.param
@@ -80,14 +55,14 @@ def case(request: pytest.FixtureRequest, make_secret: Callable[..., str], unique
         if kind == "postgres alternating":
             master = make_secret(unique_name("master"), pg.superuser_url, rotation=False)
             return Case(
-                "postgres", lambda: seed_postgres_role(pg.superuser_url, role, masterarn=master), _postgres_works
+                "postgres", lambda: seed_postgres_role(pg.superuser_url, role, masterarn=master), postgres_logs_in
             )
-        return Case("postgres", lambda: seed_postgres_role(pg.superuser_url, role), _postgres_works)
+        return Case("postgres", lambda: seed_postgres_role(pg.superuser_url, role), postgres_logs_in)
     if kind == "redis":
         target: RedisTarget = request.getfixturevalue("redis_primary")
         user = f"fm_{secrets.token_hex(3)}"
         return Case(
-            "redis", lambda: seed_redis_user(target.host, target.port, target.admin_password, user), _redis_works
+            "redis", lambda: seed_redis_user(target.host, target.port, target.admin_password, user), redis_logs_in
         )
     if kind == "signing_key":
         request.getfixturevalue("s3_client")
@@ -113,22 +88,6 @@ def case(request: pytest.FixtureRequest, make_secret: Callable[..., str], unique
 
 def _engine(case: Case, **env: str) -> Any:
     return handler_for(case.kind, settings=Settings.from_env({**os.environ, **(case.env or {}), **env}))
-
-
-def _crashing(case: Case, point: str) -> Any:
-    handler = _engine(case)
-    method = {"target changed": "apply", "test passed": "verify"}[point]
-    real = getattr(handler.strategy, method)
-    crashed: list[bool] = []
-
-    def crash_once(request: Any) -> None:
-        real(request)
-        if not crashed:
-            crashed.append(True)
-            raise RuntimeError(f"process died right after {point}")
-
-    setattr(handler.strategy, method, crash_once)
-    return handler
 
 
 def _keyring_kids(s3_client: Any, case: Case) -> set[str]:
@@ -164,7 +123,8 @@ def test_crash_after_each_side_effect_converges(
         moto_server.log.inject(Fault(operation, "fail_after", times=1))
         crashing = RotateSecretEmulator({lambda_arn(case.kind): _engine(case, ROTATION_SM_MAX_ATTEMPTS="1")})
     else:
-        crashing = RotateSecretEmulator({lambda_arn(case.kind): _crashing(case, side_effect)})
+        method = {"target changed": "apply", "test passed": "verify"}[side_effect]
+        crashing = RotateSecretEmulator({lambda_arn(case.kind): crash_once_after(_engine(case), method)})
     crashed = crashing.rotate(arn)
     expected_step = {"pending stored": Step.CREATE, "target changed": Step.SET, "test passed": Step.TEST,
                      "stage moved": Step.FINISH}[side_effect]  # fmt: skip

@@ -30,9 +30,10 @@ from rotator.handler import handler_for
 from rotator.kinds.postgres import PostgresSecret
 from rotator.settings import Settings
 from sandbox.moto_server import Fault, MotoServer
+from sandbox.probes import postgres_logs_in
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.tls_proxy import TlsProxy
-from tests.conftest import PostgresTarget, snapshot, stage_value
+from tests.conftest import PostgresTarget, crash_once_after, expect_failure, stage_value
 from tests.leak_canary import register_secret
 from tests.tls import make_tls
 
@@ -67,23 +68,6 @@ def secret_text(form: str, place: tuple[str, int], user: str, password: str, **e
     doc = {"engine": "postgres", "host": host, "port": port, "username": user, "password": password}
     doc.update({"dbname": "postgres", "sslmode": "disable", "note": "kept"}, **extra)
     return json.dumps(doc)
-
-
-def logs_in(text: str) -> bool:
-    secret = PostgresSecret.parse(text)
-    try:
-        with psycopg.connect(
-            host=secret.host,
-            port=secret.port,
-            user=secret.username,
-            password=secret.password,
-            dbname=secret.dbname,
-            sslmode="disable",
-            connect_timeout=3,
-        ) as conn:
-            return conn.execute("SELECT current_user").fetchone() == (secret.username,)
-    except psycopg.OperationalError:
-        return False
 
 
 def engine(**env: str) -> Any:
@@ -127,8 +111,8 @@ def test_five_rotations_keep_current_working(
         assert result.ok, (result.failed_step, result.error)
         current = stage_value(sm_client, arn, Stage.CURRENT)
         previous = stage_value(sm_client, arn, Stage.PREVIOUS)
-        assert logs_in(current)
-        assert logs_in(previous) is (strategy == "alternating")
+        assert postgres_logs_in(current)
+        assert postgres_logs_in(previous) is (strategy == "alternating")
         users_seen.add(PostgresSecret.parse(current).username)
         if form == "url":
             assert current.startswith("postgresql+asyncpg://")
@@ -188,24 +172,7 @@ def test_crash_after_each_side_effect_converges_and_someone_always_logs_in(
     user, password = user_name(), secrets.token_urlsafe(18)
     create_role(admin, user, password)
     arn = make_secret(unique_name("database-url"), secret_text("url", place, user, password), "postgres")
-    handler = engine()
-    real_apply, real_verify = handler.strategy.apply, handler.strategy.verify
-    crash_at: list[str] = []
-
-    def apply_then_crash(request: Any) -> None:
-        real_apply(request)
-        if crash_at == ["set"]:
-            crash_at.clear()
-            raise RuntimeError("died after setSecret")
-
-    def verify_then_crash(request: Any) -> None:
-        real_verify(request)
-        if crash_at == ["test"]:
-            crash_at.clear()
-            raise RuntimeError("died after testSecret")
-
-    handler.strategy.apply, handler.strategy.verify = apply_then_crash, verify_then_crash
-    emulator = emulator_for(handler)
+    emulator = emulator_for(engine())
 
     def someone_logs_in(token: str) -> bool:
         versions = sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"]
@@ -213,22 +180,20 @@ def test_crash_after_each_side_effect_converges_and_someone_always_logs_in(
         if Stage.PENDING in versions.get(token, []):
             with contextlib.suppress(sm_client.exceptions.ResourceNotFoundException):
                 texts.append(sm_client.get_secret_value(SecretId=arn, VersionId=token)["SecretString"])
-        return any(logs_in(text) for text in texts)
+        return any(postgres_logs_in(text) for text in texts)
 
-    for point, failed in (("create", Step.CREATE), ("set", Step.SET), ("test", Step.TEST)):
-        crash_at[:] = [point]
+    for point, failed in (("create", Step.CREATE), ("apply", Step.SET), ("verify", Step.TEST)):
         old = stage_value(sm_client, arn, Stage.CURRENT)
         if point == "create":  # the pending value is stored, then the process dies
             moto_server.log.inject(Fault("PutSecretValue", "fail_after", times=1))
             crashed = emulator_for(engine(ROTATION_SM_MAX_ATTEMPTS="1")).rotate(arn)
-            crash_at.clear()
         else:
-            crashed = emulator.rotate(arn)
+            crashed = emulator_for(crash_once_after(engine(), point)).rotate(arn)
         assert crashed.failed_step is failed
         assert someone_logs_in(crashed.token)
         retried = emulator.retry(arn)
         assert retried.ok, retried.error
-        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+        assert postgres_logs_in(stage_value(sm_client, arn, Stage.CURRENT))
         assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
 
 
@@ -250,10 +215,10 @@ def test_previous_password_is_used_after_a_rollback(
         SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=first.old_version, RemoveFromVersionId=first.token
     )
     sm_client.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=first.token)
-    assert not logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+    assert not postgres_logs_in(stage_value(sm_client, arn, Stage.CURRENT))
     second = emulator.rotate(arn)
     assert second.ok, second.error
-    assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+    assert postgres_logs_in(stage_value(sm_client, arn, Stage.CURRENT))
 
 
 def test_alternating_users_resync_memberships_every_rotation(
@@ -302,23 +267,8 @@ def test_hostile_username_is_rotated_safely(
     create_role(admin, user, password)
     arn = make_secret(unique_name("database-url"), secret_text("json", place, user, password), "postgres")
     assert emulator.rotate(arn).ok
-    assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+    assert postgres_logs_in(stage_value(sm_client, arn, Stage.CURRENT))
     assert admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'postgres'").fetchone() == (1,)
-
-
-def _expect_failure(
-    sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]
-) -> Exception:
-    token = emulator.begin(arn)
-    for earlier in Step:
-        if earlier is step:
-            break
-        emulator.invoke(arn, token, earlier)
-    before = snapshot(sm_client, arn)
-    with pytest.raises(error) as excinfo:
-        emulator.invoke(arn, token, step)
-    assert snapshot(sm_client, arn) == before
-    return excinfo.value
 
 
 @pytest.mark.parametrize(
@@ -343,7 +293,7 @@ def test_malformed_secrets_fail_create_and_change_nothing(
     problem: str,
 ) -> None:
     arn = make_secret(unique_name("database-url"), value, "postgres")
-    error = _expect_failure(sm_client, emulator, arn, Step.CREATE, SecretFormatError)
+    error = expect_failure(sm_client, emulator, arn, Step.CREATE, SecretFormatError)
     assert problem in str(error)
     assert "p4ssw0rd!" not in str(error)
 
@@ -361,9 +311,9 @@ def test_current_credentials_that_no_longer_work_are_refused_and_nothing_changes
     arn = make_secret(
         unique_name("database-url"), secret_text("url", place, user, secrets.token_urlsafe(18)), "postgres"
     )
-    error = _expect_failure(sm_client, emulator, arn, Step.SET, TargetRejectedError)
+    error = expect_failure(sm_client, emulator, arn, Step.SET, TargetRejectedError)
     assert f"none of the pending, current or previous passwords of {user}" in str(error)
-    assert logs_in(secret_text("url", place, user, password)), "the database password changed"
+    assert postgres_logs_in(secret_text("url", place, user, password)), "the database password changed"
 
 
 def test_master_secret_missing_or_unable_to_log_in(
@@ -380,7 +330,7 @@ def test_master_secret_missing_or_unable_to_log_in(
     arn = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=missing), "postgres"
     )
-    _expect_failure(sm_client, emulator, arn, Step.SET, SecretNotFoundError)
+    expect_failure(sm_client, emulator, arn, Step.SET, SecretNotFoundError)
 
     wrong_master = make_secret(
         unique_name("postgres-master"), secret_text("url", place, "postgres", secrets.token_urlsafe(18)), rotation=False
@@ -388,9 +338,9 @@ def test_master_secret_missing_or_unable_to_log_in(
     arn2 = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=wrong_master), "postgres"
     )
-    error = _expect_failure(sm_client, emulator, arn2, Step.SET, AuthenticationError)
+    error = expect_failure(sm_client, emulator, arn2, Step.SET, AuthenticationError)
     assert "as postgres refused the password" in str(error)
-    assert logs_in(secret_text("url", place, user, password))
+    assert postgres_logs_in(secret_text("url", place, user, password))
 
 
 def test_database_down_fails_after_the_timeout_and_keeps_current(
@@ -411,7 +361,7 @@ def test_database_down_fails_after_the_timeout_and_keeps_current(
         "postgres",
     )
     started = time.monotonic()
-    error = _expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
+    error = expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
     assert time.monotonic() - started < 15
     assert f"127.0.0.1:{dead_port} as app" in str(error)
 
@@ -426,7 +376,7 @@ def test_policy_excluding_every_character_is_refused(
     arn = make_secret(
         unique_name("database-url"), secret_text("url", place, "app", secrets.token_urlsafe(18)), "postgres"
     )
-    _expect_failure(sm_client, emulator, arn, Step.CREATE, PolicyError)
+    expect_failure(sm_client, emulator, arn, Step.CREATE, PolicyError)
 
 
 def test_zero_failed_logins_under_load_with_alternating_users(
@@ -453,10 +403,10 @@ def test_zero_failed_logins_under_load_with_alternating_users(
         while not stop.is_set():
             if cached is None or time.monotonic() - fetched > 0.5:  # a TTL cache, as our users keep
                 cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-            ok = logs_in(cached)
+            ok = postgres_logs_in(cached)
             if not ok:  # re-read on an authentication failure, then try once more
                 cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-                ok = logs_in(cached)
+                ok = postgres_logs_in(cached)
             with lock:
                 stats["attempts"] += 1
                 stats["failures"] += not ok
@@ -536,6 +486,6 @@ def test_tls_with_the_wrong_ca_fails_clearly_and_changes_nothing(
         "url", (server.host, server.port), user, password, sslmode="verify-full", sslrootcert=str(wrong_ca)
     )
     arn = make_secret(unique_name("database-url"), text, "postgres")
-    error = _expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
+    error = expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
     assert "sslmode=verify-full" in str(error)
     assert "TLS verification" in str(error)

@@ -15,18 +15,17 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError, VerificationError
 from rotator.handler import handler_for
 from rotator.kinds.redis import RedisSecret
 from rotator.settings import Settings
+from sandbox.probes import redis_logs_in
 from sandbox.redis_server import RedisServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.tls_proxy import TlsProxy
-from tests.conftest import RedisTarget, snapshot, stage_value
+from tests.conftest import RedisTarget, expect_failure, snapshot, stage_value
 from tests.leak_canary import register_secret
 from tests.tls import make_tls
 
@@ -63,25 +62,6 @@ def secret_text(form: str, server: RedisTarget | tuple[str, int], user: str | No
         doc["username"] = user
     doc.update(extra)
     return json.dumps(doc)
-
-
-def logs_in(text: str, *, ca: Path | None = None, node: tuple[str, int] | None = None) -> bool:
-    secret = RedisSecret.parse(text)
-    host, port = node or (secret.host, secret.port)
-    options: dict[str, Any] = {"ssl": True, "ssl_ca_certs": str(ca)} if secret.tls else {}
-    try:
-        with redis.Redis(
-            host=host,
-            port=port,
-            username=secret.username,
-            password=secret.password,
-            socket_timeout=3,
-            retry=Retry(NoBackoff(), 0),
-            **options,
-        ) as client:
-            return bool(client.ping())
-    except (redis.exceptions.AuthenticationError, redis.exceptions.ConnectionError, redis.exceptions.ResponseError):
-        return False
 
 
 def engine(**env: str) -> Any:
@@ -136,10 +116,10 @@ def test_five_rotations_keep_current_and_previous_working(
         result = emulator.rotate(arn)
         assert result.ok, (result.failed_step, result.error)
         history.append(stage_value(sm_client, arn, Stage.CURRENT))
-        assert logs_in(history[-1])
-        assert logs_in(history[-2])  # AWSPREVIOUS: clients holding it keep working
+        assert redis_logs_in(history[-1])
+        assert redis_logs_in(history[-2])  # AWSPREVIOUS: clients holding it keep working
         if len(history) > 2:
-            assert not logs_in(history[-3])  # two rotations old: gone
+            assert not redis_logs_in(history[-3])  # two rotations old: gone
     assert _acl_rules(primary, user or "default") == rules_before  # keys, channels, commands untouched
     if form == "json":
         assert json.loads(history[-1])["note"] == "kept"
@@ -174,7 +154,7 @@ def test_set_secret_sends_only_hashes(
         assert password.encode() not in wire
         emulator.invoke(arn, token, Step.TEST)
         emulator.invoke(arn, token, Step.FINISH)
-        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT), node=(primary.host, primary.port))
+        assert redis_logs_in(stage_value(sm_client, arn, Stage.CURRENT), node=(primary.host, primary.port))
     finally:
         tap.stop()
 
@@ -191,8 +171,8 @@ def test_rotation_survives_a_restart(
         )
         assert emulator_for(engine()).rotate(arn).ok
         server.restart()
-        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
-        assert logs_in(stage_value(sm_client, arn, Stage.PREVIOUS))
+        assert redis_logs_in(stage_value(sm_client, arn, Stage.CURRENT))
+        assert redis_logs_in(stage_value(sm_client, arn, Stage.PREVIOUS))
 
 
 def test_every_node_is_updated_and_a_down_node_stops_the_rotation(
@@ -211,8 +191,8 @@ def test_every_node_is_updated_and_a_down_node_stops_the_rotation(
         emulator = emulator_for(engine())
         assert emulator.rotate(arn).ok
         current = stage_value(sm_client, arn, Stage.CURRENT)
-        assert logs_in(current)
-        assert logs_in(current, node=(replica.host, replica.port))
+        assert redis_logs_in(current)
+        assert redis_logs_in(current, node=(replica.host, replica.port))
         replica.stop()
         before = snapshot(sm_client, arn)
         failed = emulator.rotate(arn)
@@ -222,7 +202,7 @@ def test_every_node_is_updated_and_a_down_node_stops_the_rotation(
         assert stage_value(sm_client, arn, Stage.CURRENT) == current  # nothing promoted
         assert snapshot(sm_client, arn)[failed.token][0] == ["AWSPENDING"]
         assert before[version_of(sm_client, arn)] is not None
-        assert logs_in(current)
+        assert redis_logs_in(current)
 
 
 def version_of(sm_client: Any, arn: str) -> str:
@@ -230,58 +210,6 @@ def version_of(sm_client: Any, arn: str) -> str:
         if "AWSCURRENT" in stages:
             return str(version)
     raise AssertionError("no AWSCURRENT")
-
-
-def test_crash_after_each_side_effect_converges(
-    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
-) -> None:
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password)
-    arn = make_secret(
-        unique_name("redis-url"), secret_text("json", primary, user, password, adminarn=admin_arn), "redis"
-    )
-    handler = engine()
-    real_apply, real_verify = handler.strategy.apply, handler.strategy.verify
-    crash: list[str] = []
-
-    def apply_then_crash(request: Any) -> None:
-        real_apply(request)
-        if crash == ["set"]:
-            crash.clear()
-            raise RuntimeError("died after ACL SETUSER")
-
-    def verify_then_crash(request: Any) -> None:
-        real_verify(request)
-        if crash == ["test"]:
-            crash.clear()
-            raise RuntimeError("died after testSecret")
-
-    handler.strategy.apply, handler.strategy.verify = apply_then_crash, verify_then_crash
-    emulator = emulator_for(handler)
-    for point, step in (("set", Step.SET), ("test", Step.TEST)):
-        crash[:] = [point]
-        old = stage_value(sm_client, arn, Stage.CURRENT)
-        crashed = emulator.rotate(arn)
-        assert crashed.failed_step is step
-        assert logs_in(old)
-        assert emulator.retry(arn).ok
-        assert logs_in(stage_value(sm_client, arn, Stage.CURRENT))
-        assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
-
-
-def _expect_failure(
-    sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]
-) -> Exception:
-    token = emulator.begin(arn)
-    for earlier in Step:
-        if earlier is step:
-            break
-        emulator.invoke(arn, token, earlier)
-    before = snapshot(sm_client, arn)
-    with pytest.raises(error) as excinfo:
-        emulator.invoke(arn, token, step)
-    assert snapshot(sm_client, arn) == before
-    return excinfo.value
 
 
 def test_managed_service_without_acl_names_the_refused_command(
@@ -293,13 +221,13 @@ def test_managed_service_without_acl_names_the_refused_command(
         arn = make_secret(
             unique_name("redis-url"), secret_text("url", (server.host, server.port), "app", password), "redis"
         )
-        error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+        error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
         assert "refused ACL GETUSER: ERR (managed services such as ElastiCache forbid ACL commands" in str(error)
 
 
 def test_unparsable_url_is_refused(sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> None:
     arn = make_secret(unique_name("redis-url"), "redis://app:s3cr3t-v4lue@:6379/0", "redis")
-    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.CREATE, SecretFormatError)
+    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.CREATE, SecretFormatError)
     assert "s3cr3t" not in str(error)
 
 
@@ -309,7 +237,7 @@ def test_unknown_user_is_refused_not_created(
     ghost = f"ghost_{secrets.token_hex(3)}"
     text = secret_text("json", primary, ghost, secrets.token_urlsafe(18), adminarn=admin_arn)
     arn = make_secret(unique_name("redis-url"), text, "redis")
-    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
     assert f"user {ghost} does not exist" in str(error)
     with _admin(primary) as client:
         assert client.execute_command("ACL", "GETUSER", ghost) is None
@@ -321,9 +249,9 @@ def test_wrong_current_and_previous_passwords_change_nothing(
     user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
     create_user(primary, user, password, "on ~* &* +@all")
     arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, secrets.token_urlsafe(18)), "redis")
-    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
     assert f"no known password of {user}" in str(error)
-    assert logs_in(secret_text("url", primary, user, password))
+    assert redis_logs_in(secret_text("url", primary, user, password))
 
 
 def test_acl_command_refused_names_the_command(
@@ -332,9 +260,9 @@ def test_acl_command_refused_names_the_command(
     user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
     create_user(primary, user, password)  # APP_RULES: no ACL SETUSER permission
     arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, password), "redis")
-    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
     assert "refused ACL GETUSER: NOPERM (the login lacks this permission" in str(error)
-    assert logs_in(secret_text("url", primary, user, password))
+    assert redis_logs_in(secret_text("url", primary, user, password))
 
 
 @pytest.fixture(scope="module")
@@ -372,7 +300,7 @@ def test_rediss_rotates_over_verified_tls(
     assert emulator_for(handler).rotate(arn).ok
     current = stage_value(sm_client, arn, Stage.CURRENT)
     assert current.startswith("rediss://")
-    assert logs_in(current, ca=ca)
+    assert redis_logs_in(current, ca=ca)
 
 
 def test_tls_required_but_plain_url_given_fails_clearly(
@@ -386,7 +314,7 @@ def test_tls_required_but_plain_url_given_fails_clearly(
     user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
     create_user(primary, user, password, "on ~* &* +@all")
     arn = make_secret(unique_name("redis-url"), secret_text("url", (proxy.host, proxy.port), user, password), "redis")
-    error = _expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetUnreachableError)
+    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetUnreachableError)
     assert "tls=off" in str(error)
 
 
@@ -410,10 +338,10 @@ def test_zero_failed_authentications_under_load(
         while not stop.is_set():
             if time.monotonic() - fetched > 0.5:
                 cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-            ok = logs_in(cached)
+            ok = redis_logs_in(cached)
             if not ok:
                 cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-                ok = logs_in(cached)
+                ok = redis_logs_in(cached)
             with lock:
                 stats["attempts"] += 1
                 stats["failures"] += not ok
@@ -444,6 +372,6 @@ def test_scratch_key_read_and_write_in_test_secret(
         assert client.exists("app:rotation-probe") == 0  # cleaned up
 
     forbidden = emulator_for(engine(ROTATION_REDIS_TEST_KEY="other:rotation-probe"))
-    error = _expect_failure(sm_client, forbidden, arn, Step.TEST, VerificationError)
+    error = expect_failure(sm_client, forbidden, arn, Step.TEST, VerificationError)
     assert "test commands failed" in str(error)
     assert "NOPERM" in str(error)

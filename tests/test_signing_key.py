@@ -26,7 +26,7 @@ from rotator.settings import Settings
 from rotator.signatures import sign
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.seed import seed_signing_key
-from tests.conftest import KEYRING_BUCKET, snapshot, stage_value
+from tests.conftest import KEYRING_BUCKET, expect_failure, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
@@ -161,53 +161,17 @@ def test_each_step_twice_is_a_no_op(
             assert s3_client.head_object(Bucket=KEYRING_BUCKET, Key=keyring_key)["ETag"] == etag
 
 
-def test_crash_after_the_keyring_write_converges_without_duplicates(
-    sm_client: Any, s3_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], keyring_key: str
-) -> None:
-    handler = engine(keyring_key)
-    real_apply = handler.strategy.apply
-    crashes: list[bool] = []
-
-    def apply_then_crash(request: Any) -> None:
-        real_apply(request)
-        if not crashes:
-            crashes.append(True)
-            raise RuntimeError("died after publishing")
-
-    handler.strategy.apply = apply_then_crash
-    emulator = emulator_for(handler)
-    arn = seeded(make_secret, unique_name, seed_signing_key("ES256"))
-    old = stage_value(sm_client, arn, Stage.CURRENT)
-    crashed = emulator.rotate(arn)
-    assert crashed.failed_step is Step.SET
-    assert stage_value(sm_client, arn, Stage.CURRENT) == old
-    assert emulator.retry(arn).ok
-    assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
-    raw = json.loads(s3_client.get_object(Bucket=KEYRING_BUCKET, Key=keyring_key)["Body"].read())
-    kids = [key["kid"] for key in raw["keys"]]
-    assert kids == ["amply-checkpoint-key-2025", "amply-checkpoint-key-2026"]
-
-
 def _expect_failure(
     sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]
 ) -> Exception:
-    token = emulator.begin(arn)
-    for earlier in Step:
-        if earlier is step:
-            break
-        emulator.invoke(arn, token, earlier)
-    before = snapshot(sm_client, arn)
-    with pytest.raises(error) as excinfo:
-        emulator.invoke(arn, token, step)
-    assert snapshot(sm_client, arn) == before
-    text = str(excinfo.value)
+    failure: Exception = expect_failure(sm_client, emulator, arn, step, error)
     for version in sm_client.list_secret_version_ids(SecretId=arn)["Versions"]:
         try:
             value = sm_client.get_secret_value(SecretId=arn, VersionId=version["VersionId"])["SecretString"]
         except sm_client.exceptions.ResourceNotFoundException:
             continue
-        assert json.loads(value)["private_key"] not in text
-    return excinfo.value
+        assert json.loads(value)["private_key"] not in str(failure)
+    return failure
 
 
 def test_keyring_that_is_not_json_stops_the_rotation(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextvars import ContextVar
 from urllib.parse import quote
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -46,11 +47,23 @@ class Redactor:
 
 
 class _RedactingFilter(logging.Filter):
-    """Redacts the active invocation's secrets from every record before it is formatted."""
+    """Redacts the active invocation's secrets from every record before it is formatted.
+
+    The active redactor lives in a context variable, so concurrent invocations in
+    one process (the sandbox, benchmarks) each redact their own values.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.redactor: Redactor | None = None
+        self._active: ContextVar[Redactor | None] = ContextVar("rotation_redactor", default=None)
+
+    @property
+    def redactor(self) -> Redactor | None:
+        return self._active.get()
+
+    @redactor.setter
+    def redactor(self, value: Redactor | None) -> None:
+        self._active.set(value)
 
     def filter(self, record: logging.LogRecord) -> bool:
         redactor = self.redactor

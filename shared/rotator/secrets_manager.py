@@ -7,6 +7,7 @@ profiles, region), so the same code talks to AWS or to an emulator. Every
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -106,6 +107,7 @@ class SecretsManager:
             "max_attempts": max_attempts,
         }
         self._values: OrderedDict[tuple[str, str], SecretValue] = OrderedDict()
+        self._values_lock = threading.Lock()  # the sandbox runs rotations of several secrets at once
 
     @property
     def client(self) -> SecretsManagerClient:
@@ -121,9 +123,12 @@ class SecretsManager:
 
     def get_value(self, secret_id: str, *, version_id: str | None = None, stage: str | None = None) -> SecretValue:
         """GetSecretValue; raises ValueNotFoundError when the version holds no value."""
-        if version_id is not None and (secret_id, version_id) in self._values:
-            self._values.move_to_end((secret_id, version_id))
-            return self._values[(secret_id, version_id)]
+        if version_id is not None:
+            with self._values_lock:
+                cached = self._values.get((secret_id, version_id))
+                if cached is not None:
+                    self._values.move_to_end((secret_id, version_id))
+                    return cached
         kwargs: dict[str, Any] = {"SecretId": secret_id}
         if version_id is not None:
             kwargs["VersionId"] = version_id
@@ -193,9 +198,10 @@ class SecretsManager:
                 return
 
     def _remember(self, secret_id: str, value: SecretValue) -> None:
-        self._values[(secret_id, value.version_id)] = value
-        while len(self._values) > _CACHE_SIZE:
-            self._values.popitem(last=False)
+        with self._values_lock:
+            self._values[(secret_id, value.version_id)] = value
+            while len(self._values) > _CACHE_SIZE:
+                self._values.popitem(last=False)
 
     def _call(
         self,

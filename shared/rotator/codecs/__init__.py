@@ -4,7 +4,7 @@ Every codec round-trips exactly: ``parse(text).render() == text``, and a change
 touches only the fields it names.
 """
 
-from rotator.codecs.connection import ConnectionSecret
+from rotator.codecs.connection import ConnectionSecret, LoginSecret
 from rotator.codecs.json_document import JsonDocument, looks_like_json
 from rotator.codecs.key_encoding import KeyEncoding, detect_key_encoding
 from rotator.codecs.url import ConnectionUrl, looks_like_url
@@ -14,6 +14,7 @@ __all__ = [
     "ConnectionUrl",
     "JsonDocument",
     "KeyEncoding",
+    "LoginSecret",
     "detect_key_encoding",
     "looks_like_json",
     "looks_like_url",

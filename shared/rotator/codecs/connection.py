@@ -14,7 +14,7 @@ from rotator.codecs.json_document import JsonDocument, looks_like_json
 from rotator.codecs.url import ConnectionUrl
 from rotator.errors import SecretFormatError
 
-__all__ = ["ConnectionSecret"]
+__all__ = ["ConnectionSecret", "LoginSecret"]
 
 _MAX_FIELD = 1024
 
@@ -109,3 +109,22 @@ class ConnectionSecret:
             return self._document.replace(**changes).render()
         assert self._url is not None
         return self._url.with_credentials(username=username, password=password).render()
+
+
+@dataclass(frozen=True)
+class LoginSecret:
+    """Base of a kind's view of a connection secret: where to log in and with which password."""
+
+    connection: ConnectionSecret
+
+    @property
+    def host(self) -> str:
+        return self.connection.host
+
+    @property
+    def port(self) -> int:
+        return self.connection.port
+
+    @property
+    def password(self) -> str:
+        return self.connection.password or ""

@@ -15,8 +15,8 @@ _SEPARATORS = ((", ", ": "), (",", ":"), (",", ": "))
 
 
 def looks_like_json(text: str) -> bool:
-    """True when the value is meant as a JSON object (first non-blank is ``{``)."""
-    return text.lstrip().startswith("{")
+    """True when the value is meant as JSON (first non-blank is ``{`` or ``[``; only objects are accepted)."""
+    return text.lstrip().startswith(("{", "["))
 
 
 def _reject_constant(name: str) -> Any:

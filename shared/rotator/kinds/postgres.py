@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 
 from rotator import constants as c
-from rotator.codecs import ConnectionSecret
+from rotator.codecs import ConnectionSecret, LoginSecret
 from rotator.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -84,10 +84,8 @@ class PostgresSettings:
 
 
 @dataclass(frozen=True)
-class PostgresSecret:
+class PostgresSecret(LoginSecret):
     """A PostgreSQL login: where, who, and how to reach it safely."""
-
-    connection: ConnectionSecret
 
     @classmethod
     def parse(cls, text: str, *, what: str = "secret") -> PostgresSecret:
@@ -109,20 +107,8 @@ class PostgresSecret:
         return f"PostgresSecret(user={self.username!r}, host={self.host!r}, port={self.port}, dbname={self.dbname!r})"
 
     @property
-    def host(self) -> str:
-        return self.connection.host
-
-    @property
-    def port(self) -> int:
-        return self.connection.port
-
-    @property
     def username(self) -> str:
         return self.connection.username or ""
-
-    @property
-    def password(self) -> str:
-        return self.connection.password or ""
 
     @property
     def dbname(self) -> str:

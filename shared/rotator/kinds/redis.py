@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from rotator import constants as c
-from rotator.codecs import ConnectionSecret
+from rotator.codecs import ConnectionSecret, LoginSecret
 from rotator.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -86,10 +86,8 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
-class RedisSecret:
+class RedisSecret(LoginSecret):
     """A Redis login and where it applies."""
-
-    connection: ConnectionSecret
 
     @classmethod
     def parse(cls, text: str, *, what: str = "secret") -> RedisSecret:
@@ -105,20 +103,8 @@ class RedisSecret:
         return f"RedisSecret(user={self.username!r}, host={self.host!r}, port={self.port}, tls={self.tls})"
 
     @property
-    def host(self) -> str:
-        return self.connection.host
-
-    @property
-    def port(self) -> int:
-        return self.connection.port
-
-    @property
     def username(self) -> str:
         return self.connection.username or "default"
-
-    @property
-    def password(self) -> str:
-        return self.connection.password or ""
 
     @property
     def tls(self) -> bool:
