@@ -63,7 +63,9 @@ class Engine:
                     redactor.add(request.rotation_token)
                     subsegment.put_annotation("kind", self.strategy.KIND)
                     subsegment.put_annotation("step", step_name)
-                    logger.append_keys(secret=request.arn, step=step_name, token=request.token, kind=self.strategy.KIND)
+                    logger.thread_safe_append_keys(
+                        secret=request.arn, step=step_name, token=request.token, kind=self.strategy.KIND
+                    )
                     outcome = self._run(request, redactor)
                 except Exception as exc:
                     clean = _sanitise(exc, redactor)
@@ -77,7 +79,8 @@ class Engine:
             self._record(step_name, started, ok=True)
             logger.info("rotation step done", extra={"outcome": outcome, "duration_ms": _ms(started)})
         finally:
-            logger.remove_keys(list(_LOG_KEYS))
+            # Thread-local keys: concurrent invocations in one process (the sandbox) never mix their fields.
+            logger.thread_safe_remove_keys(list(_LOG_KEYS))
             redacting_filter.redactor = None
 
     def _log_failure(self, clean: RotationError, exc: BaseException, redactor: Redactor, started: float) -> None:
@@ -94,7 +97,7 @@ class Engine:
 
     def _run(self, request: RotationEvent, redactor: Redactor) -> str:
         description = self.sm.describe(request.arn)
-        logger.append_keys(secret=description.name)
+        logger.thread_safe_append_keys(secret=description.name)
         stages = _check_stages(description, request.token)
         ref = SecretRef(arn=description.arn, name=description.name, token=request.token)
         versions = VersionReader(self.sm, description, request.token, redactor, self.strategy)
