@@ -13,80 +13,15 @@ import logging
 import os
 import secrets
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sandbox.load import run_load  # noqa: E402
 from sandbox.table import print_table  # noqa: E402
-
-
-@dataclass
-class LoadStats:
-    """What the workers saw."""
-
-    attempts: int = 0
-    failures: int = 0
-    longest_window_ms: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _failing_since: float | None = None
-
-    def record(self, ok: bool) -> None:
-        now = time.monotonic()
-        with self.lock:
-            self.attempts += 1
-            if ok:
-                if self._failing_since is not None:
-                    self.longest_window_ms = max(self.longest_window_ms, (now - self._failing_since) * 1000)
-                    self._failing_since = None
-            else:
-                self.failures += 1
-                if self._failing_since is None:
-                    self._failing_since = now
-
-
-def run_load(
-    read_secret: Callable[[], str],
-    logs_in: Callable[[str], bool],
-    rotate: Callable[[], bool],
-    *,
-    workers: int,
-    rotations: int,
-    ttl: float,
-) -> LoadStats:
-    """Run ``workers`` clients while ``rotations`` rotations happen; returns their statistics."""
-    stats, stop = LoadStats(), threading.Event()
-
-    def client() -> None:
-        cached, fetched = read_secret(), time.monotonic()
-        while not stop.is_set():
-            if time.monotonic() - fetched > ttl:
-                cached, fetched = read_secret(), time.monotonic()
-            ok = logs_in(cached)
-            if not ok:  # what a well-behaved client does on an authentication failure
-                cached, fetched = read_secret(), time.monotonic()
-                ok = logs_in(cached)
-            stats.record(ok)
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.3)
-    try:
-        for _ in range(rotations):
-            if not rotate():
-                raise SystemExit("a rotation failed")
-            time.sleep(0.2)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    return stats
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         client = boto3.client("secretsmanager")
         specs = {spec.kind: spec for spec in rotation_functions().values()}
-        emulator = RotateSecretEmulator({lambda_arn(kind): load_handler(spec) for kind, spec in specs.items()})
+        emulator = RotateSecretEmulator(
+            {lambda_arn(kind): load_handler(spec) for kind, spec in specs.items() if kind in ("postgres", "redis")}
+        )
         master = str(client.create_secret(Name="load/master", SecretString=postgres.superuser_url)["ARN"])
         cases: list[tuple[str, str, Callable[[str], bool]]] = [
             ("postgres alternating users", seed_postgres_role(postgres.superuser_url, "load_alt", masterarn=master),

@@ -6,12 +6,12 @@ import contextlib
 import json
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psycopg
 import pytest
 from psycopg import sql
@@ -29,6 +29,7 @@ from rotator.errors import (
 from rotator.handler import handler_for
 from rotator.kinds.postgres import PostgresSecret
 from rotator.settings import Settings
+from sandbox.load import run_load
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
@@ -393,37 +394,17 @@ def test_zero_failed_logins_under_load_with_alternating_users(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=master_arn), "postgres"
     )
     emulator = emulator_for(engine())
-    stop = threading.Event()
-    stats = {"attempts": 0, "failures": 0}
-    lock = threading.Lock()
+    reader = boto3.client("secretsmanager")
 
-    def client() -> None:
-        reader = __import__("boto3").client("secretsmanager")
-        cached, fetched = None, 0.0
-        while not stop.is_set():
-            if cached is None or time.monotonic() - fetched > 0.5:  # a TTL cache, as our users keep
-                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-            ok = postgres_logs_in(cached)
-            if not ok:  # re-read on an authentication failure, then try once more
-                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-                ok = postgres_logs_in(cached)
-            with lock:
-                stats["attempts"] += 1
-                stats["failures"] += not ok
+    def read() -> str:
+        return str(reader.get_secret_value(SecretId=arn)["SecretString"])
 
-    workers = [threading.Thread(target=client) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    try:
-        for _ in range(5):
-            assert emulator.rotate(arn).ok
-            time.sleep(0.2)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
-    assert stats["attempts"] > 20
-    assert stats["failures"] == 0
+    def rotate() -> bool:
+        return emulator.rotate(arn).ok
+
+    stats = run_load(read, postgres_logs_in, rotate, workers=4, rotations=5, ttl=0.5)
+    assert stats.attempts > 20
+    assert stats.failures == 0
 
 
 @pytest.fixture(scope="module")

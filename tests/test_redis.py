@@ -6,13 +6,12 @@ import hashlib
 import json
 import os
 import secrets
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 import pytest
 import redis
 
@@ -21,6 +20,7 @@ from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreach
 from rotator.handler import handler_for
 from rotator.kinds.redis import RedisSecret
 from rotator.settings import Settings
+from sandbox.load import run_load
 from sandbox.probes import redis_logs_in
 from sandbox.redis_server import RedisServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
@@ -327,37 +327,17 @@ def test_zero_failed_authentications_under_load(
         unique_name("redis-url"), secret_text("json", primary, user, password, adminarn=admin_arn), "redis"
     )
     emulator = emulator_for(engine())
-    stop, lock = threading.Event(), threading.Lock()
-    stats = {"attempts": 0, "failures": 0}
+    reader = boto3.client("secretsmanager")
 
-    def client() -> None:
-        import boto3
+    def read() -> str:
+        return str(reader.get_secret_value(SecretId=arn)["SecretString"])
 
-        reader = boto3.client("secretsmanager")
-        cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-        while not stop.is_set():
-            if time.monotonic() - fetched > 0.5:
-                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-            ok = redis_logs_in(cached)
-            if not ok:
-                cached, fetched = reader.get_secret_value(SecretId=arn)["SecretString"], time.monotonic()
-                ok = redis_logs_in(cached)
-            with lock:
-                stats["attempts"] += 1
-                stats["failures"] += not ok
+    def rotate() -> bool:
+        return emulator.rotate(arn).ok
 
-    workers = [threading.Thread(target=client) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    try:
-        for _ in range(10):
-            assert emulator.rotate(arn).ok
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
-    assert stats["attempts"] > 20
-    assert stats["failures"] == 0
+    stats = run_load(read, redis_logs_in, rotate, workers=4, rotations=10, ttl=0.5)
+    assert stats.attempts > 20
+    assert stats.failures == 0
 
 
 def test_scratch_key_read_and_write_in_test_secret(

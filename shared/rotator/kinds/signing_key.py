@@ -46,7 +46,7 @@ from rotator.errors import ConfigurationError, SecretFormatError, VerificationEr
 from rotator.keyring import PublishedKey
 from rotator.keyring_store import KeyringStore
 from rotator.settings import Settings, env_int
-from rotator.signatures import InvalidSignature, sign
+from rotator.signatures import sign
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
 
 __all__ = ["KIND", "STRATEGY", "SigningKeySecret", "SigningKeySettings", "SigningKeyStrategy", "next_key_id"]
@@ -226,8 +226,6 @@ class SigningKeyStrategy(Strategy):
             keyring.verify(pending.key_id, probe, signature, signed_at=max(pending.valid_from, datetime.now(UTC)))
         except VerificationError as exc:
             raise VerificationError(f"probe signed by the pending key does not verify from the keyring: {exc}") from exc
-        except InvalidSignature as exc:  # pragma: no cover - keyring.verify maps it
-            raise VerificationError("probe signature does not verify") from exc
 
     def secret_parts(self, text: str) -> Iterable[str]:
         try:
