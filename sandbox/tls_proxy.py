@@ -15,12 +15,12 @@ certificate and relays the decrypted protocol to the plain server:
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import struct
 import tempfile
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["TlsProxy"]
@@ -91,13 +91,33 @@ class TlsProxy:
             client.close()
 
     def _relay(self, stream: socket.socket, first: bytes, *, tap: bool = False) -> None:
-        stream.settimeout(None)
+        """Shuttle bytes both ways from one thread: an SSL socket must not be read and written concurrently."""
         backend = socket.create_connection(self.backend, timeout=10)
+        stream.settimeout(None)
         backend.settimeout(None)
         if first:
             backend.sendall(first)
-        threading.Thread(target=_pipe, args=(backend, stream), daemon=True).start()
-        _pipe(stream, backend, self._record if tap else None)
+        try:
+            while not self._closed:
+                pending = isinstance(stream, ssl.SSLSocket) and stream.pending() > 0
+                readable = [stream] if pending else select.select([stream, backend], [], [], 1.0)[0]
+                for source in readable:
+                    target = backend if source is stream else stream
+                    try:
+                        chunk = source.recv(65536)
+                    except ssl.SSLWantReadError:
+                        continue
+                    if not chunk:
+                        return
+                    if tap and source is stream:
+                        self._record(chunk)
+                    target.sendall(chunk)
+        except OSError:
+            return
+        finally:
+            for sock in (stream, backend):
+                with contextlib.suppress(OSError):
+                    sock.close()
 
     def _record(self, chunk: bytes) -> None:
         with self._tap_lock:
@@ -112,17 +132,3 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
             raise OSError("peer closed")
         data += chunk
     return data
-
-
-def _pipe(source: socket.socket, target: socket.socket, record: Callable[[bytes], None] | None = None) -> None:
-    try:
-        while chunk := source.recv(65536):
-            if record is not None:
-                record(chunk)
-            target.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -155,27 +156,32 @@ def test_concurrent_rotations_one_is_refused_nothing_lost(
     case: Case, sm_client: Any, make_secret: Callable[..., str], unique_name: Callable[[str], str]
 ) -> None:
     arn = make_secret(unique_name(f"race-{case.kind}"), case.seed(), case.kind)
-    emulator = RotateSecretEmulator({lambda_arn(case.kind): _engine(case)})
+    handler = _engine(case)
+    real_generate = handler.strategy.generate
+    second_attempt_done = threading.Event()
+
+    def generate_after_the_second_attempt(request: Any) -> str:
+        second_attempt_done.wait(timeout=30)  # the first rotation is in flight while the second one starts
+        return str(real_generate(request))
+
+    handler.strategy.generate = generate_after_the_second_attempt
+    emulator = RotateSecretEmulator({lambda_arn(case.kind): handler})
     old = stage_value(sm_client, arn, Stage.CURRENT)
     outcomes: list[Any] = []
-    barrier = threading.Barrier(2)
-
-    def attempt() -> None:
-        barrier.wait()
-        try:
-            outcomes.append(emulator.rotate(arn))
-        except RotationInProgressError as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    succeeded = [o for o in outcomes if not isinstance(o, Exception) and o.ok]
-    refused = [o for o in outcomes if isinstance(o, RotationInProgressError)]
-    assert len(succeeded) == 1
-    assert len(refused) == 1
+    first = threading.Thread(target=lambda: outcomes.append(emulator.rotate(arn)))
+    first.start()
+    for _ in range(1000):
+        if emulator.stuck_pending(arn) is not None:
+            break
+        time.sleep(0.01)
+    try:
+        with pytest.raises(RotationInProgressError):
+            emulator.rotate(arn)
+    finally:
+        second_attempt_done.set()
+        first.join(timeout=60)
+    assert outcomes
+    assert outcomes[0].ok, outcomes[0].error
     assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
     assert case.works(stage_value(sm_client, arn, Stage.CURRENT))
     stages = sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"]
