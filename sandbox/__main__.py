@@ -13,24 +13,15 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sandbox.probes import postgres_logs_in, redis_logs_in
+from sandbox.seed import seed_redis_user
+from sandbox.session import KEYRING, MASTER, Sandbox, running_sandbox
 from sandbox.table import print_table
 
 __all__ = ["main"]
-
-
-@dataclass(frozen=True)
-class Sandbox:
-    """What seeds and proofs need: the Secrets Manager client and the servers' admin URLs."""
-
-    client: Any
-    postgres_url: str
-    redis: tuple[str, int, str]  # host, port, admin password
 
 
 @dataclass(frozen=True)
@@ -73,24 +64,12 @@ def _prove_session(sandbox: Sandbox, name: str) -> str:
     return f"new {len(current)}-char key, same encoding"
 
 
-MASTER = "amply/sandbox/database-master"
-REDIS_ADMIN = "amply/sandbox/redis-admin"
 REDIS_APP_RULES = ("on", "~app:*", "&*", "-@all", "+@read", "+@write", "+@connection", "+acl|whoami")
 
 
 def _seed_redis(sandbox: Sandbox) -> str:
-    import hashlib
-    import secrets
-    from urllib.parse import quote
-
-    import redis
-
-    host, port, admin_password = sandbox.redis
-    password = secrets.token_urlsafe(24)
-    digest = "#" + hashlib.sha256(password.encode()).hexdigest()
-    with redis.Redis(host=host, port=port, username="admin", password=admin_password) as admin:
-        admin.execute_command("ACL", "SETUSER", "amply_app", "reset", *REDIS_APP_RULES, digest)
-    return f"redis://amply_app:{quote(password, safe='')}@{host}:{port}/0"
+    # An application user without ACL permissions: the admin secret changes its password.
+    return seed_redis_user(*sandbox.redis, "amply_app", rules=REDIS_APP_RULES)
 
 
 def _prove_redis(sandbox: Sandbox, name: str) -> str:
@@ -100,7 +79,6 @@ def _prove_redis(sandbox: Sandbox, name: str) -> str:
     return "AWSCURRENT and AWSPREVIOUS passwords both accepted (overlap)"
 
 
-KEYRING = ("amply-sandbox-keyring", "checkpoint-signing-key/jwks.json")
 STRIPE_KEY = "amply/sandbox/stripe-secret-key"
 
 
@@ -153,60 +131,6 @@ def _secrets() -> list[SandboxSecret]:
             _prove_signing_key,
         ),
     ]
-
-
-@dataclass
-class Servers:
-    """Everything a sandbox run has started, plus the emulator wired to the template's handlers."""
-
-    moto: Any
-    postgres: Any
-    redis: Any
-    stripe: Any
-    emulator: Any
-    sandbox: Sandbox
-
-
-@contextmanager
-def running_sandbox(port: int = 0) -> Iterator[Servers]:
-    """Start moto, PostgreSQL, Redis and the Stripe stand-in; load the handlers; seed the shared secrets."""
-    import boto3
-
-    from sandbox.functions import load_handler, rotation_functions
-    from sandbox.moto_server import MotoServer, sandbox_environment
-    from sandbox.postgres_server import PostgresServer
-    from sandbox.redis_server import RedisServer
-    from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-    from sandbox.stripe_server import StripeServer
-
-    redis_admin_password = secrets.token_urlsafe(24)
-    redis_users = {"admin": ("on ~* &* +@all", redis_admin_password), "default": ("off", redis_admin_password)}
-    with (
-        MotoServer(port) as server,
-        StripeServer(open_registration=True) as stripe_server,
-        # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
-        sandbox_environment(
-            server.endpoint,
-            {
-                "ROTATION_POSTGRES_SSLMODE": "disable",
-                "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN,
-                "ROTATION_KEYRING_BUCKET": KEYRING[0],
-                "ROTATION_KEYRING_KEY": KEYRING[1],
-                "ROTATION_STRIPE_API_BASE": stripe_server.base_url,
-            },
-        ),
-        PostgresServer() as postgres,
-        RedisServer(redis_users) as redis_server,
-    ):
-        handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
-        client = boto3.client("secretsmanager")
-        redis_place = (redis_server.host, redis_server.port, redis_admin_password)
-        sandbox = Sandbox(client, postgres.superuser_url, redis_place)
-        client.create_secret(Name=MASTER, SecretString=postgres.superuser_url)
-        admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
-        client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)
-        boto3.client("s3").create_bucket(Bucket=KEYRING[0])
-        yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), sandbox)
 
 
 def demo() -> int:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sandbox.rotate_secret import RotateSecretEmulator
+
 __all__ = ["LoadStats", "run_load"]
 
 
@@ -40,16 +42,22 @@ class LoadStats:
 
 
 def run_load(
-    read_secret: Callable[[], str],
+    emulator: RotateSecretEmulator,
+    secret_id: str,
     logs_in: Callable[[str], bool],
-    rotate: Callable[[], bool],
     *,
     workers: int,
     rotations: int,
     ttl: float,
 ) -> LoadStats:
-    """Run ``workers`` clients while ``rotations`` rotations happen; returns their statistics."""
+    """Run ``workers`` clients of ``secret_id`` while ``rotations`` rotations happen; returns their statistics."""
+    import boto3
+
+    reader = boto3.client("secretsmanager")  # the environment's endpoint: the sandbox
     stats, stop = LoadStats(), threading.Event()
+
+    def read_secret() -> str:
+        return str(reader.get_secret_value(SecretId=secret_id)["SecretString"])
 
     def client() -> None:
         cached, fetched = read_secret(), time.monotonic()
@@ -68,8 +76,9 @@ def run_load(
     time.sleep(0.3)
     try:
         for _ in range(rotations):
-            if not rotate():
-                raise SystemExit("a rotation failed")
+            result = emulator.rotate(secret_id)
+            if not result.ok:
+                raise RuntimeError(f"rotation of {secret_id} failed at {result.failed_step}")
             time.sleep(0.2)
     finally:
         stop.set()

@@ -56,8 +56,13 @@ def seed_postgres_role(superuser_url: str, role: str, *, masterarn: str | None =
     )
 
 
-def seed_redis_user(host: str, port: int, admin_password: str, user: str) -> str:
-    """(Re)create a Redis ACL user that may rotate itself; returns its ``redis://`` secret."""
+SELF_ROTATING_RULES = ("on", "~app:*", "&*", "+@all")
+
+
+def seed_redis_user(
+    host: str, port: int, admin_password: str, user: str, *, rules: tuple[str, ...] = SELF_ROTATING_RULES
+) -> str:
+    """(Re)create a Redis ACL user (by default one that may rotate itself); returns its ``redis://`` secret."""
     import hashlib
     from urllib.parse import quote
 
@@ -66,7 +71,7 @@ def seed_redis_user(host: str, port: int, admin_password: str, user: str) -> str
     password = secrets.token_urlsafe(24)
     digest = "#" + hashlib.sha256(password.encode()).hexdigest()
     with redis.Redis(host=host, port=port, username="admin", password=admin_password) as client:
-        client.execute_command("ACL", "SETUSER", user, "reset", "on", "~app:*", "&*", "+@all", digest)
+        client.execute_command("ACL", "SETUSER", user, "reset", *rules, digest)
     return f"redis://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/0"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -87,53 +86,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    import boto3
-
     from rotator.handler import handler_for
-    from sandbox.functions import load_handler, rotation_functions
-    from sandbox.moto_server import MotoServer, sandbox_environment
-    from sandbox.postgres_server import PostgresServer
-    from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
     from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
+    from sandbox.session import MASTER, running_sandbox
 
     rows = []
-    sandbox_env = {
-        "ROTATION_POSTGRES_SSLMODE": "disable",
-        "ROTATION_KEYRING_BUCKET": "bench-keyring",
-        "ROTATION_KEYRING_KEY": "jwks.json",
-    }
-    redis_password = secrets.token_urlsafe(24)
-    redis_users = {"admin": ("on ~* &* +@all", redis_password)}
-    with (
-        MotoServer() as server,
-        sandbox_environment(server.endpoint, sandbox_env),
-        PostgresServer() as postgres,
-        RedisServer(redis_users) as redis_server,
-    ):
-        client = boto3.client("secretsmanager")
-        master = str(client.create_secret(Name="bench/master", SecretString=postgres.superuser_url)["ARN"])
-        boto3.client("s3").create_bucket(Bucket="bench-keyring")
+    with running_sandbox() as servers:
+        server, postgres, client = servers.moto, servers.postgres, servers.sandbox.client
+        warm = servers.emulator  # every handler, loaded once: a warm container per kind
         cases: list[tuple[str, str, Callable[[], str]]] = [
             ("session_secret", "session_secret", lambda: seed_value("session_secret")),
             ("postgres (single user)", "postgres", lambda: seed_postgres_role(postgres.superuser_url, "bench_single")),
             (
                 "postgres (alternating)",
                 "postgres",
-                lambda: seed_postgres_role(postgres.superuser_url, "bench_alt", masterarn=master),
+                lambda: seed_postgres_role(postgres.superuser_url, "bench_alt", masterarn=MASTER),
             ),
             ("signing_key (RSA-3072)", "signing_key", lambda: seed_signing_key("RS256")),
             ("signing_key (Ed25519)", "signing_key", lambda: seed_signing_key("EdDSA", key_id="bench-ed-1")),
-            (
-                "redis (ACL user)",
-                "redis",
-                lambda: seed_redis_user(redis_server.host, redis_server.port, redis_password, "bench_app"),
-            ),
+            ("redis (ACL user via admin)", "redis", lambda: seed_redis_user(*servers.sandbox.redis, "bench_app")),
         ]
-        specs = {spec.kind: spec for spec in rotation_functions().values()}
-        cold_starts_by_kind = {kind: cold_start_ms(kind, args.runs) for kind in specs}
+        kinds = {kind for _, kind, _ in cases}
+        cold_starts_by_kind = {kind: cold_start_ms(kind, args.runs) for kind in kinds}
         for label, kind, seed in cases:
-            warm = RotateSecretEmulator({lambda_arn(kind): load_handler(specs[kind])})
             # Every step in a new container: the worst case for Secrets Manager calls.
             cold = RotateSecretEmulator({lambda_arn(kind): _fresh_container(handler_for, kind)})
             imports, cold_starts = cold_starts_by_kind[kind]
@@ -168,10 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     _stats(rss, "MiB"),
                 ]
             )
-        throughput = _throughput(
-            RotateSecretEmulator({lambda_arn("session_secret"): load_handler(specs["session_secret"])}),
-            client, count=args.many, workers=args.workers,
-        )  # fmt: skip
+        throughput = _throughput(warm, client, count=args.many, workers=args.workers)
     print(f"{args.runs} runs each; Python {sys.version.split()[0]}; moto server on loopback")
     print_table(
         [

@@ -19,6 +19,8 @@ import pytest
 
 from rotator.codecs import ConnectionUrl
 from rotator.constants import Step
+from rotator.handler import handler_for
+from rotator.settings import Settings
 from sandbox.functions import load_handler, rotation_functions
 from sandbox.moto_server import MotoServer, sandbox_environment
 from sandbox.postgres_server import PostgresServer
@@ -243,6 +245,16 @@ def make_secret(sm_client: Any, emulator: RotateSecretEmulator) -> Callable[...,
         return arn
 
     return make
+
+
+def engine_for(kind: str, **env: str) -> Any:
+    """A handler for ``kind``, configured from the session's environment plus ``env``."""
+    return handler_for(kind, settings=Settings.from_env({**os.environ, **env}))
+
+
+def emulator_for(*handlers: Any) -> RotateSecretEmulator:
+    """A RotateSecret emulator that invokes these handlers for the secrets of their kinds."""
+    return RotateSecretEmulator({lambda_arn(handler.strategy.KIND): handler for handler in handlers})
 
 
 def expect_failure(sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]) -> Any:

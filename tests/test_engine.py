@@ -23,13 +23,11 @@ from rotator.errors import (
     UnexpectedError,
     UnknownVersionError,
 )
-from rotator.handler import handler_for
 from rotator.kinds.session_secret import SessionSecretStrategy
-from rotator.settings import Settings
 from rotator.strategy import GenerateRequest
 from sandbox.moto_server import Fault, MotoServer
-from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError, lambda_arn
-from tests.conftest import crash_once_after, snapshot, stage_value, version_with
+from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError
+from tests.conftest import crash_once_after, emulator_for, engine_for, snapshot, stage_value, version_with
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
@@ -37,14 +35,6 @@ MakeSecret = Callable[..., str]
 
 def _key() -> str:
     return secrets.token_hex(32)
-
-
-def _engine(**env: str) -> Any:
-    return handler_for("session_secret", settings=Settings.from_env(env))
-
-
-def _emulator_with(engine: Any) -> RotateSecretEmulator:
-    return RotateSecretEmulator({lambda_arn("session_secret"): engine})
 
 
 def _assert_converged(sm_client: Any, arn: str, new_version: str, old_version: str) -> None:
@@ -203,7 +193,7 @@ def test_pending_left_by_a_crashed_rotation_blocks_new_ones_until_retried(
     unique_name: Callable[[str], str],
     fault_free: None,
 ) -> None:
-    emulator = _emulator_with(_engine(ROTATION_SM_MAX_ATTEMPTS="1"))
+    emulator = emulator_for(engine_for("session_secret", ROTATION_SM_MAX_ATTEMPTS="1"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
     moto_server.log.inject(Fault("UpdateSecretVersionStage", "throttle", times=1))
@@ -253,7 +243,7 @@ def test_throttling_is_retried_and_the_rotation_converges(
     fault_free: None,
     operation: str,
 ) -> None:
-    emulator = _emulator_with(_engine())
+    emulator = emulator_for(engine_for("session_secret"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
     moto_server.log.inject(Fault(operation, "throttle", times=2))
@@ -270,7 +260,7 @@ def test_read_timeouts_are_retried(
     unique_name: Callable[[str], str],
     fault_free: None,
 ) -> None:
-    emulator = _emulator_with(_engine(ROTATION_SM_READ_TIMEOUT="0.5"))
+    emulator = emulator_for(engine_for("session_secret", ROTATION_SM_READ_TIMEOUT="0.5"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
     moto_server.log.inject(Fault("GetSecretValue", "delay", times=1, delay=1.5))
@@ -288,7 +278,7 @@ def test_throttling_that_outlasts_the_retries_fails_cleanly(
     unique_name: Callable[[str], str],
     fault_free: None,
 ) -> None:
-    emulator = _emulator_with(_engine(ROTATION_SM_MAX_ATTEMPTS="2"))
+    emulator = emulator_for(engine_for("session_secret", ROTATION_SM_MAX_ATTEMPTS="2"))
     arn = make_secret(unique_name("session-secret"), _key())
     token = emulator.begin(arn)
     before = snapshot(sm_client, arn)
@@ -311,7 +301,7 @@ def test_crash_right_after_a_side_effect_converges_on_rerun(
     operation: str,
     failed_step: Step,
 ) -> None:
-    emulator = _emulator_with(_engine(ROTATION_SM_MAX_ATTEMPTS="1"))
+    emulator = emulator_for(engine_for("session_secret", ROTATION_SM_MAX_ATTEMPTS="1"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
     moto_server.log.inject(Fault(operation, "fail_after", times=1))
@@ -333,7 +323,7 @@ def test_crash_right_after_a_side_effect_converges_on_rerun(
 def test_crash_after_test_passed_converges_on_rerun(
     sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
 ) -> None:
-    emulator = _emulator_with(crash_once_after(_engine(), "verify"))
+    emulator = emulator_for(crash_once_after(engine_for("session_secret"), "verify"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
     crashed = emulator.rotate(arn)
@@ -358,9 +348,9 @@ def test_unexpected_errors_escape_with_their_type_only(
     log_lines: Callable[[], list[dict[str, Any]]],
 ) -> None:
     value = _key()
-    engine = _engine()
+    engine = engine_for("session_secret")
     engine.strategy = _LeakyStrategy(engine.strategy.settings)
-    emulator = _emulator_with(engine)
+    emulator = emulator_for(engine)
     arn = make_secret(unique_name("session-secret"), value)
     result = emulator.rotate(arn)
     assert result.failed_step is Step.CREATE

@@ -8,7 +8,6 @@ on another version; nothing is lost (every keyring key is still there).
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -19,14 +18,21 @@ from typing import Any
 import pytest
 
 from rotator.constants import STAGED_LABEL, Stage, Step
-from rotator.handler import handler_for
 from rotator.keyring import Keyring
-from rotator.settings import Settings
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in, redis_logs_in
-from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError, lambda_arn
+from sandbox.rotate_secret import RotationInProgressError
 from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
-from tests.conftest import KEYRING_BUCKET, PostgresTarget, RedisTarget, crash_once_after, stage_value, version_with
+from tests.conftest import (
+    KEYRING_BUCKET,
+    PostgresTarget,
+    RedisTarget,
+    crash_once_after,
+    emulator_for,
+    engine_for,
+    stage_value,
+    version_with,
+)
 from tests.leak_canary import register_secret, secret_parts
 
 
@@ -88,7 +94,7 @@ def case(request: pytest.FixtureRequest, make_secret: Callable[..., str], unique
 
 
 def _engine(case: Case, **env: str) -> Any:
-    return handler_for(case.kind, settings=Settings.from_env({**os.environ, **(case.env or {}), **env}))
+    return engine_for(case.kind, **{**(case.env or {}), **env})
 
 
 def _keyring_kids(s3_client: Any, case: Case) -> set[str]:
@@ -112,7 +118,7 @@ def test_crash_after_each_side_effect_converges(
     unique_name: Callable[[str], str],
 ) -> None:
     arn = make_secret(unique_name(f"fm-{case.kind}"), case.seed(), case.kind)
-    healthy = RotateSecretEmulator({lambda_arn(case.kind): _engine(case)})
+    healthy = emulator_for(_engine(case))
     case.before_rotation(sm_client, arn)
     assert healthy.rotate(arn).ok  # a first rotation: the keyring and AWSPREVIOUS exist from here on
     kids_before = _keyring_kids(s3_client, case)
@@ -122,10 +128,10 @@ def test_crash_after_each_side_effect_converges(
     if side_effect in ("pending stored", "stage moved"):
         operation = "PutSecretValue" if side_effect == "pending stored" else "UpdateSecretVersionStage"
         moto_server.log.inject(Fault(operation, "fail_after", times=1))
-        crashing = RotateSecretEmulator({lambda_arn(case.kind): _engine(case, ROTATION_SM_MAX_ATTEMPTS="1")})
+        crashing = emulator_for(_engine(case, ROTATION_SM_MAX_ATTEMPTS="1"))
     else:
         method = {"target changed": "apply", "test passed": "verify"}[side_effect]
-        crashing = RotateSecretEmulator({lambda_arn(case.kind): crash_once_after(_engine(case), method)})
+        crashing = emulator_for(crash_once_after(_engine(case), method))
     crashed = crashing.rotate(arn)
     expected_step = {"pending stored": Step.CREATE, "target changed": Step.SET, "test passed": Step.TEST,
                      "stage moved": Step.FINISH}[side_effect]  # fmt: skip
@@ -165,7 +171,7 @@ def test_concurrent_rotations_one_is_refused_nothing_lost(
         return str(real_generate(request))
 
     handler.strategy.generate = generate_after_the_second_attempt
-    emulator = RotateSecretEmulator({lambda_arn(case.kind): handler})
+    emulator = emulator_for(handler)
     old = stage_value(sm_client, arn, Stage.CURRENT)
     outcomes: list[Any] = []
     first = threading.Thread(target=lambda: outcomes.append(emulator.rotate(arn)))

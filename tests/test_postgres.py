@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from psycopg import sql
@@ -26,15 +24,13 @@ from rotator.errors import (
     TargetRejectedError,
     TargetUnreachableError,
 )
-from rotator.handler import handler_for
 from rotator.kinds.postgres import PostgresSecret
-from rotator.settings import Settings
 from sandbox.load import run_load
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in
-from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.tls_proxy import TlsProxy
-from tests.conftest import PostgresTarget, crash_once_after, expect_failure, stage_value
+from tests.conftest import PostgresTarget, crash_once_after, emulator_for, engine_for, expect_failure, stage_value
 from tests.leak_canary import register_secret
 from tests.tls import make_tls
 
@@ -71,14 +67,6 @@ def secret_text(form: str, place: tuple[str, int], user: str, password: str, **e
     return json.dumps(doc)
 
 
-def engine(**env: str) -> Any:
-    return handler_for("postgres", settings=Settings.from_env({**os.environ, **env}))
-
-
-def emulator_for(engine: Any) -> RotateSecretEmulator:
-    return RotateSecretEmulator({lambda_arn("postgres"): engine})
-
-
 def user_name(prefix: str = "app") -> str:
     return f"{prefix}_{secrets.token_hex(4)}"
 
@@ -105,7 +93,7 @@ def test_five_rotations_keep_current_working(
     extra = {"masterarn": master_arn} if strategy == "alternating" and form == "json" else {}
     arn = make_secret(unique_name("database-url"), secret_text(form, place, user, password, **extra), "postgres")
     env = {"ROTATION_POSTGRES_MASTER_SECRET_ARN": master_arn} if strategy == "alternating" and form == "url" else {}
-    emulator = emulator_for(engine(**env))
+    emulator = emulator_for(engine_for("postgres", **env))
     users_seen = {user}
     for _ in range(5):
         result = emulator.rotate(arn)
@@ -151,7 +139,7 @@ def test_no_password_reaches_the_server_log(
     current = PostgresSecret.parse(stage_value(sm_client, single, Stage.CURRENT))
     verifier = admin.pgconn.encrypt_password(current.password.encode(), user.encode(), b"scram-sha-256").decode()
     admin.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(verifier)))
-    emulator = emulator_for(engine())
+    emulator = emulator_for(engine_for("postgres"))
     passwords = []
     for arn in (single, alternating) * 2:
         assert emulator.rotate(arn).ok
@@ -173,7 +161,7 @@ def test_crash_after_each_side_effect_converges_and_someone_always_logs_in(
     user, password = user_name(), secrets.token_urlsafe(18)
     create_role(admin, user, password)
     arn = make_secret(unique_name("database-url"), secret_text("url", place, user, password), "postgres")
-    emulator = emulator_for(engine())
+    emulator = emulator_for(engine_for("postgres"))
 
     def someone_logs_in(token: str) -> bool:
         versions = sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"]
@@ -187,9 +175,9 @@ def test_crash_after_each_side_effect_converges_and_someone_always_logs_in(
         old = stage_value(sm_client, arn, Stage.CURRENT)
         if point == "create":  # the pending value is stored, then the process dies
             moto_server.log.inject(Fault("PutSecretValue", "fail_after", times=1))
-            crashed = emulator_for(engine(ROTATION_SM_MAX_ATTEMPTS="1")).rotate(arn)
+            crashed = emulator_for(engine_for("postgres", ROTATION_SM_MAX_ATTEMPTS="1")).rotate(arn)
         else:
-            crashed = emulator_for(crash_once_after(engine(), point)).rotate(arn)
+            crashed = emulator_for(crash_once_after(engine_for("postgres"), point)).rotate(arn)
         assert crashed.failed_step is failed
         assert someone_logs_in(crashed.token)
         retried = emulator.retry(arn)
@@ -238,7 +226,7 @@ def test_alternating_users_resync_memberships_every_rotation(
     arn = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=master_arn), "postgres"
     )
-    emulator = emulator_for(engine())
+    emulator = emulator_for(engine_for("postgres"))
 
     def memberships(role: str) -> set[str]:
         rows = admin.execute(
@@ -373,7 +361,7 @@ def test_policy_excluding_every_character_is_refused(
     import string
 
     everything = string.ascii_letters + string.digits + string.punctuation
-    emulator = emulator_for(engine(ROTATION_EXCLUDE_CHARACTERS=everything))
+    emulator = emulator_for(engine_for("postgres", ROTATION_EXCLUDE_CHARACTERS=everything))
     arn = make_secret(
         unique_name("database-url"), secret_text("url", place, "app", secrets.token_urlsafe(18)), "postgres"
     )
@@ -393,16 +381,8 @@ def test_zero_failed_logins_under_load_with_alternating_users(
     arn = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=master_arn), "postgres"
     )
-    emulator = emulator_for(engine())
-    reader = boto3.client("secretsmanager")
-
-    def read() -> str:
-        return str(reader.get_secret_value(SecretId=arn)["SecretString"])
-
-    def rotate() -> bool:
-        return emulator.rotate(arn).ok
-
-    stats = run_load(read, postgres_logs_in, rotate, workers=4, rotations=5, ttl=0.5)
+    emulator = emulator_for(engine_for("postgres"))
+    stats = run_load(emulator, arn, postgres_logs_in, workers=4, rotations=5, ttl=0.5)
     assert stats.attempts > 20
     assert stats.failures == 0
 

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
 import redis
 
 from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError, VerificationError
-from rotator.handler import handler_for
 from rotator.kinds.redis import RedisSecret
-from rotator.settings import Settings
 from sandbox.load import run_load
 from sandbox.probes import redis_logs_in
 from sandbox.redis_server import RedisServer
-from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.tls_proxy import TlsProxy
-from tests.conftest import RedisTarget, expect_failure, snapshot, stage_value
+from tests.conftest import RedisTarget, emulator_for, engine_for, expect_failure, snapshot, stage_value
 from tests.leak_canary import register_secret
 from tests.tls import make_tls
 
@@ -64,14 +59,6 @@ def secret_text(form: str, server: RedisTarget | tuple[str, int], user: str | No
     return json.dumps(doc)
 
 
-def engine(**env: str) -> Any:
-    return handler_for("redis", settings=Settings.from_env({**os.environ, **env}))
-
-
-def emulator_for(handler: Any) -> RotateSecretEmulator:
-    return RotateSecretEmulator({lambda_arn("redis"): handler})
-
-
 @pytest.fixture
 def admin_arn(primary: RedisTarget, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> str:
     return make_secret(
@@ -101,12 +88,14 @@ def test_five_rotations_keep_current_and_previous_working(
     if who == "default":
         user: str | None = None  # redis://:<pw>@host means the default user
         create_user(primary, "default", password, "on ~* &* +@all")
-        handler = engine()  # the default user holds the ACL permission itself
+        handler = engine_for("redis")  # the default user holds the ACL permission itself
         extra: dict[str, Any] = {}
     else:
         user = f"app_{secrets.token_hex(3)}"
         create_user(primary, user, password)
-        handler = engine(ROTATION_REDIS_ADMIN_SECRET_ARN=admin_arn) if form == "url" else engine()
+        handler = (
+            engine_for("redis", ROTATION_REDIS_ADMIN_SECRET_ARN=admin_arn) if form == "url" else engine_for("redis")
+        )
         extra = {} if form == "url" else {"adminarn": admin_arn}
     rules_before = _acl_rules(primary, user or "default")
     arn = make_secret(unique_name("redis-url"), secret_text(form, primary, user, password, **extra), "redis")
@@ -142,7 +131,7 @@ def test_set_secret_sends_only_hashes(
         )
         text = secret_text("json", (tap.host, tap.port), user, password, adminarn=admin)
         arn = make_secret(unique_name("redis-url"), text, "redis")
-        emulator = emulator_for(engine())
+        emulator = emulator_for(engine_for("redis"))
         token = emulator.begin(arn)
         emulator.invoke(arn, token, Step.CREATE)
         emulator.invoke(arn, token, Step.SET)
@@ -169,7 +158,7 @@ def test_rotation_survives_a_restart(
         arn = make_secret(
             unique_name("redis-url"), secret_text("url", (server.host, server.port), "app", password), "redis"
         )
-        assert emulator_for(engine()).rotate(arn).ok
+        assert emulator_for(engine_for("redis")).rotate(arn).ok
         server.restart()
         assert redis_logs_in(stage_value(sm_client, arn, Stage.CURRENT))
         assert redis_logs_in(stage_value(sm_client, arn, Stage.PREVIOUS))
@@ -188,7 +177,7 @@ def test_every_node_is_updated_and_a_down_node_stops_the_rotation(
         node = f"{replica.host}:{replica.port}"
         text = secret_text("json", primary, user, password, adminarn=admin_arn, nodes=[node])
         arn = make_secret(unique_name("redis-url"), text, "redis")
-        emulator = emulator_for(engine())
+        emulator = emulator_for(engine_for("redis"))
         assert emulator.rotate(arn).ok
         current = stage_value(sm_client, arn, Stage.CURRENT)
         assert redis_logs_in(current)
@@ -221,13 +210,13 @@ def test_managed_service_without_acl_names_the_refused_command(
         arn = make_secret(
             unique_name("redis-url"), secret_text("url", (server.host, server.port), "app", password), "redis"
         )
-        error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+        error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
         assert "refused ACL GETUSER: ERR (managed services such as ElastiCache forbid ACL commands" in str(error)
 
 
 def test_unparsable_url_is_refused(sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> None:
     arn = make_secret(unique_name("redis-url"), "redis://app:s3cr3t-v4lue@:6379/0", "redis")
-    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.CREATE, SecretFormatError)
+    error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.CREATE, SecretFormatError)
     assert "s3cr3t" not in str(error)
 
 
@@ -237,7 +226,7 @@ def test_unknown_user_is_refused_not_created(
     ghost = f"ghost_{secrets.token_hex(3)}"
     text = secret_text("json", primary, ghost, secrets.token_urlsafe(18), adminarn=admin_arn)
     arn = make_secret(unique_name("redis-url"), text, "redis")
-    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
     assert f"user {ghost} does not exist" in str(error)
     with _admin(primary) as client:
         assert client.execute_command("ACL", "GETUSER", ghost) is None
@@ -249,7 +238,7 @@ def test_wrong_current_and_previous_passwords_change_nothing(
     user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
     create_user(primary, user, password, "on ~* &* +@all")
     arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, secrets.token_urlsafe(18)), "redis")
-    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
     assert f"no known password of {user}" in str(error)
     assert redis_logs_in(secret_text("url", primary, user, password))
 
@@ -260,7 +249,7 @@ def test_acl_command_refused_names_the_command(
     user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
     create_user(primary, user, password)  # APP_RULES: no ACL SETUSER permission
     arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, password), "redis")
-    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetRejectedError)
+    error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
     assert "refused ACL GETUSER: NOPERM (the login lacks this permission" in str(error)
     assert redis_logs_in(secret_text("url", primary, user, password))
 
@@ -296,7 +285,7 @@ def test_rediss_rotates_over_verified_tls(
         secret_text("url", (proxy.host, proxy.port), "admin", primary.admin_password, tls=True),
         rotation=False,
     )
-    handler = engine(ROTATION_REDIS_ADMIN_SECRET_ARN=tls_admin, ROTATION_REDIS_CA_BUNDLE=str(ca))
+    handler = engine_for("redis", ROTATION_REDIS_ADMIN_SECRET_ARN=tls_admin, ROTATION_REDIS_CA_BUNDLE=str(ca))
     assert emulator_for(handler).rotate(arn).ok
     current = stage_value(sm_client, arn, Stage.CURRENT)
     assert current.startswith("rediss://")
@@ -314,7 +303,7 @@ def test_tls_required_but_plain_url_given_fails_clearly(
     user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
     create_user(primary, user, password, "on ~* &* +@all")
     arn = make_secret(unique_name("redis-url"), secret_text("url", (proxy.host, proxy.port), user, password), "redis")
-    error = expect_failure(sm_client, emulator_for(engine()), arn, Step.SET, TargetUnreachableError)
+    error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetUnreachableError)
     assert "tls=off" in str(error)
 
 
@@ -326,16 +315,8 @@ def test_zero_failed_authentications_under_load(
     arn = make_secret(
         unique_name("redis-url"), secret_text("json", primary, user, password, adminarn=admin_arn), "redis"
     )
-    emulator = emulator_for(engine())
-    reader = boto3.client("secretsmanager")
-
-    def read() -> str:
-        return str(reader.get_secret_value(SecretId=arn)["SecretString"])
-
-    def rotate() -> bool:
-        return emulator.rotate(arn).ok
-
-    stats = run_load(read, redis_logs_in, rotate, workers=4, rotations=10, ttl=0.5)
+    emulator = emulator_for(engine_for("redis"))
+    stats = run_load(emulator, arn, redis_logs_in, workers=4, rotations=10, ttl=0.5)
     assert stats.attempts > 20
     assert stats.failures == 0
 
@@ -347,11 +328,11 @@ def test_scratch_key_read_and_write_in_test_secret(
     create_user(primary, user, password)  # APP_RULES allow keys app:*
     text = secret_text("json", primary, user, password, adminarn=admin_arn)
     arn = make_secret(unique_name("redis-url"), text, "redis")
-    assert emulator_for(engine(ROTATION_REDIS_TEST_KEY="app:rotation-probe")).rotate(arn).ok
+    assert emulator_for(engine_for("redis", ROTATION_REDIS_TEST_KEY="app:rotation-probe")).rotate(arn).ok
     with _admin(primary) as client:
         assert client.exists("app:rotation-probe") == 0  # cleaned up
 
-    forbidden = emulator_for(engine(ROTATION_REDIS_TEST_KEY="other:rotation-probe"))
+    forbidden = emulator_for(engine_for("redis", ROTATION_REDIS_TEST_KEY="other:rotation-probe"))
     error = expect_failure(sm_client, forbidden, arn, Step.TEST, VerificationError)
     assert "test commands failed" in str(error)
     assert "NOPERM" in str(error)

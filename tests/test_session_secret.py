@@ -14,10 +14,8 @@ import pytest
 from rotator.codecs import detect_key_encoding
 from rotator.constants import Stage, Step
 from rotator.errors import VerificationError
-from rotator.handler import handler_for
-from rotator.settings import Settings
-from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-from tests.conftest import snapshot, stage_value
+from sandbox.rotate_secret import RotateSecretEmulator
+from tests.conftest import emulator_for, engine_for, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
@@ -73,8 +71,7 @@ def _keyring(current: str, previous: list[str], **extra: Any) -> str:
 def test_json_keyring_retains_the_newest_old_keys(
     sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], retained: int
 ) -> None:
-    engine = handler_for("session_secret", settings=Settings.from_env({"ROTATION_RETAINED_KEYS": str(retained)}))
-    emulator = RotateSecretEmulator({lambda_arn("session_secret"): engine})
+    emulator = emulator_for(engine_for("session_secret", ROTATION_RETAINED_KEYS=str(retained)))
     arn = make_secret(
         unique_name("api-encryption-key"),
         _keyring(secrets.token_hex(32), [], algorithm="AES-256-GCM", note="kept"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import uuid
@@ -18,15 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from rotator.codecs.keys import Algorithm, load_private_key
 from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, TargetRejectedError, VerificationError
-from rotator.handler import handler_for
 from rotator.keyring import BadSignatureError, Keyring, OutsideValidityError, UnknownKeyError
 from rotator.keyring_store import KeyringStore
 from rotator.kinds.signing_key import SigningKeySecret
-from rotator.settings import Settings
 from rotator.signatures import sign
-from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.seed import seed_signing_key
-from tests.conftest import KEYRING_BUCKET, expect_failure, snapshot, stage_value
+from tests.conftest import KEYRING_BUCKET, emulator_for, engine_for, expect_failure, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
@@ -35,17 +32,6 @@ MakeSecret = Callable[..., str]
 @pytest.fixture
 def keyring_key() -> str:
     return f"test-{uuid.uuid4().hex[:8]}/jwks.json"
-
-
-def engine(keyring_key: str, **env: str) -> Any:
-    return handler_for(
-        "signing_key",
-        settings=Settings.from_env({**os.environ, "ROTATION_KEYRING_KEY": keyring_key, **env}),
-    )
-
-
-def emulator_for(handler: Any) -> RotateSecretEmulator:
-    return RotateSecretEmulator({lambda_arn("signing_key"): handler})
 
 
 def read_keyring(s3_client: Any, key: str) -> Keyring:
@@ -78,7 +64,7 @@ def test_each_algorithm_rotates_to_the_same_kind_of_key(
     marker: str,
 ) -> None:
     arn = seeded(make_secret, unique_name, seed_signing_key(algorithm, pkcs8=pkcs8, rsa_bits=2048, owner="ledger"))
-    assert emulator_for(engine(keyring_key)).rotate(arn).ok
+    assert emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key)).rotate(arn).ok
     new = json.loads(stage_value(sm_client, arn, Stage.CURRENT))
     assert marker in new["private_key"]
     assert new["algorithm"] == algorithm
@@ -105,7 +91,11 @@ def test_default_rsa_size_is_3072_and_timestamps_stay_timestamps(
         valid_until="2026-01-01T00:00:00Z",
     )
     arn = seeded(make_secret, unique_name, text)
-    assert emulator_for(engine(keyring_key, ROTATION_SIGNING_RSA_BITS="3072")).rotate(arn).ok
+    assert (
+        emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key, ROTATION_SIGNING_RSA_BITS="3072"))
+        .rotate(arn)
+        .ok
+    )
     new = SigningKeySecret.parse(stage_value(sm_client, arn, Stage.CURRENT))
     assert isinstance(new.private_key, rsa.RSAPrivateKey)
     assert new.private_key.key_size == 3072
@@ -121,7 +111,7 @@ def test_signatures_from_every_generation_stay_verifiable(
     sm_client: Any, s3_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], keyring_key: str
 ) -> None:
     arn = seeded(make_secret, unique_name, seed_signing_key("ES256", valid_from="2025-01-01", valid_until="2030-01-01"))
-    emulator = emulator_for(engine(keyring_key))
+    emulator = emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key))
     signed: list[tuple[str, bytes, bytes, datetime]] = []
     for generation in range(6):
         secret = SigningKeySecret.parse(stage_value(sm_client, arn, Stage.CURRENT))
@@ -147,7 +137,7 @@ def test_each_step_twice_is_a_no_op(
     sm_client: Any, s3_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], keyring_key: str
 ) -> None:
     arn = seeded(make_secret, unique_name, seed_signing_key("EdDSA"))
-    emulator = emulator_for(engine(keyring_key))
+    emulator = emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key))
     token = emulator.begin(arn)
     for step in Step:
         emulator.invoke(arn, token, step)
@@ -179,7 +169,13 @@ def test_keyring_that_is_not_json_stops_the_rotation(
 ) -> None:
     s3_client.put_object(Bucket=KEYRING_BUCKET, Key=keyring_key, Body=b"<html>not a keyring</html>")
     arn = seeded(make_secret, unique_name, seed_signing_key("ES256"))
-    error = _expect_failure(sm_client, emulator_for(engine(keyring_key)), arn, Step.CREATE, SecretFormatError)
+    error = _expect_failure(
+        sm_client,
+        emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key)),
+        arn,
+        Step.CREATE,
+        SecretFormatError,
+    )
     assert "keyring object is not JSON" in str(error)
 
 
@@ -191,7 +187,13 @@ def test_keyring_with_the_same_kid_but_other_material_stops_the_rotation(
         Bucket=KEYRING_BUCKET, Key=keyring_key, Body=Keyring({}).with_key(impostor.published()).to_json()
     )
     arn = seeded(make_secret, unique_name, seed_signing_key("ES256"))
-    error = _expect_failure(sm_client, emulator_for(engine(keyring_key)), arn, Step.SET, TargetRejectedError)
+    error = _expect_failure(
+        sm_client,
+        emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key)),
+        arn,
+        Step.SET,
+        TargetRejectedError,
+    )
     assert "already holds kid 'amply-checkpoint-key-2025' with different key material" in str(error)
 
 
@@ -199,7 +201,7 @@ def test_keyring_missing_at_test_time_stops_the_rotation(
     sm_client: Any, s3_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], keyring_key: str
 ) -> None:
     arn = seeded(make_secret, unique_name, seed_signing_key("EdDSA"))
-    emulator = emulator_for(engine(keyring_key))
+    emulator = emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key))
     token = emulator.begin(arn)
     emulator.invoke(arn, token, Step.CREATE)
     emulator.invoke(arn, token, Step.SET)
@@ -244,7 +246,13 @@ def test_bad_current_secrets_change_nothing(
     doc = json.loads(seed_signing_key("ES256"))
     mutate(doc)
     arn = seeded(make_secret, unique_name, json.dumps(doc))
-    error = _expect_failure(sm_client, emulator_for(engine(keyring_key)), arn, Step.CREATE, SecretFormatError)
+    error = _expect_failure(
+        sm_client,
+        emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key)),
+        arn,
+        Step.CREATE,
+        SecretFormatError,
+    )
     assert problem in str(error)
     with pytest.raises(s3_client.exceptions.ClientError):
         s3_client.head_object(Bucket=KEYRING_BUCKET, Key=keyring_key)

@@ -1,0 +1,85 @@
+"""The sandbox's servers, started together: moto, PostgreSQL, Redis and the Stripe stand-in.
+
+``running_sandbox()`` starts them on loopback ports, points the AWS SDK and the
+kinds' settings at them, loads the handlers ``template.yaml`` declares into a
+RotateSecret emulator, and seeds what several secrets share (the PostgreSQL
+master secret, the Redis admin secret, the signing keyring bucket). The demo,
+``serve``, the benchmark and the load script all run on it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Sandbox", "Servers", "running_sandbox"]
+
+MASTER = "amply/sandbox/database-master"
+REDIS_ADMIN = "amply/sandbox/redis-admin"
+KEYRING = ("amply-sandbox-keyring", "checkpoint-signing-key/jwks.json")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What seeds and proofs need: the Secrets Manager client and the servers' admin URLs."""
+
+    client: Any
+    postgres_url: str
+    redis: tuple[str, int, str]  # host, port, admin password
+
+
+@dataclass
+class Servers:
+    """Everything a sandbox run has started, plus the emulator wired to the template's handlers."""
+
+    moto: Any
+    postgres: Any
+    redis: Any
+    stripe: Any
+    emulator: Any
+    sandbox: Sandbox
+
+
+@contextmanager
+def running_sandbox(port: int = 0) -> Iterator[Servers]:
+    """Start moto, PostgreSQL, Redis and the Stripe stand-in; load the handlers; seed the shared secrets."""
+    import boto3
+
+    from sandbox.functions import load_handler, rotation_functions
+    from sandbox.moto_server import MotoServer, sandbox_environment
+    from sandbox.postgres_server import PostgresServer
+    from sandbox.redis_server import RedisServer
+    from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
+    from sandbox.stripe_server import StripeServer
+
+    redis_admin_password = secrets.token_urlsafe(24)
+    redis_users = {"admin": ("on ~* &* +@all", redis_admin_password), "default": ("off", redis_admin_password)}
+    with (
+        MotoServer(port) as server,
+        StripeServer(open_registration=True) as stripe_server,
+        # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
+        sandbox_environment(
+            server.endpoint,
+            {
+                "ROTATION_POSTGRES_SSLMODE": "disable",
+                "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN,
+                "ROTATION_KEYRING_BUCKET": KEYRING[0],
+                "ROTATION_KEYRING_KEY": KEYRING[1],
+                "ROTATION_STRIPE_API_BASE": stripe_server.base_url,
+            },
+        ),
+        PostgresServer() as postgres,
+        RedisServer(redis_users) as redis_server,
+    ):
+        handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
+        client = boto3.client("secretsmanager")
+        redis_place = (redis_server.host, redis_server.port, redis_admin_password)
+        sandbox = Sandbox(client, postgres.superuser_url, redis_place)
+        client.create_secret(Name=MASTER, SecretString=postgres.superuser_url)
+        admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
+        client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)
+        boto3.client("s3").create_bucket(Bucket=KEYRING[0])
+        yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), sandbox)
