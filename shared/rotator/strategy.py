@@ -61,12 +61,12 @@ class VersionReader:
 
     def pending(self) -> SecretValue:
         """The AWSPENDING value of this rotation (ValueNotFoundError until createSecret stored it)."""
-        return self._read(self._description.arn, version_id=self._token, stage=Stage.PENDING)
+        return self._read(self._description.arn, version_id=self._token)
 
     def current(self) -> SecretValue:
         """The AWSCURRENT value."""
-        version_id = self._description.version_with(Stage.CURRENT)
-        return self._read(self._description.arn, version_id=version_id, stage=Stage.CURRENT)
+        # Without a version id Secrets Manager answers with AWSCURRENT too.
+        return self._read(self._description.arn, version_id=self._description.version_with(Stage.CURRENT))
 
     def previous(self) -> SecretValue | None:
         """The AWSPREVIOUS value, or None when the secret has never rotated."""
@@ -74,7 +74,7 @@ class VersionReader:
         if version_id is None:
             return None
         try:
-            return self._read(self._description.arn, version_id=version_id, stage=Stage.PREVIOUS)
+            return self._read(self._description.arn, version_id=version_id)
         except ValueNotFoundError:
             return None
 
@@ -83,18 +83,18 @@ class VersionReader:
         version_id = self._description.version_with(label)
         if version_id is None:
             return None
-        return self._read(self._description.arn, version_id=version_id, stage=Stage.CURRENT)
+        return self._read(self._description.arn, version_id=version_id)
 
     def other(self, secret_id: str) -> SecretValue:
         """The AWSCURRENT value of another secret (a master or admin credential)."""
         try:
-            return self._read(secret_id, version_id=None, stage=Stage.CURRENT)
+            return self._read(secret_id, stage=Stage.CURRENT)
         except ValueNotFoundError as exc:
             # AWSCURRENT always has a value, so the secret itself is missing (or invisible to us).
             raise SecretNotFoundError(exc.operation, exc.code, secret_id) from exc
 
-    def _read(self, secret_id: str, *, version_id: str | None, stage: Stage) -> SecretValue:
-        value = self._sm.get_value(secret_id, version_id=version_id, stage=stage if version_id is None else None)
+    def _read(self, secret_id: str, *, version_id: str | None = None, stage: Stage | None = None) -> SecretValue:
+        value = self._sm.get_value(secret_id, version_id=version_id, stage=stage)
         self._redactor.add(value.text, *self._strategy.secret_parts(value.text))
         return value
 
