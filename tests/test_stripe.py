@@ -15,9 +15,10 @@ import stripe
 from rotator.constants import STAGED_LABEL, Stage, Step
 from rotator.errors import SecretFormatError, StagingRequiredError, TargetUnreachableError, VerificationError
 from rotator.stripe_webhooks import WebhookSignatureError, verify_event
+from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.stripe_server import StripeServer
-from tests.conftest import snapshot, stage_value
+from tests.conftest import emulator_for, engine_for, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
@@ -57,8 +58,33 @@ def test_staged_key_is_proven_and_promoted(
     assert result.ok, result.error
     assert stage_value(sm_client, arn, Stage.CURRENT) == new
     assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
-    labels = [s for stages in sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"].values() for s in stages]
-    assert STAGED_LABEL not in labels  # used up
+    assert STAGED_LABEL not in _labels(sm_client, arn)  # used up
+
+
+def test_staged_label_is_cleared_when_finish_is_redriven_after_a_crash(
+    stripe_api: StripeServer, sm_client: Any, moto_server: MotoServer, fault_free: None, make_secret: MakeSecret,
+    unique_name: Callable[[str], str], account: str,
+) -> None:  # fmt: skip
+    arn = make_secret(name_for("staging", unique_name), new_key(account=account, server=stripe_api), "stripe")
+    new = new_key(account=account, server=stripe_api)
+    stage(sm_client, arn, new)
+    moto_server.log.inject(Fault("UpdateSecretVersionStage", "fail_after", times=1))  # AWSCURRENT moves, then death
+    crashed = emulator_for(engine_for("stripe", ROTATION_SM_MAX_ATTEMPTS="1")).rotate(arn)
+    assert crashed.failed_step is Step.FINISH
+    assert stage_value(sm_client, arn, Stage.CURRENT) == new
+    healthy = emulator_for(engine_for("stripe"))
+    healthy.invoke(arn, crashed.token, Step.FINISH)  # Secrets Manager's retry of the failed step
+    assert STAGED_LABEL not in _labels(sm_client, arn)
+    newer = new_key(account=account, server=stripe_api)
+    stage(sm_client, arn, newer)
+    healthy.invoke(arn, crashed.token, Step.FINISH)  # a stale re-drive must not consume the next staged value
+    assert STAGED_LABEL in _labels(sm_client, arn)
+    assert healthy.rotate(arn).ok
+    assert stage_value(sm_client, arn, Stage.CURRENT) == newer
+
+
+def _labels(sm_client: Any, arn: str) -> list[str]:
+    return [s for stages in sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"].values() for s in stages]
 
 
 def test_nothing_staged_names_the_command_and_changes_nothing(

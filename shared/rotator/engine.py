@@ -104,7 +104,7 @@ class Engine:
         if Stage.CURRENT in stages:
             if request.step is Step.FINISH:
                 # Promotion already happened (a re-driven finishSecret): only the idempotent clean-up is left.
-                self.strategy.retire(RetireRequest(ref, versions))
+                self._after_promotion(ref, versions)
             return "already current"
         if request.step is Step.CREATE:
             return self._create(request, ref, versions, redactor)
@@ -132,11 +132,16 @@ class Engine:
         current_version = description.version_with(Stage.CURRENT)
         self.sm.move_stage(ref.arn, Stage.CURRENT, to_version=ref.token, from_version=current_version)
         logger.info("promoted", extra={"previous_version": current_version})
-        staged = description.version_with(STAGED_LABEL)
-        if staged is not None:  # an operator's staged value is used up once promoted
-            self.sm.move_stage(ref.arn, STAGED_LABEL, to_version=None, from_version=staged)
-        self.strategy.retire(RetireRequest(ref, versions))
+        self._after_promotion(ref, versions)
         return "promoted"
+
+    def _after_promotion(self, ref: SecretRef, versions: VersionReader) -> None:
+        """Idempotent clean-up, also when finishSecret is re-driven after a crash right after the stage move."""
+        staged = versions.labelled(STAGED_LABEL)
+        # An operator's staged value is used up once promoted; one staged since then is left for the next rotation.
+        if staged is not None and staged.text == versions.pending().text:
+            self.sm.move_stage(ref.arn, STAGED_LABEL, to_version=None, from_version=staged.version_id)
+        self.strategy.retire(RetireRequest(ref, versions))
 
     def _record(self, step: str, started: float, *, ok: bool) -> None:
         metrics.clear_metrics()  # a metric set belongs to one invocation, even when flushing is disabled
