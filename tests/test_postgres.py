@@ -55,6 +55,13 @@ def create_role(admin: psycopg.Connection[Any], name: str, password: str) -> Non
     admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(verifier)))
 
 
+def new_role(admin: psycopg.Connection[Any]) -> tuple[str, str]:
+    """A fresh login role with a random password."""
+    user, password = user_name(), secrets.token_urlsafe(18)
+    create_role(admin, user, password)
+    return user, password
+
+
 def secret_text(form: str, place: tuple[str, int], user: str, password: str, **extra: Any) -> str:
     host, port = place
     if form == "url":
@@ -88,8 +95,7 @@ def test_five_rotations_keep_current_working(
     form: str,
     strategy: str,
 ) -> None:
-    user, password = user_name(), secrets.token_urlsafe(18)
-    create_role(admin, user, password)
+    user, password = new_role(admin)
     extra = {"masterarn": master_arn} if strategy == "alternating" and form == "json" else {}
     arn = make_secret(unique_name("database-url"), secret_text(form, place, user, password, **extra), "postgres")
     env = {"ROTATION_POSTGRES_MASTER_SECRET_ARN": master_arn} if strategy == "alternating" and form == "url" else {}
@@ -158,8 +164,7 @@ def test_crash_after_each_side_effect_converges_and_someone_always_logs_in(
     make_secret: MakeSecret,
     unique_name: Callable[[str], str],
 ) -> None:
-    user, password = user_name(), secrets.token_urlsafe(18)
-    create_role(admin, user, password)
+    user, password = new_role(admin)
     arn = make_secret(unique_name("database-url"), secret_text("url", place, user, password), "postgres")
     emulator = emulator_for(engine_for("postgres"))
 
@@ -194,8 +199,7 @@ def test_previous_password_is_used_after_a_rollback(
     make_secret: MakeSecret,
     unique_name: Callable[[str], str],
 ) -> None:
-    user, password = user_name(), secrets.token_urlsafe(18)
-    create_role(admin, user, password)
+    user, password = new_role(admin)
     arn = make_secret(unique_name("database-url"), secret_text("json", place, user, password), "postgres")
     first = emulator.rotate(arn)
     assert first.ok
@@ -295,8 +299,7 @@ def test_current_credentials_that_no_longer_work_are_refused_and_nothing_changes
     make_secret: MakeSecret,
     unique_name: Callable[[str], str],
 ) -> None:
-    user, password = user_name(), secrets.token_urlsafe(18)
-    create_role(admin, user, password)
+    user, password = new_role(admin)
     arn = make_secret(
         unique_name("database-url"), secret_text("url", place, user, secrets.token_urlsafe(18)), "postgres"
     )
@@ -313,8 +316,7 @@ def test_master_secret_missing_or_unable_to_log_in(
     make_secret: MakeSecret,
     unique_name: Callable[[str], str],
 ) -> None:
-    user, password = user_name(), secrets.token_urlsafe(18)
-    create_role(admin, user, password)
+    user, password = new_role(admin)
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:amply/none/master-AbCdEf"
     arn = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=missing), "postgres"
@@ -376,8 +378,7 @@ def test_zero_failed_logins_under_load_with_alternating_users(
     unique_name: Callable[[str], str],
     master_arn: str,
 ) -> None:
-    user, password = user_name(), secrets.token_urlsafe(18)
-    create_role(admin, user, password)
+    user, password = new_role(admin)
     arn = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=master_arn), "postgres"
     )
@@ -415,8 +416,7 @@ def test_tls_modes_rotate_over_tls(
 ) -> None:
     server, superuser_url, ca, _ = tls_postgres
     with psycopg.connect(superuser_url, autocommit=True) as admin:
-        user, password = user_name(), secrets.token_urlsafe(18)
-        create_role(admin, user, password)
+        user, password = new_role(admin)
         extra = {"sslmode": mode, "sslrootcert": str(ca)} if mode == "verify-full" else {"sslmode": mode}
         arn = make_secret(
             unique_name("database-url"),
@@ -441,8 +441,7 @@ def test_tls_with_the_wrong_ca_fails_clearly_and_changes_nothing(
 ) -> None:
     server, superuser_url, _, wrong_ca = tls_postgres
     with psycopg.connect(superuser_url, autocommit=True) as admin:
-        user, password = user_name(), secrets.token_urlsafe(18)
-        create_role(admin, user, password)
+        user, password = new_role(admin)
     text = secret_text(
         "url", (server.host, server.port), user, password, sslmode="verify-full", sslrootcert=str(wrong_ca)
     )

@@ -47,6 +47,13 @@ def create_user(server: RedisTarget, name: str, password: str, rules: str = APP_
         client.execute_command("ACL", "SETUSER", name, "reset", *rules.split(), _hash(password))
 
 
+def new_user(server: RedisTarget, rules: str = APP_RULES) -> tuple[str, str]:
+    """A fresh ACL user with ``rules`` and a random password."""
+    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    create_user(server, user, password, rules)
+    return user, password
+
+
 def secret_text(form: str, server: RedisTarget | tuple[str, int], user: str | None, password: str, **extra: Any) -> str:
     host, port = server if isinstance(server, tuple) else (server.host, server.port)
     if form == "url":
@@ -119,8 +126,7 @@ def test_five_rotations_keep_current_and_previous_working(
 def test_set_secret_sends_only_hashes(
     primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
 ) -> None:
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password)
+    user, password = new_user(primary)
     material = make_tls()
     tap = TlsProxy((primary.host, primary.port), material.cert_pem, material.key_pem, protocol="plain").start()
     try:
@@ -167,8 +173,7 @@ def test_rotation_survives_a_restart(
 def test_every_node_is_updated_and_a_down_node_stops_the_rotation(
     primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
 ) -> None:
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password)
+    user, password = new_user(primary)
     replica = RedisServer(
         {"admin": ("on ~* &* +@all", primary.admin_password), user: (APP_RULES, password)},
         replica_of=(primary.host, primary.port, "admin", primary.admin_password),
@@ -235,8 +240,7 @@ def test_unknown_user_is_refused_not_created(
 def test_wrong_current_and_previous_passwords_change_nothing(
     primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
 ) -> None:
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password, "on ~* &* +@all")
+    user, password = new_user(primary, "on ~* &* +@all")
     arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, secrets.token_urlsafe(18)), "redis")
     error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
     assert f"no known password of {user}" in str(error)
@@ -246,8 +250,7 @@ def test_wrong_current_and_previous_passwords_change_nothing(
 def test_acl_command_refused_names_the_command(
     primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
 ) -> None:
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password)  # APP_RULES: no ACL SETUSER permission
+    user, password = new_user(primary)  # APP_RULES: no ACL SETUSER permission
     arn = make_secret(unique_name("redis-url"), secret_text("url", primary, user, password), "redis")
     error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
     assert "refused ACL GETUSER: NOPERM (the login lacks this permission" in str(error)
@@ -276,8 +279,7 @@ def test_rediss_rotates_over_verified_tls(
     admin_arn: str,
 ) -> None:
     proxy, ca = tls_redis
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password)
+    user, password = new_user(primary)
     text = secret_text("url", (proxy.host, proxy.port), user, password, tls=True)
     arn = make_secret(unique_name("redis-url"), text, "redis")
     tls_admin = make_secret(
@@ -300,8 +302,7 @@ def test_tls_required_but_plain_url_given_fails_clearly(
     unique_name: Callable[[str], str],
 ) -> None:
     proxy, _ = tls_redis
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password, "on ~* &* +@all")
+    user, password = new_user(primary, "on ~* &* +@all")
     arn = make_secret(unique_name("redis-url"), secret_text("url", (proxy.host, proxy.port), user, password), "redis")
     error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetUnreachableError)
     assert "tls=off" in str(error)
@@ -310,8 +311,7 @@ def test_tls_required_but_plain_url_given_fails_clearly(
 def test_zero_failed_authentications_under_load(
     primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
 ) -> None:
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password)
+    user, password = new_user(primary)
     arn = make_secret(
         unique_name("redis-url"), secret_text("json", primary, user, password, adminarn=admin_arn), "redis"
     )
@@ -324,8 +324,7 @@ def test_zero_failed_authentications_under_load(
 def test_scratch_key_read_and_write_in_test_secret(
     primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
 ) -> None:
-    user, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-    create_user(primary, user, password)  # APP_RULES allow keys app:*
+    user, password = new_user(primary)  # APP_RULES allow keys app:*
     text = secret_text("json", primary, user, password, adminarn=admin_arn)
     arn = make_secret(unique_name("redis-url"), text, "redis")
     assert emulator_for(engine_for("redis", ROTATION_REDIS_TEST_KEY="app:rotation-probe")).rotate(arn).ok
