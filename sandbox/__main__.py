@@ -8,8 +8,6 @@ template.yaml for the four steps, then prints what happened.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import secrets
 import sys
 import time
@@ -18,7 +16,7 @@ from dataclasses import dataclass
 
 from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.seed import seed_redis_user
-from sandbox.session import KEYRING, MASTER, Sandbox, running_sandbox
+from sandbox.session import KEYRING, MASTER, Sandbox, quiet_handlers, running_sandbox
 from sandbox.table import print_table
 
 __all__ = ["main"]
@@ -223,10 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=0, help="moto server port (default: any free port)")
     args = parser.parse_args(argv)
     if not args.verbose:
-        level = "INFO" if args.command == "serve" else "ERROR"  # serve ships INFO lines to CloudWatch Logs
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", level)
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        quiet_handlers("INFO" if args.command == "serve" else "ERROR")  # serve ships INFO lines to CloudWatch Logs
     if args.command == "serve":
         return serve(args.port)
     return demo()

@@ -9,17 +9,26 @@ master secret, the Redis admin secret, the signing keyring bucket). The demo,
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Sandbox", "Servers", "running_sandbox"]
+__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Sandbox", "Servers", "quiet_handlers", "running_sandbox"]
 
 MASTER = "amply/sandbox/database-master"
 REDIS_ADMIN = "amply/sandbox/redis-admin"
 KEYRING = ("amply-sandbox-keyring", "checkpoint-signing-key/jwks.json")
+
+
+def quiet_handlers(level: str = "ERROR") -> None:
+    """Keep the handlers' JSON logs (below ``level``) and metrics off the console; call before they load."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", level)
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ repeated runs with min and max.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sandbox.session import quiet_handlers  # noqa: E402
 from sandbox.table import print_table  # noqa: E402
 
 _IMPORT_PROBE = """
@@ -82,9 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--many", type=int, default=200, help="secrets in the throughput run")
     parser.add_argument("--workers", type=int, default=8, help="concurrent rotations in the throughput run")
     args = parser.parse_args(argv)
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    quiet_handlers()
 
     from rotator.handler import handler_for
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn

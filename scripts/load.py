@@ -9,8 +9,6 @@ prints; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sandbox.load import run_load  # noqa: E402
+from sandbox.session import quiet_handlers  # noqa: E402
 from sandbox.table import print_table  # noqa: E402
 
 
@@ -29,9 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rotations", type=int, default=10)
     parser.add_argument("--ttl", type=float, default=1.0, help="client cache TTL in seconds")
     args = parser.parse_args(argv)
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    quiet_handlers()
 
     from sandbox.probes import postgres_logs_in, redis_logs_in
     from sandbox.seed import seed_postgres_role, seed_redis_user
