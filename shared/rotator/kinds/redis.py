@@ -167,8 +167,8 @@ class RedisStrategy(Strategy):
             raise SecretFormatError("pending secret names another user or host than current")
         admin_arn = current.admin_arn or self.redis.admin_arn
         admin = RedisSecret.parse(versions.other(admin_arn).text, what="admin secret") if admin_arn else None
+        logins = [admin] if admin is not None else self._own_logins(current, pending, versions)
         for node in self._nodes(current):
-            logins = [admin] if admin is not None else self._own_logins(current, pending, versions)
             with self._first_login(node, logins, tls_from=current) as client:
                 # ACL SETUSER would create a missing user: refuse instead of inventing one.
                 if self._run(client, node, "ACL GETUSER", "ACL", "GETUSER", current.username) is None:

@@ -237,8 +237,10 @@ class StripeStrategy(Strategy):
         if c.TAG_STRIPE_WEBHOOK_ENDPOINT not in tags:
             return
         api_key = self._api_key(request.versions)
-        keep = self._endpoint_for(api_key, request.secret.token, tags)
-        for endpoint in self.api.endpoints(api_key):
+        endpoints = self.api.endpoints(api_key)
+        made = _made_for(endpoints, request.secret.token)
+        keep = made.id if made is not None else tags[c.TAG_STRIPE_WEBHOOK_ENDPOINT]
+        for endpoint in endpoints:
             ours = _metadata(endpoint).get("rotation_secret") == request.secret.name
             if endpoint.id != keep and (ours or endpoint.id == tags[c.TAG_STRIPE_WEBHOOK_ENDPOINT]):
                 self.api.delete_endpoint(api_key, endpoint.id)
@@ -258,18 +260,13 @@ class StripeStrategy(Strategy):
             raise ConfigurationError(f"tag {c.TAG_STRIPE_API_KEY_SECRET} names a webhook secret, not an API key")
         return value.text
 
-    def _endpoint_for(self, api_key: str, token: str, tags: Mapping[str, str]) -> str:
-        for endpoint in self.api.endpoints(api_key):
-            if _metadata(endpoint).get("rotation_token") == token:
-                return str(endpoint.id)
-        return tags[c.TAG_STRIPE_WEBHOOK_ENDPOINT]
-
     def _roll_endpoint(self, request: GenerateRequest) -> str:
         api_key = self._api_key(request.versions)
         tags = request.versions.description.tags
-        current_version = request.current.version_id
-        source = self._endpoint_for(api_key, current_version, tags)
-        for endpoint in self.api.endpoints(api_key):
+        endpoints = self.api.endpoints(api_key)
+        made = _made_for(endpoints, request.current.version_id)
+        source = made.id if made is not None else tags[c.TAG_STRIPE_WEBHOOK_ENDPOINT]
+        for endpoint in endpoints:
             # A replacement made by an attempt that crashed before storing its secret is useless now.
             if _metadata(endpoint).get("rotation_token") == request.secret.token:
                 self.api.delete_endpoint(api_key, endpoint.id)
@@ -283,13 +280,16 @@ class StripeStrategy(Strategy):
         tags = request.versions.description.tags
         if c.TAG_STRIPE_WEBHOOK_ENDPOINT not in tags:
             return  # a manually staged webhook secret: only its format can be checked
-        api_key = self._api_key(request.versions)
-        endpoint_id = self._endpoint_for(api_key, request.secret.token, {c.TAG_STRIPE_WEBHOOK_ENDPOINT: ""})
-        if not endpoint_id:
+        endpoint = _made_for(self.api.endpoints(self._api_key(request.versions)), request.secret.token)
+        if endpoint is None:
             raise VerificationError("the replacement webhook endpoint for this rotation does not exist")
-        endpoint = self.api.endpoint(api_key, endpoint_id)
         if getattr(endpoint, "status", "enabled") != "enabled":
-            raise VerificationError(f"replacement webhook endpoint {endpoint_id} is not enabled")
+            raise VerificationError(f"replacement webhook endpoint {endpoint.id} is not enabled")
+
+
+def _made_for(endpoints: list[Any], token: str) -> Any | None:
+    """The endpoint a rotation with ``token`` created (its secret is that version's value), if any."""
+    return next((e for e in endpoints if _metadata(e).get("rotation_token") == token), None)
 
 
 def _metadata(endpoint: Any) -> dict[str, Any]:
