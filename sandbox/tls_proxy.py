@@ -6,7 +6,11 @@ certificate and relays the decrypted protocol to the plain server:
 
 * ``postgres``: answers the client's SSLRequest with ``S`` first, exactly as a
   TLS-enabled PostgreSQL does (sslmode, verification and hostname checks are
-  exercised for real);
+  exercised for real). Given the roles' SCRAM verifiers (``scram_verifier``) it
+  also offers SCRAM-SHA-256-PLUS over TLS, as a TLS-enabled server does: it
+  checks the client's proof and its channel binding to this certificate
+  (``tls-server-end-point``), then logs in to the plain backend with the
+  ClientKey the proof reveals, so ``channel_binding=require`` works for real;
 * ``direct``: TLS from the first byte, as ``rediss://`` clients expect;
 * ``plain``: no TLS at all, a wire tap: every byte clients send is kept in
   ``client_bytes`` so tests can prove what crossed the wire.
@@ -14,13 +18,18 @@ certificate and relays the decrypted protocol to the plain server:
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
+import secrets
 import select
 import socket
 import ssl
 import struct
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["TlsProxy"]
@@ -32,7 +41,15 @@ _GSSENC_REQUEST = 80877104
 class TlsProxy:
     """Listens on 127.0.0.1:<port>; relays to ``backend`` (host, port)."""
 
-    def __init__(self, backend: tuple[str, int], cert_pem: bytes, key_pem: bytes, *, protocol: str) -> None:
+    def __init__(
+        self,
+        backend: tuple[str, int],
+        cert_pem: bytes,
+        key_pem: bytes,
+        *,
+        protocol: str,
+        scram_verifier: Callable[[str], str | None] | None = None,
+    ) -> None:
         if protocol not in ("postgres", "direct", "plain"):
             raise ValueError(f"unknown protocol {protocol!r}")
         self.backend = backend
@@ -48,6 +65,9 @@ class TlsProxy:
         self._closed = False
         self.client_bytes = bytearray()
         self._tap_lock = threading.Lock()
+        self._scram_verifier = scram_verifier
+        # tls-server-end-point (RFC 5929): the hash of the certificate, SHA-256 for an ECDSA-SHA256 certificate.
+        self._end_point = hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert_pem.decode())).digest()
 
     def start(self) -> TlsProxy:
         self._thread.start()
@@ -82,17 +102,96 @@ class TlsProxy:
                 length, code = struct.unpack("!ii", head)
             if length == 8 and code == _SSL_REQUEST:
                 client.sendall(b"S")
-                stream: socket.socket = self._context.wrap_socket(client, server_side=True)
-                first = b""
+                tls_stream = self._context.wrap_socket(client, server_side=True)
+                if self._scram_verifier is not None:
+                    self._serve_scram_plus(tls_stream)
+                    return
+                self._relay(tls_stream, b"")
             else:
-                stream, first = client, head  # a plaintext client: relay as is
-            self._relay(stream, first)
+                self._relay(client, head)  # a plaintext client: relay as is
         except (OSError, ssl.SSLError, struct.error):
             client.close()
 
-    def _relay(self, stream: socket.socket, first: bytes, *, tap: bool = False) -> None:
-        """Shuttle bytes both ways from one thread: an SSL socket must not be read and written concurrently."""
+    def _serve_scram_plus(self, client: ssl.SSLSocket) -> None:
+        """Authenticate a TLS client with SCRAM-SHA-256(-PLUS) here, then the plain backend with its ClientKey."""
+        assert self._scram_verifier is not None
+        startup = _read_exactly(client, 4)
+        startup += _read_exactly(client, struct.unpack("!i", startup)[0] - 4)
+        fields = startup[8:].split(b"\0")
+        params = dict(zip(fields[::2], fields[1::2], strict=False))
         backend = socket.create_connection(self.backend, timeout=10)
+        backend.sendall(startup)
+        kind, body = _read_message(backend)
+        verifier = self._scram_verifier(params.get(b"user", b"").decode())
+        if kind != b"R" or struct.unpack("!i", body[:4])[0] != _AUTH_SASL or verifier is None:
+            self._relay(client, b"", backend=backend, backend_first=_message(kind, body))
+            return
+        client.sendall(_message(b"R", struct.pack("!i", _AUTH_SASL) + b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"))
+        kind, body = _read_message(client)
+        mechanism, _, rest = body.partition(b"\0")
+        if mechanism != b"SCRAM-SHA-256-PLUS":  # no channel binding asked for: the backend can do the rest
+            backend.sendall(_message(kind, body))
+            self._relay(client, b"", backend=backend)
+            return
+        client_first = rest[4:].decode()
+        gs2_header, _, client_first_bare = client_first.partition(",,")
+        gs2_header += ",,"
+        client_nonce = dict(part.split("=", 1) for part in client_first_bare.split(","))["r"]
+        iterations_salt, keys = verifier.split("$")[1:]
+        iterations, salt = iterations_salt.split(":")
+        stored_key, server_key = (base64.b64decode(key) for key in keys.split(":"))
+        nonce = client_nonce + base64.b64encode(secrets.token_bytes(18)).decode()
+        server_first = f"r={nonce},s={salt},i={iterations}"
+        client.sendall(_message(b"R", struct.pack("!i", _AUTH_SASL_CONTINUE) + server_first.encode()))
+        _, body = _read_message(client)
+        client_final = body.decode()
+        without_proof, _, proof_part = client_final.rpartition(",p=")
+        final = dict(part.split("=", 1) for part in without_proof.split(","))
+        expected_binding = gs2_header.encode() + self._end_point
+        auth_message = f"{client_first_bare},{server_first},{without_proof}".encode()
+        client_key = _xor(base64.b64decode(proof_part), _hmac(stored_key, auth_message))
+        if (
+            base64.b64decode(final.get("c", "")) != expected_binding
+            or final.get("r") != nonce
+            or hashlib.sha256(client_key).digest() != stored_key
+        ):
+            client.sendall(_error("28P01", "SCRAM authentication or channel binding failed"))
+            return
+        # The backend: the same SCRAM exchange without channel binding, proven with the recovered ClientKey.
+        backend_nonce = base64.b64encode(secrets.token_bytes(18)).decode()
+        backend_first_bare = f"n=,r={backend_nonce}"
+        first = f"n,,{backend_first_bare}".encode()
+        backend.sendall(_message(b"p", b"SCRAM-SHA-256\0" + struct.pack("!i", len(first)) + first))
+        kind, body = _read_message(backend)
+        if kind != b"R":
+            client.sendall(_message(kind, body))
+            return
+        backend_server_first = body[4:].decode()
+        backend_without_proof = f"c=biws,r={dict(p.split('=', 1) for p in backend_server_first.split(','))['r']}"
+        backend_message = f"{backend_first_bare},{backend_server_first},{backend_without_proof}".encode()
+        backend_proof = base64.b64encode(_xor(client_key, _hmac(stored_key, backend_message))).decode()
+        backend.sendall(_message(b"p", f"{backend_without_proof},p={backend_proof}".encode()))
+        kind, body = _read_message(backend)  # AuthenticationSASLFinal, or an error
+        if kind != b"R":
+            client.sendall(_message(kind, body))
+            return
+        signature = base64.b64encode(_hmac(server_key, auth_message)).decode()
+        client.sendall(_message(b"R", struct.pack("!i", _AUTH_SASL_FINAL) + f"v={signature}".encode()))
+        self._relay(client, b"", backend=backend)
+
+    def _relay(
+        self,
+        stream: socket.socket,
+        first: bytes,
+        *,
+        tap: bool = False,
+        backend: socket.socket | None = None,
+        backend_first: bytes = b"",
+    ) -> None:
+        """Shuttle bytes both ways from one thread: an SSL socket must not be read and written concurrently."""
+        backend = backend or socket.create_connection(self.backend, timeout=10)
+        if backend_first:
+            stream.sendall(backend_first)
         stream.settimeout(None)
         backend.settimeout(None)
         if first:
@@ -122,6 +221,31 @@ class TlsProxy:
     def _record(self, chunk: bytes) -> None:
         with self._tap_lock:
             self.client_bytes.extend(chunk)
+
+
+_AUTH_SASL, _AUTH_SASL_CONTINUE, _AUTH_SASL_FINAL = 10, 11, 12
+
+
+def _message(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("!i", len(payload) + 4) + payload
+
+
+def _read_message(sock: socket.socket) -> tuple[bytes, bytes]:
+    head = _read_exactly(sock, 5)
+    return head[:1], _read_exactly(sock, struct.unpack("!i", head[1:])[0] - 4)
+
+
+def _error(code: str, text: str) -> bytes:
+    fields = b"".join(key + value.encode() + b"\0" for key, value in ((b"S", "FATAL"), (b"C", code), (b"M", text)))
+    return _message(b"E", fields + b"\0")
+
+
+def _hmac(key: bytes, data: bytes) -> bytes:
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes:

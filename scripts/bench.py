@@ -38,11 +38,13 @@ print((imported - started) * 1000, (time.perf_counter() - started) * 1000)
 # carries the spawning parent's high-water mark into ru_maxrss across exec.
 _MEMORY_PROBE = """
 import importlib.util, json, sys
+from sandbox.rotate_secret import LambdaContext
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-    module.lambda_handler({"Step": step, "SecretId": sys.argv[2], "ClientRequestToken": sys.argv[3]}, None)
+    event = {"Step": step, "SecretId": sys.argv[2], "ClientRequestToken": sys.argv[3]}
+    module.lambda_handler(event, LambdaContext(sys.argv[4]))
 status = open("/proc/self/status").read()
 print(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024)
 """
@@ -87,19 +89,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rotator.handler import handler_for
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
     from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
-    from sandbox.session import MASTER, running_sandbox
+    from sandbox.session import running_sandbox
 
     rows = []
     with running_sandbox() as servers:
         server, postgres, client = servers.moto, servers.postgres, servers.sandbox.client
+        pg_url, master = servers.sandbox.postgres_url, servers.sandbox.master_arn
         warm = servers.emulator  # every handler, loaded once: a warm container per kind
         cases: list[tuple[str, str, Callable[[], str]]] = [
             ("session_secret", "session_secret", lambda: seed_value("session_secret")),
-            ("postgres (single user)", "postgres", lambda: seed_postgres_role(postgres.superuser_url, "bench_single")),
+            (
+                "postgres (single user)",
+                "postgres",
+                lambda: seed_postgres_role(pg_url, "bench_single"),
+            ),
             (
                 "postgres (alternating)",
                 "postgres",
-                lambda: seed_postgres_role(postgres.superuser_url, "bench_alt", masterarn=MASTER),
+                lambda: seed_postgres_role(pg_url, "bench_alt", masterarn=master),
             ),
             ("signing_key (RSA-3072)", "signing_key", lambda: seed_signing_key("RS256")),
             ("signing_key (Ed25519)", "signing_key", lambda: seed_signing_key("EdDSA", key_id="bench-ed-1")),
@@ -127,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = cold.rotate(name)
                 cold_calls.append(float(sum((server.log.calls - before).values())))
                 token = warm.begin(name)
-                rss.extend(_probe(_MEMORY_PROBE, str(ROOT / "functions" / kind / "app.py"), name, token))
+                app = str(ROOT / "functions" / kind / "app.py")
+                rss.extend(_probe(_MEMORY_PROBE, app, name, token, lambda_arn(kind)))
                 if not result.ok or warm.stuck_pending(name):
                     raise SystemExit(f"{label}: rotation failed at {result.failed_step}")
             rows.append(

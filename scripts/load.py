@@ -32,13 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from sandbox.probes import postgres_logs_in, redis_logs_in
     from sandbox.seed import seed_postgres_role, seed_redis_user
-    from sandbox.session import MASTER, running_sandbox
+    from sandbox.session import running_sandbox
 
     rows = []
     with running_sandbox() as servers:
-        postgres_url = servers.sandbox.postgres_url
+        postgres_url, master = servers.sandbox.postgres_url, servers.sandbox.master_arn
         cases: list[tuple[str, str, str, Callable[[str], bool]]] = [
-            ("postgres alternating users", "postgres", seed_postgres_role(postgres_url, "load_alt", masterarn=MASTER),
+            ("postgres alternating users", "postgres", seed_postgres_role(postgres_url, "load_alt", masterarn=master),
              postgres_logs_in),
             ("postgres single user", "postgres", seed_postgres_role(postgres_url, "load_single"), postgres_logs_in),
             ("redis ACL user (overlap)", "redis", seed_redis_user(*servers.sandbox.redis, "load_app"), redis_logs_in),

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,20 +33,28 @@ from tests.leak_canary import LOG_LINES, register_output, register_secret, secre
 
 @dataclass(frozen=True)
 class RedisTarget:
-    """The test Redis: where it listens and the ``admin`` user's password."""
+    """The test Redis: where it listens, the ``admin`` user's password and the session's admin secret."""
 
     host: str
     port: int
     admin_password: str = field(repr=False)
+    admin_arn: str = ""
 
 
 @dataclass(frozen=True)
 class PostgresTarget:
-    """The test database: a superuser URL and, when the suite started it, the server (for its log)."""
+    """The test database: a superuser URL and, when the suite started it, the server (for its log).
+
+    ``superuser_url`` goes through the server's TLS front without TLS (what seeds and admin connections
+    use); ``master_url`` is the same superuser with verify-full and channel binding, what the session's
+    master secret (``master_arn``, allowed by ROTATION_POSTGRES_MASTER_SECRET_ARNS) holds.
+    """
 
     superuser_url: str
     server: PostgresServer | None
     log_path: Path | None
+    master_url: str = ""
+    master_arn: str = ""
 
     def log_text(self) -> str:
         if self.log_path is None:
@@ -83,35 +92,70 @@ def moto_server(stripe_api: StripeServer) -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresTarget]:
+def postgres(moto_server: MotoServer) -> Iterator[PostgresTarget]:
     """A PostgreSQL server for the session (or ROTATION_TEST_POSTGRES_URL, a superuser URL, to use an existing one)."""
     existing = os.environ.get("ROTATION_TEST_POSTGRES_URL")
+    client = boto3.client("secretsmanager", endpoint_url=moto_server.endpoint)
     if existing:
         log = os.environ.get("ROTATION_TEST_POSTGRES_LOG")  # the server's log file, for the no-password-in-log test
-        yield PostgresTarget(existing, None, Path(log) if log else None)
+        arn = str(client.create_secret(Name="amply/test/postgres-master", SecretString=existing)["ARN"])
+        with _environment(ROTATION_POSTGRES_MASTER_SECRET_ARNS=arn):
+            yield PostgresTarget(existing, None, Path(log) if log else None, existing, arn)
         return
     server = PostgresServer().start()
     try:
-        yield PostgresTarget(server.superuser_url, server, server.log_path)
+        server.start_front()
+        register_secret(server.superuser_password)
+        arn = str(client.create_secret(Name="amply/test/postgres-master", SecretString=server.master_url)["ARN"])
+        with _environment(ROTATION_POSTGRES_SSLROOTCERT=str(server.ca_path), ROTATION_POSTGRES_MASTER_SECRET_ARNS=arn):
+            yield PostgresTarget(server.front_url, server, server.log_path, server.master_url, arn)
     finally:
         register_output("postgres server log", server.log_text())
         server.cleanup()
 
 
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration (handlers read them when they load)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
-def redis_primary() -> Iterator[RedisTarget]:
-    """A redis-server for the session with an ``admin`` user (or ROTATION_TEST_REDIS_URL, an admin URL)."""
+def redis_primary(moto_server: MotoServer) -> Iterator[RedisTarget]:
+    """A redis-server for the session with an ``admin`` user (or ROTATION_TEST_REDIS_URL, an admin URL).
+
+    Its admin secret is allowed by ROTATION_REDIS_ADMIN_SECRET_ARNS, as the template configures one.
+    """
+    client = boto3.client("secretsmanager", endpoint_url=moto_server.endpoint)
+
+    def admin_secret(target: RedisTarget) -> str:
+        url = f"redis://admin:{target.admin_password}@{target.host}:{target.port}/0"
+        return str(client.create_secret(Name="amply/test/redis-admin", SecretString=url)["ARN"])
+
     existing = os.environ.get("ROTATION_TEST_REDIS_URL")
     if existing:
         url = ConnectionUrl.parse(existing)
-        yield RedisTarget(url.host, url.port or 6379, url.password or "")
+        target = RedisTarget(url.host, url.port or 6379, url.password or "")
+        arn = admin_secret(target)
+        with _environment(ROTATION_REDIS_ADMIN_SECRET_ARNS=arn):
+            yield RedisTarget(target.host, target.port, target.admin_password, arn)
         return
     password = secrets.token_urlsafe(24)
     register_secret(password)
     with RedisServer({"admin": ("on ~* &* +@all", password), "default": ("off", password)}) as server:
         target = RedisTarget(server.host, server.port, password)
-        with _redis_watch(target):
-            yield target
+        arn = admin_secret(target)
+        with _redis_watch(target), _environment(ROTATION_REDIS_ADMIN_SECRET_ARNS=arn):
+            yield RedisTarget(server.host, server.port, password, arn)
 
 
 @contextlib.contextmanager
@@ -139,6 +183,11 @@ def _redis_watch(target: RedisTarget) -> Iterator[None]:
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
+    for _ in range(100):  # MONITOR is listening once it has seen a command
+        if seen:
+            break
+        admin.ping()
+        time.sleep(0.05)
     try:
         yield
     finally:
@@ -169,8 +218,11 @@ def sm_client(moto_server: MotoServer) -> Any:
 
 
 @pytest.fixture(scope="session")
-def template_handlers(moto_server: MotoServer) -> dict[str, Callable[..., Any]]:
-    """Every function of template.yaml, loaded through its CodeUri + Handler, by kind."""
+def template_handlers(
+    moto_server: MotoServer, postgres: PostgresTarget, redis_primary: RedisTarget
+) -> dict[str, Callable[..., Any]]:
+    """Every function of template.yaml, loaded through its CodeUri + Handler, by kind (after the session's
+    master and admin secrets are configured, as the template configures them)."""
     return {spec.kind: load_handler(spec) for spec in rotation_functions().values()}
 
 

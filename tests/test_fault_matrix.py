@@ -60,9 +60,10 @@ def case(request: pytest.FixtureRequest, make_secret: Callable[..., str], unique
         pg: PostgresTarget = request.getfixturevalue("postgres")
         role = f"fm_{secrets.token_hex(3)}"
         if kind == "postgres alternating":
-            master = make_secret(unique_name("master"), pg.superuser_url, rotation=False)
             return Case(
-                "postgres", lambda: seed_postgres_role(pg.superuser_url, role, masterarn=master), postgres_logs_in
+                "postgres",
+                lambda: seed_postgres_role(pg.superuser_url, role, masterarn=pg.master_arn),
+                postgres_logs_in,
             )
         return Case("postgres", lambda: seed_postgres_role(pg.superuser_url, role), postgres_logs_in)
     if kind == "redis":

@@ -18,6 +18,7 @@ from rotator.codecs import ConnectionUrl
 from rotator.constants import Stage, Step
 from rotator.errors import (
     AuthenticationError,
+    ConfigurationError,
     PolicyError,
     SecretFormatError,
     SecretNotFoundError,
@@ -25,6 +26,7 @@ from rotator.errors import (
     TargetUnreachableError,
 )
 from rotator.kinds.postgres import PostgresSecret
+from sandbox.certificates import make_tls
 from sandbox.load import run_load
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in
@@ -32,7 +34,6 @@ from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.tls_proxy import TlsProxy
 from tests.conftest import PostgresTarget, crash_once_after, emulator_for, engine_for, expect_failure, stage_value
 from tests.leak_canary import register_secret
-from tests.tls import make_tls
 
 MakeSecret = Callable[..., str]
 
@@ -79,8 +80,9 @@ def user_name(prefix: str = "app") -> str:
 
 
 @pytest.fixture
-def master_arn(postgres: PostgresTarget, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> str:
-    return make_secret(unique_name("postgres-master"), postgres.superuser_url, rotation=False)
+def master_arn(postgres: PostgresTarget) -> str:
+    """The session's master secret: verify-full with channel binding through the server's TLS front."""
+    return postgres.master_arn
 
 
 @pytest.mark.parametrize("form", ["url", "json"])
@@ -304,7 +306,7 @@ def test_current_credentials_that_no_longer_work_are_refused_and_nothing_changes
         unique_name("database-url"), secret_text("url", place, user, secrets.token_urlsafe(18)), "postgres"
     )
     error = expect_failure(sm_client, emulator, arn, Step.SET, TargetRejectedError)
-    assert f"none of the pending, current or previous passwords of {user}" in str(error)
+    assert f"none of the current, pending or previous passwords of {user}" in str(error)
     assert postgres_logs_in(secret_text("url", place, user, password)), "the database password changed"
 
 
@@ -321,15 +323,23 @@ def test_master_secret_missing_or_unable_to_log_in(
     arn = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=missing), "postgres"
     )
-    expect_failure(sm_client, emulator, arn, Step.SET, SecretNotFoundError)
+    error = expect_failure(sm_client, emulator, arn, Step.CREATE, ConfigurationError)
+    assert "ROTATION_POSTGRES_MASTER_SECRET_ARNS" in str(error)  # not configured: never read
 
     wrong_master = make_secret(
-        unique_name("postgres-master"), secret_text("url", place, "postgres", secrets.token_urlsafe(18)), rotation=False
+        unique_name("postgres-master"),
+        secret_text("url", place, "postgres", secrets.token_urlsafe(18), sslmode="verify-full"),
+        rotation=False,
     )
+    allowing = emulator_for(engine_for("postgres", ROTATION_POSTGRES_MASTER_SECRET_ARNS=f"{missing},{wrong_master}"))
+    arn_allowed = make_secret(
+        unique_name("database-url"), secret_text("json", place, user, password, masterarn=missing), "postgres"
+    )
+    expect_failure(sm_client, allowing, arn_allowed, Step.SET, SecretNotFoundError)
     arn2 = make_secret(
         unique_name("database-url"), secret_text("json", place, user, password, masterarn=wrong_master), "postgres"
     )
-    error = expect_failure(sm_client, emulator, arn2, Step.SET, AuthenticationError)
+    error = expect_failure(sm_client, allowing, arn2, Step.SET, AuthenticationError)
     assert "as postgres refused the password" in str(error)
     assert postgres_logs_in(secret_text("url", place, user, password))
 
@@ -397,39 +407,66 @@ def tls_postgres(
     folder = tmp_path_factory.mktemp("tls")
     (folder / "ca.pem").write_bytes(material.ca_pem)
     (folder / "wrong-ca.pem").write_bytes(wrong.ca_pem)
-    url = ConnectionUrl.parse(postgres.superuser_url)
-    proxy = TlsProxy((url.host, url.port or 5432), material.cert_pem, material.key_pem, protocol="postgres").start()
+    if postgres.server is None:
+        pytest.skip("needs the suite's own server (its SCRAM verifiers)")
+    server = postgres.server
+    proxy = TlsProxy(
+        (server.host, server.port), material.cert_pem, material.key_pem, protocol="postgres",
+        scram_verifier=server.scram_verifier,
+    ).start()  # fmt: skip
     try:
         yield proxy, postgres.superuser_url, folder / "ca.pem", folder / "wrong-ca.pem"
     finally:
         proxy.stop()
 
 
-@pytest.mark.parametrize("mode", ["require", "verify-full"])
-def test_tls_modes_rotate_over_tls(
+@pytest.mark.parametrize("mode", ["require", "verify-ca", "verify-full"])
+def test_tls_modes_rotate_over_verified_tls_with_channel_binding(
     tls_postgres: tuple[TlsProxy, str, Path, Path],
     sm_client: Any,
-    emulator: RotateSecretEmulator,
     make_secret: MakeSecret,
     unique_name: Callable[[str], str],
     mode: str,
 ) -> None:
     server, superuser_url, ca, _ = tls_postgres
+    # require and verify-ca are verified as verify-full: the CA is the function's configured one.
+    emulator = emulator_for(engine_for("postgres", ROTATION_POSTGRES_SSLROOTCERT=str(ca)))
     with psycopg.connect(superuser_url, autocommit=True) as admin:
         user, password = new_role(admin)
-        extra = {"sslmode": mode, "sslrootcert": str(ca)} if mode == "verify-full" else {"sslmode": mode}
         arn = make_secret(
             unique_name("database-url"),
-            secret_text("json", (server.host, server.port), user, password, **extra),
+            secret_text("json", (server.host, server.port), user, password, sslmode=mode),
             "postgres",
         )
-        assert emulator.rotate(arn).ok
+        result = emulator.rotate(arn)
+        assert result.ok, result.error
         secret = PostgresSecret.parse(stage_value(sm_client, arn, Stage.CURRENT))
         with psycopg.connect(
             host=secret.host, port=secret.port, user=secret.username, password=secret.password,
-            dbname="postgres", sslmode="verify-full", sslrootcert=str(ca),
+            dbname="postgres", sslmode="verify-full", sslrootcert=str(ca), channel_binding="require",
         ) as conn:  # fmt: skip
             assert conn.pgconn.ssl_in_use
+
+
+def test_require_with_an_untrusted_certificate_is_refused_unless_allowed(
+    tls_postgres: tuple[TlsProxy, str, Path, Path],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    server, superuser_url, _, _ = tls_postgres
+    with psycopg.connect(superuser_url, autocommit=True) as admin:
+        user, password = new_role(admin)
+    text = secret_text("url", (server.host, server.port), user, password, sslmode="require")
+    arn = make_secret(unique_name("database-url"), text, "postgres")
+    error = expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
+    assert "sslmode=require, verified as verify-full" in str(error)
+    assert "ROTATION_POSTGRES_ALLOW_UNVERIFIED_TLS=true" in str(error)
+    # The documented opt-in accepts the certificate unverified; SCRAM with channel binding is still required.
+    unverified = emulator_for(engine_for("postgres", ROTATION_POSTGRES_ALLOW_UNVERIFIED_TLS="true"))
+    result = unverified.retry(arn)
+    assert result.ok, result.error
 
 
 def test_tls_with_the_wrong_ca_fails_clearly_and_changes_nothing(

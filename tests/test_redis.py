@@ -16,13 +16,13 @@ import redis
 from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError, VerificationError
 from rotator.kinds.redis import RedisSecret
+from sandbox.certificates import make_tls
 from sandbox.load import run_load
 from sandbox.probes import redis_logs_in
 from sandbox.redis_server import RedisServer
 from sandbox.tls_proxy import TlsProxy
 from tests.conftest import RedisTarget, emulator_for, engine_for, expect_failure, snapshot, stage_value
 from tests.leak_canary import register_secret
-from tests.tls import make_tls
 
 MakeSecret = Callable[..., str]
 APP_RULES = "on ~app:* &* -@all +@read +@write +@connection +acl|whoami"
@@ -67,10 +67,9 @@ def secret_text(form: str, server: RedisTarget | tuple[str, int], user: str | No
 
 
 @pytest.fixture
-def admin_arn(primary: RedisTarget, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> str:
-    return make_secret(
-        unique_name("redis-admin"), secret_text("url", primary, "admin", primary.admin_password), rotation=False
-    )
+def admin_arn(primary: RedisTarget) -> str:
+    """The session's admin secret (allowed by ROTATION_REDIS_ADMIN_SECRET_ARNS)."""
+    return primary.admin_arn
 
 
 def _acl_rules(server: RedisTarget, user: str) -> list[str]:
@@ -137,7 +136,7 @@ def test_set_secret_sends_only_hashes(
         )
         text = secret_text("json", (tap.host, tap.port), user, password, adminarn=admin)
         arn = make_secret(unique_name("redis-url"), text, "redis")
-        emulator = emulator_for(engine_for("redis"))
+        emulator = emulator_for(engine_for("redis", ROTATION_REDIS_ADMIN_SECRET_ARNS=admin))
         token = emulator.begin(arn)
         emulator.invoke(arn, token, Step.CREATE)
         emulator.invoke(arn, token, Step.SET)
@@ -146,7 +145,10 @@ def test_set_secret_sends_only_hashes(
         assert b"SETUSER" in wire
         assert _hash(pending.password)[1:].encode() in wire
         assert pending.password.encode() not in wire, "the new password crossed the wire in clear during setSecret"
-        assert password.encode() not in wire
+        # The current password is sent once, as the user's own AUTH proving the secret owns the user (TLS in
+        # production), never as part of a change.
+        login = f"AUTH\r\n${len(user)}\r\n{user}\r\n${len(password)}\r\n{password}\r\n".encode()
+        assert wire.count(password.encode()) == wire.count(login) == 1
         emulator.invoke(arn, token, Step.TEST)
         emulator.invoke(arn, token, Step.FINISH)
         assert redis_logs_in(stage_value(sm_client, arn, Stage.CURRENT), node=(primary.host, primary.port))
@@ -182,7 +184,8 @@ def test_every_node_is_updated_and_a_down_node_stops_the_rotation(
         node = f"{replica.host}:{replica.port}"
         text = secret_text("json", primary, user, password, adminarn=admin_arn, nodes=[node])
         arn = make_secret(unique_name("redis-url"), text, "redis")
-        emulator = emulator_for(engine_for("redis"))
+        # The admin password goes to the admin secret's endpoints and the configured nodes only.
+        emulator = emulator_for(engine_for("redis", ROTATION_REDIS_NODES=node))
         assert emulator.rotate(arn).ok
         current = stage_value(sm_client, arn, Stage.CURRENT)
         assert redis_logs_in(current)
@@ -232,7 +235,7 @@ def test_unknown_user_is_refused_not_created(
     text = secret_text("json", primary, ghost, secrets.token_urlsafe(18), adminarn=admin_arn)
     arn = make_secret(unique_name("redis-url"), text, "redis")
     error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
-    assert f"user {ghost} does not exist" in str(error)
+    assert f"cannot prove the secret owns {ghost}" in str(error)  # no login as it: the admin is never used
     with _admin(primary) as client:
         assert client.execute_command("ACL", "GETUSER", ghost) is None
 

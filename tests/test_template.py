@@ -15,7 +15,7 @@ import pytest
 
 from rotator.constants import Stage, Step
 from sandbox.functions import PROJECT_ROOT, load_handler, load_template, rotation_functions
-from sandbox.rotate_secret import RotateSecretEmulator
+from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
 from tests.conftest import version_with
 from tests.leak_canary import register_secret, secret_parts
 
@@ -159,8 +159,8 @@ def test_event_files_rotate_through_the_template_handler_path(
     old_version = version_with(sm_client, secret_id, Stage.CURRENT)
     emulator.begin(secret_id, token=token)
     handler = template_handlers[kind]
-    for path in events:
-        handler(json.loads(path.read_text()), None)
+    for path in events:  # Lambda's context names the invoked function: the secret's rotation function
+        handler(json.loads(path.read_text()), LambdaContext(lambda_arn(kind)))
     stages = sm_client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
     assert Stage.CURRENT in stages[token]
     assert old_version is not None

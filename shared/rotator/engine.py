@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from rotator.constants import STAGED_LABEL, Stage, Step
 from rotator.errors import (
     NotPendingError,
+    NotRotationFunctionError,
     RotationDisabledError,
     RotationError,
     UnexpectedError,
@@ -54,6 +55,7 @@ class Engine:
         redactor = Redactor()
         redacting_filter.redactor = redactor
         step_name = "invalid"
+        clean: RotationError | None = None
         try:
             # The subsegment records an escaping exception's message; only sanitised ones reach it.
             with tracer.provider.in_subsegment("## rotation step") as subsegment:
@@ -66,12 +68,14 @@ class Engine:
                     logger.thread_safe_append_keys(
                         secret=request.arn, step=step_name, token=request.token, kind=self.strategy.KIND
                     )
-                    outcome = self._run(request, redactor)
+                    outcome = self._run(request, redactor, getattr(context, "invoked_function_arn", None))
                 except Exception as exc:
                     clean = _sanitise(exc, redactor)
                     self._log_failure(clean, exc, redactor, started)
-                    # The chain would carry unredacted driver text into the runtime's error report.
-                    raise clean from None
+                if clean is not None:
+                    # Raised outside the except block: neither __cause__ nor __context__ may carry the
+                    # unredacted original (a driver error's text can hold a password).
+                    raise clean
         except RotationError:
             self._record(step_name, started, ok=False)
             raise
@@ -95,10 +99,11 @@ class Engine:
             },
         )
 
-    def _run(self, request: RotationEvent, redactor: Redactor) -> str:
+    def _run(self, request: RotationEvent, redactor: Redactor, invoked_arn: str | None) -> str:
         description = self.sm.describe(request.arn)
         logger.thread_safe_append_keys(secret=description.name)
         stages = _check_stages(description, request.token)
+        _check_invoker(description, invoked_arn)
         ref = SecretRef(arn=description.arn, name=description.name, token=request.token)
         versions = VersionReader(self.sm, description, request.token, redactor, self.strategy)
         if Stage.CURRENT in stages:
@@ -161,6 +166,21 @@ def _check_stages(description: SecretDescription, token: str) -> tuple[str, ...]
     if Stage.CURRENT not in stages and Stage.PENDING not in stages:
         raise NotPendingError(f"version {token} of {description.name} is not AWSPENDING")
     return stages
+
+
+def _check_invoker(description: SecretDescription, invoked_arn: str | None) -> None:
+    """Only the secret's own rotation function may rotate it: refuses a direct invocation of another function."""
+    expected = description.rotation_lambda_arn
+    if invoked_arn is None or expected is None or _unqualified(invoked_arn) != _unqualified(expected):
+        raise NotRotationFunctionError(
+            f"{description.name} is rotated by {expected or 'no function'}, not by the invoked "
+            f"{invoked_arn or 'caller (no Lambda context)'}: rotation functions run only for Secrets Manager"
+        )
+
+
+def _unqualified(function_arn: str) -> str:
+    """A function ARN without its version or alias (``arn:aws:lambda:region:account:function:name``)."""
+    return ":".join(function_arn.split(":")[:7])
 
 
 def _sanitise(exc: BaseException, redactor: Redactor) -> RotationError:

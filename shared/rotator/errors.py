@@ -11,7 +11,9 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "EventError",
+    "ForbiddenTargetError",
     "NotPendingError",
+    "NotRotationFunctionError",
     "PolicyError",
     "ProtocolError",
     "RotationDisabledError",
@@ -55,6 +57,10 @@ class NotPendingError(ProtocolError):
     """The event's version is neither AWSCURRENT nor AWSPENDING."""
 
 
+class NotRotationFunctionError(ProtocolError):
+    """The invoked function is not the secret's rotation function (a direct invocation)."""
+
+
 class StagingRequiredError(ProtocolError):
     """The kind cannot invent a value and none was staged for this rotation."""
 
@@ -95,6 +101,10 @@ class ThrottledError(SecretsManagerError):
 
 class SecretsManagerUnavailableError(SecretsManagerError):
     """Secrets Manager could not be reached in time (connect or read timeout)."""
+
+
+class ForbiddenTargetError(RotationError):
+    """The secret asks for what the suite never does: change a privileged or foreign user, use a foreign endpoint."""
 
 
 class TargetUnreachableError(RotationError):

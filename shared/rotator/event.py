@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rotator.codecs.text import has_control
 from rotator.constants import Step
 from rotator.errors import EventError
 
@@ -34,7 +35,7 @@ class RotationEvent:
         if step not in Step.__members__.values():
             raise EventError("event key 'Step' is not one of " + ", ".join(s.value for s in Step))
         arn = _string(event, "SecretId")
-        if len(arn) > _MAX_SECRET_ID or any(ord(ch) < 32 for ch in arn):
+        if len(arn) > _MAX_SECRET_ID or has_control(arn):
             raise EventError("event key 'SecretId' is too long or contains control characters")
         token = _string(event, "ClientRequestToken")
         if not _TOKEN.fullmatch(token):

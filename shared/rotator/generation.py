@@ -8,7 +8,7 @@ import string
 from rotator.errors import PolicyError
 from rotator.settings import PasswordPolicy
 
-__all__ = ["generate_password", "password_alphabet"]
+__all__ = ["generate_password", "meets_policy", "password_alphabet"]
 
 _CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)
 
@@ -33,3 +33,15 @@ def generate_password(policy: PasswordPolicy) -> str:
         password = "".join(secrets.choice(alphabet) for _ in range(policy.length))
         if not policy.require_each_type or all(any(ch in chars for ch in password) for chars in classes):
             return password
+
+
+def meets_policy(password: str, policy: PasswordPolicy) -> bool:
+    """True when ``password`` could have come from ``generate_password(policy)`` (length, alphabet, classes).
+
+    setSecret refuses anything else: a pending value written by someone other than createSecret (a direct
+    invocation with a chosen password) never reaches the target.
+    """
+    alphabet, classes = password_alphabet(policy)
+    if len(password) < policy.length or any(ch not in alphabet for ch in password):
+        return False
+    return not policy.require_each_type or all(any(ch in chars for ch in password) for chars in classes)

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from rotator import constants as c
 
-__all__ = ["REDACTED", "Redactor", "logger", "metrics", "tracer"]
+__all__ = ["QUIET_LIBRARIES", "REDACTED", "Redactor", "logger", "metrics", "redacting_filter", "tracer"]
 
 REDACTED = "[redacted]"
 # Shorter values (a port, a flag) would redact innocent text; real secrets are longer.
@@ -31,7 +31,8 @@ class Redactor:
             if not value or len(value) < _MIN_REDACTABLE:
                 continue
             self._values.add(value)
-            self._values.add(quote(value, safe=""))
+            # Never raises: a lone surrogate (valid in a JSON string) is percent-encoded byte by byte.
+            self._values.add(quote(value, safe="", errors="surrogatepass"))
             self._values.add(json.dumps(value)[1:-1])
             self._values.add(repr(value)[1:-1])
 
@@ -90,3 +91,12 @@ tracer = Tracer(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAM
 # On the logger itself, so every handler (Lambda's, a test's) only ever sees redacted records.
 redacting_filter = _RedactingFilter()
 logger.addFilter(redacting_filter)
+
+# With the function's log level at DEBUG (LoggingConfig), the runtime sets the root logger to DEBUG and
+# these libraries would log request bodies: secret values, master passwords, the RotationToken. They are
+# held at WARNING whatever the root level, and the root handlers (Lambda's own) redact like ours.
+QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer", "redis", "psycopg", "stripe")
+for _name in QUIET_LIBRARIES:
+    logging.getLogger(_name).setLevel(logging.WARNING)
+for _handler in logging.getLogger().handlers:
+    _handler.addFilter(redacting_filter)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from rotator import constants as c
 from rotator.errors import ConfigurationError
 
-__all__ = ["PasswordPolicy", "Settings", "env_bool", "env_int"]
+__all__ = ["PasswordPolicy", "Settings", "ca_bundle", "env_arns", "env_bool", "env_int"]
 
 # Characters that need quoting in a URL userinfo, an SQL literal or a shell word.
 # Excluding them keeps generated passwords safe to paste anywhere.
@@ -55,6 +55,24 @@ def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigurationError(f"{name} must be true or false")
+
+
+def env_arns(environ: Mapping[str, str], *names: str) -> frozenset[str]:
+    """Every secret ARN named by these settings (each may hold a comma-separated list)."""
+    return frozenset(arn.strip() for name in names for arn in environ.get(name, "").split(",") if arn.strip())
+
+
+# The runtime's CA bundle, as AWS's own rotation functions use it on Lambda (Amazon Linux: /etc/pki), then
+# the usual Debian/Alpine and macOS places. libpq's "system" would mean the CA directory compiled into the
+# bundled OpenSSL of psycopg-binary, which does not exist on Lambda.
+CA_BUNDLE_CANDIDATES = ("/etc/pki/tls/cert.pem", "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem")
+
+
+def ca_bundle(configured: str | None, *, exists: Callable[[str], bool] = os.path.isfile) -> str:
+    """The CA bundle file to verify servers with: ``configured``, else the first system bundle that exists."""
+    if configured and configured != "system":
+        return configured
+    return next((path for path in CA_BUNDLE_CANDIDATES if exists(path)), CA_BUNDLE_CANDIDATES[0])
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotator.codecs.json_document import JsonDocument, looks_like_json
+from rotator.codecs.text import check_host, has_control
 from rotator.codecs.url import ConnectionUrl
 from rotator.errors import SecretFormatError
 
@@ -86,8 +87,9 @@ class ConnectionSecret:
     def _check_lengths(self) -> None:
         for name in ("host", "username", "password", "database"):
             value = getattr(self, name)
-            if value is not None and (len(value) > _MAX_FIELD or any(ord(ch) < 32 for ch in value)):
+            if value is not None and (len(value) > _MAX_FIELD or has_control(value)):
                 raise SecretFormatError(f"secret field {name!r} is too long or contains control characters")
+        check_host(self.host, what="secret field 'host'")
 
     @property
     def is_json(self) -> bool:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote
 
+from rotator.codecs.text import has_control
 from rotator.errors import SecretFormatError
 
 __all__ = ["ConnectionUrl", "looks_like_url"]
@@ -43,7 +44,7 @@ class ConnectionUrl:
         """Parse a URL with a host; refuses control characters, spaces and bad ports."""
         if len(text) > _MAX_LENGTH:
             raise SecretFormatError(f"connection URL is longer than {_MAX_LENGTH} characters")
-        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        if any(ch.isspace() for ch in text) or has_control(text):
             raise SecretFormatError("connection URL contains whitespace or control characters")
         match = _URL.fullmatch(text)
         if match is None:

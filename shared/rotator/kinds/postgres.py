@@ -1,23 +1,32 @@
-"""PostgreSQL credentials: single user or alternating users, zero downtime, no password in clear.
+"""PostgreSQL credentials: single user or alternating users, zero downtime, ownership proven first.
 
 Secrets are a connection URL (``postgresql[+driver]://`` or ``postgres://``,
 every query parameter kept) or RDS-style JSON (``engine``, ``host``, ``port``,
-``username``, ``password``, ``dbname``, optional ``masterarn``; every other
-field kept).
+``username``, ``password``, ``dbname``, optional ``masterarn`` and ``ssl``;
+every other field kept), the format AWS's own rotation functions read.
 
-* **Single user** (no master secret): the user logs in and changes its own
-  password. setSecret tries the pending password (already set: done), then
-  the current one, then AWSPREVIOUS (a crashed or rolled-back rotation).
-* **Alternating users** (``masterarn`` in the secret or
+* **Single user** (no master secret): the user logs in with AWSCURRENT and
+  changes its own password. Only when AWSCURRENT is refused does setSecret try
+  the pending password (an earlier attempt already set it) and AWSPREVIOUS (a
+  crashed rotation or a rollback), each only for the same user, host, port and
+  database.
+* **Alternating users** (``masterarn`` in the secret, or
   ``ROTATION_POSTGRES_MASTER_SECRET_ARN``): the pending secret names the other
-  user of a pair (``app`` ↔ ``app_clone``); the master creates the clone if it
-  is missing, re-syncs its attributes and role memberships from the base user
-  on every rotation, and sets the password. The previous user keeps working
-  until the next rotation.
+  user of a pair (``app`` ↔ ``app_clone``). Before the master is used the
+  rotation proves it owns the pair by logging in with AWSCURRENT (or, after a
+  crash, AWSPREVIOUS or the pending value of the same pair); the master must
+  be the secret's own server; the master's own user and roles with SUPERUSER,
+  REPLICATION or BYPASSRLS are never changed or cloned. The master creates the
+  clone if it is missing, re-syncs its attributes and memberships from the
+  base user on every rotation, and sets the password.
 
-The password never travels in clear: the SCRAM-SHA-256 verifier is computed
-client-side (libpq ``PQencryptPasswordConn``) and only the verifier is sent.
-Identifiers are always quoted with ``psycopg.sql.Identifier``.
+Connections insist on SCRAM-SHA-256 (``require_auth``; md5 only by opt-in,
+cleartext never), with channel binding whenever TLS is on. ``require`` and
+``verify-ca`` are verified as ``verify-full`` unless
+``ROTATION_POSTGRES_ALLOW_UNVERIFIED_TLS`` allows them; the master is always
+``verify-full`` against the configured CA. Passwords are sent as SCRAM
+verifiers computed client-side (libpq ``PQencryptPasswordConn``); identifiers
+are always quoted with ``psycopg.sql.Identifier``.
 """
 
 from __future__ import annotations
@@ -34,14 +43,16 @@ from rotator.codecs import ConnectionSecret, LoginSecret
 from rotator.errors import (
     AuthenticationError,
     ConfigurationError,
+    ForbiddenTargetError,
+    PolicyError,
     SecretFormatError,
     TargetRejectedError,
     TargetUnreachableError,
     VerificationError,
 )
-from rotator.generation import generate_password
+from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
-from rotator.settings import Settings, env_int
+from rotator.settings import Settings, ca_bundle, env_arns, env_bool, env_int
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest, VersionReader
 
 __all__ = ["KIND", "STRATEGY", "PostgresSecret", "PostgresSettings", "PostgresStrategy"]
@@ -50,7 +61,9 @@ KIND = "postgres"
 SCHEMES = frozenset({"postgresql", "postgres"})
 DEFAULT_PORT = 5432
 _SSLMODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+_VERIFYING = frozenset({"verify-ca", "verify-full"})
 _MAX_IDENTIFIER_BYTES = 63
+_PRIVILEGES = ("SUPERUSER", "REPLICATION", "BYPASSRLS")
 
 
 @dataclass(frozen=True)
@@ -58,9 +71,12 @@ class PostgresSettings:
     """The postgres kind's configuration."""
 
     master_arn: str | None = None
+    allowed_master_arns: frozenset[str] = frozenset()
     clone_suffix: str = "_clone"
     sslmode: str = "verify-full"
-    sslrootcert: str = "system"
+    sslrootcert: str = ""
+    allow_unverified_tls: bool = False
+    allow_md5: bool = False
     connect_timeout: int = 5
     statement_timeout_ms: int = 10_000
 
@@ -75,9 +91,12 @@ class PostgresSettings:
             raise ConfigurationError(f"{c.ENV_POSTGRES_CLONE_SUFFIX} must be letters, digits and underscores")
         return cls(
             master_arn=environ.get(c.ENV_POSTGRES_MASTER_SECRET_ARN) or None,
+            allowed_master_arns=env_arns(environ, c.ENV_POSTGRES_MASTER_SECRET_ARN, c.ENV_POSTGRES_MASTER_SECRET_ARNS),
             clone_suffix=suffix,
             sslmode=sslmode,
-            sslrootcert=environ.get(c.ENV_POSTGRES_SSLROOTCERT) or "system",
+            sslrootcert=ca_bundle(environ.get(c.ENV_POSTGRES_SSLROOTCERT)),
+            allow_unverified_tls=env_bool(environ, c.ENV_POSTGRES_ALLOW_UNVERIFIED_TLS, False),
+            allow_md5=env_bool(environ, c.ENV_POSTGRES_ALLOW_MD5, False),
             connect_timeout=env_int(environ, c.ENV_POSTGRES_CONNECT_TIMEOUT, 5, low=1, high=60),
             statement_timeout_ms=env_int(environ, c.ENV_POSTGRES_STATEMENT_TIMEOUT_MS, 10_000, low=100, high=120_000),
         )
@@ -98,10 +117,13 @@ class PostgresSecret(LoginSecret):
             raise SecretFormatError(f"{what} has no username")
         if connection.password is None:
             raise SecretFormatError(f"{what} has no password")
+        secret = cls(connection)
         sslmode = connection.options.get("sslmode")
         if sslmode is not None and sslmode not in _SSLMODES:
             raise SecretFormatError(f"{what} has an unknown sslmode")
-        return cls(connection)
+        if connection.is_json and connection.field("ssl") is not None and secret.ssl_flag is None:
+            raise SecretFormatError(f"{what} field 'ssl' must be true or false")
+        return secret
 
     def __repr__(self) -> str:
         return f"PostgresSecret(user={self.username!r}, host={self.host!r}, port={self.port}, dbname={self.dbname!r})"
@@ -120,9 +142,33 @@ class PostgresSecret(LoginSecret):
         return value if isinstance(value, str) and value else None
 
     @property
+    def ssl_flag(self) -> bool | None:
+        """The AWS sample functions' ``"ssl"`` field: a bool or ``"true"``/``"false"`` (None when absent or neither)."""
+        value = self.connection.field("ssl")
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        return None
+
+    @property
+    def sslmode(self) -> str | None:
+        """The TLS mode the secret asks for: ``sslmode``, else ``"ssl"`` (true: verify-full, false: disable)."""
+        mode = self.connection.options.get("sslmode")
+        if mode is not None:
+            return mode
+        flag = self.ssl_flag
+        return None if flag is None else ("verify-full" if flag else "disable")
+
+    @property
+    def server(self) -> tuple[str, int]:
+        """Host and port: the server this login is for."""
+        return (self.host.lower(), self.port)
+
+    @property
     def place(self) -> tuple[str, int, str]:
         """Host, port and database: what must not change across a rotation."""
-        return (self.host.lower(), self.port, self.dbname)
+        return (*self.server, self.dbname)
 
     def with_credentials(self, *, username: str | None = None, password: str | None = None) -> str:
         return self.connection.with_credentials(username=username, password=password)
@@ -152,6 +198,8 @@ class PostgresStrategy(Strategy):
         versions = request.versions
         pending = PostgresSecret.parse(versions.pending().text, what="pending secret")
         current = PostgresSecret.parse(versions.current().text, what="current secret")
+        if not meets_policy(pending.password, self.settings.password_policy):
+            raise PolicyError("pending password does not meet the generation policy: createSecret did not make it")
         master_arn = self._master_arn(current)
         if master_arn is None:
             self._apply_single_user(pending, current, versions)
@@ -159,34 +207,28 @@ class PostgresStrategy(Strategy):
             self._apply_alternating(pending, current, master_arn, versions)
 
     def _apply_single_user(self, pending: PostgresSecret, current: PostgresSecret, versions: VersionReader) -> None:
-        previous: list[PostgresSecret] = []  # read only when needed: most rotations never touch it
+        def same_login(candidate: PostgresSecret | None) -> bool:
+            return candidate is not None and (candidate.username, candidate.place) == (pending.username, pending.place)
 
-        def read_previous() -> list[PostgresSecret]:
-            if not previous:
-                value = versions.previous()
-                previous.append(PostgresSecret.parse(value.text, what="previous secret") if value else current)
-            return previous
-
-        def same_login(candidate: PostgresSecret) -> bool:
-            return candidate.username == pending.username and candidate.place == pending.place
-
-        if not same_login(current) and not same_login(read_previous()[0]):
+        previous = self._previous(versions)
+        if not same_login(current) and not same_login(previous):
             raise SecretFormatError("pending secret names another user, host or database than current and previous")
-        if self._can_log_in(pending):
-            logger.info("pending password already set", extra={"db_user": pending.username, "db_host": pending.host})
-            return
-        for candidate in (current, None):
-            login = candidate or read_previous()[0]
-            if (candidate is None and login is current) or not same_login(login):
+        # AWSCURRENT first: on a healthy rotation no login is refused. The pending password (set by an
+        # earlier attempt) and AWSPREVIOUS (a crash or rollback) are tried only after a refusal.
+        for login in (current, pending, previous):
+            if login is None or not same_login(login):
                 continue
             try:
                 with self._connect(login) as conn:
-                    self._set_password(conn, pending.username, pending.password, pending)
+                    if login is pending:
+                        logger.info("pending password already set", extra={"db_user": pending.username})
+                    else:
+                        self._set_password(conn, pending.username, pending.password, pending)
                     return
             except AuthenticationError:
                 continue
         raise TargetRejectedError(
-            f"none of the pending, current or previous passwords of {pending.username} "
+            f"none of the current, pending or previous passwords of {pending.username} "
             f"log in to {pending.host}:{pending.port}"
         )
 
@@ -198,9 +240,41 @@ class PostgresStrategy(Strategy):
         if pending.username not in (base, clone) or pending.place != current.place:
             raise SecretFormatError("pending secret names a user, host or database outside the alternating pair")
         master = PostgresSecret.parse(versions.other(master_arn).text, what="master secret")
-        with self._connect(master) as conn:
+        if master.username in (base, clone):
+            raise ForbiddenTargetError(
+                f"{master.username} is the master secret's own user: never changed by a rotation"
+            )
+        if master.server != current.server:
+            raise ForbiddenTargetError(
+                f"the master secret is for {master.host}:{master.port}, not the secret's server "
+                f"{current.host}:{current.port}: the master is used only on its own server"
+            )
+        proof = self._prove_ownership(current, pending, self._previous(versions), base)
+        if proof is pending:
+            logger.info("pending password already set", extra={"db_user": pending.username})
+            return
+        with self._connect(master, as_master=True) as conn:
+            self._refuse_privileged(conn, base, clone, pending)
             self._ensure_clone(conn, base, clone, pending)
             self._set_password(conn, pending.username, pending.password, pending)
+
+    def _prove_ownership(
+        self, current: PostgresSecret, pending: PostgresSecret, previous: PostgresSecret | None, base: str
+    ) -> PostgresSecret:
+        """The login that shows the secret holds a working password of the pair, before the master acts.
+
+        AWSCURRENT first; after a crash or a rollback AWSPREVIOUS or the pending value, each only when it
+        names the same pair on the same server and database (the secret's own version history).
+        """
+        for login in (current, previous, pending):
+            if login is None or self._base(login.username) != base or login.place != current.place:
+                continue
+            if self._can_log_in(login):
+                return login
+        raise TargetRejectedError(
+            f"cannot prove the secret owns {base}: none of its current, previous or pending logins is accepted by "
+            f"{current.host}:{current.port}; the master secret was not used"
+        )
 
     # testSecret -------------------------------------------------------------------
 
@@ -228,7 +302,20 @@ class PostgresStrategy(Strategy):
     # helpers ----------------------------------------------------------------------
 
     def _master_arn(self, current: PostgresSecret) -> str | None:
-        return current.master_arn or self.pg.master_arn
+        named = current.master_arn
+        if named is None:
+            return self.pg.master_arn
+        if named not in self.pg.allowed_master_arns:
+            raise ConfigurationError(
+                f"the secret's masterarn is not a master secret this function may use: add it to "
+                f"{c.ENV_POSTGRES_MASTER_SECRET_ARNS} (template parameter PostgresMasterSecretArns)"
+            )
+        return named
+
+    @staticmethod
+    def _previous(versions: VersionReader) -> PostgresSecret | None:
+        value = versions.previous()
+        return PostgresSecret.parse(value.text, what="previous secret") if value is not None else None
 
     def _base(self, username: str) -> str:
         suffix = self.pg.clone_suffix
@@ -241,10 +328,18 @@ class PostgresStrategy(Strategy):
             raise SecretFormatError(f"alternate user name for {base} would exceed {_MAX_IDENTIFIER_BYTES} bytes")
         return partner
 
-    def _sslmode(self, secret: PostgresSecret) -> str:
-        sslmode = secret.connection.options.get("sslmode") or self.pg.sslmode
-        # libpq's allow/prefer fall back to plaintext silently; the rotator never does.
-        return "require" if sslmode in ("allow", "prefer") else sslmode
+    def _tls(self, secret: PostgresSecret, *, as_master: bool) -> tuple[str, str]:
+        """The sslmode to connect with and the mode the secret asked for (for error messages)."""
+        asked = secret.sslmode or self.pg.sslmode
+        if as_master:
+            return "verify-full", asked  # a man-in-the-middle must never see the master's session
+        if asked == "disable":
+            return asked, asked
+        if asked in ("allow", "prefer"):
+            asked = "require"  # libpq would fall back to plaintext silently; the rotator never does
+        if asked in ("require", "verify-ca") and not self.pg.allow_unverified_tls:
+            return "verify-full", asked
+        return asked, asked
 
     def _can_log_in(self, secret: PostgresSecret) -> bool:
         try:
@@ -254,8 +349,10 @@ class PostgresStrategy(Strategy):
             return False
 
     @contextmanager
-    def _connect(self, secret: PostgresSecret) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-        sslmode = self._sslmode(secret)
+    def _connect(
+        self, secret: PostgresSecret, *, as_master: bool = False
+    ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        sslmode, asked = self._tls(secret, as_master=as_master)
         if sslmode == "disable":
             logger.warning("connecting without TLS (sslmode=disable in the secret or configuration)")
         timeout = self.pg.statement_timeout_ms
@@ -266,12 +363,17 @@ class PostgresStrategy(Strategy):
             "password": secret.password,
             "dbname": secret.dbname,
             "sslmode": sslmode,
+            # A server (or a man-in-the-middle) asking for a cleartext or md5 password gets nothing.
+            "require_auth": "scram-sha-256,md5" if self.pg.allow_md5 else "scram-sha-256",
             "connect_timeout": self.pg.connect_timeout,
             "application_name": "secret-rotation",
             "options": f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
         }
-        if sslmode in ("verify-ca", "verify-full"):
-            params["sslrootcert"] = secret.connection.options.get("sslrootcert") or self.pg.sslrootcert
+        if sslmode != "disable":
+            params["channel_binding"] = "prefer" if self.pg.allow_md5 else "require"
+        if sslmode in _VERIFYING:
+            own = None if as_master else secret.connection.options.get("sslrootcert")
+            params["sslrootcert"] = own or self.pg.sslrootcert
         where = f"{secret.host}:{secret.port} as {secret.username}"
         try:
             conn = psycopg.connect(autocommit=True, **params)  # type: ignore[arg-type]
@@ -279,9 +381,16 @@ class PostgresStrategy(Strategy):
             pgconn = getattr(exc, "pgconn", None)
             if pgconn is not None and pgconn.used_password:
                 raise AuthenticationError(f"PostgreSQL at {where} refused the password") from exc
+            upgraded = (
+                f" (the secret asks for sslmode={asked}, verified as verify-full: set "
+                f"{c.ENV_POSTGRES_ALLOW_UNVERIFIED_TLS}=true to accept an unverified certificate)"
+                if asked != sslmode and not as_master
+                else ""
+            )
             raise TargetUnreachableError(
                 f"cannot connect to PostgreSQL at {where} (sslmode={sslmode}): connection, timeout or TLS "
-                "verification failed"
+                f"verification failed, or the server offered no SCRAM-SHA-256 authentication with channel "
+                f"binding{upgraded}"
             ) from exc
         try:
             yield conn
@@ -291,6 +400,25 @@ class PostgresStrategy(Strategy):
             raise TargetRejectedError(f"PostgreSQL at {where} refused a statement: SQLSTATE {exc.sqlstate}") from exc
         finally:
             conn.close()
+
+    @staticmethod
+    def _refuse_privileged(
+        conn: psycopg.Connection[tuple[object, ...]], base: str, clone: str, pending: PostgresSecret
+    ) -> None:
+        """Never change or clone the master's own role or a role that can bypass the server's protections."""
+        row = conn.execute("SELECT session_user::text, current_user::text").fetchone()
+        if row is not None and ({str(row[0]), str(row[1])} & {base, clone}):
+            raise ForbiddenTargetError(f"{pending.username} is the master's own user: a rotation never changes it")
+        rows = conn.execute(
+            "SELECT rolname, rolsuper, rolreplication, rolbypassrls FROM pg_roles WHERE rolname IN (%s, %s)",
+            (base, clone),
+        ).fetchall()
+        for name, *flags in rows:
+            held = [privilege for privilege, flag in zip(_PRIVILEGES, flags, strict=True) if flag]
+            if held:
+                raise ForbiddenTargetError(
+                    f"role {name} on {pending.host} has {', '.join(held)}: a rotation never changes or clones it"
+                )
 
     @staticmethod
     def _set_password(

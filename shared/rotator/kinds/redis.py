@@ -14,13 +14,20 @@ changes, so every node (the secret's host plus ``nodes``) is updated and a
 node that cannot be is an error before anything is promoted. The change is
 persisted where the server keeps ACLs (``ACL SAVE`` with an ACL file,
 ``CONFIG REWRITE`` with a config file).
+
+With an admin secret, the rotation first proves it owns the user by logging
+in as it (AWSCURRENT, else AWSPREVIOUS or the pending value of the same user
+and endpoints); the admin password goes only to the admin secret's own
+endpoints (its host and ``nodes``, plus ``ROTATION_REDIS_NODES``), with the
+admin secret's own TLS settings; the admin's own user and users that hold the
+``acl`` command or the whole ``@admin`` category are never changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -30,17 +37,20 @@ from redis.retry import Retry
 
 from rotator import constants as c
 from rotator.codecs import ConnectionSecret, LoginSecret
+from rotator.codecs.text import check_host
 from rotator.errors import (
     AuthenticationError,
     ConfigurationError,
+    ForbiddenTargetError,
+    PolicyError,
     SecretFormatError,
     TargetRejectedError,
     TargetUnreachableError,
     VerificationError,
 )
-from rotator.generation import generate_password
+from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
-from rotator.settings import Settings, env_int
+from rotator.settings import Settings, env_arns, env_int
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest, VersionReader
 
 __all__ = ["KIND", "STRATEGY", "RedisSecret", "RedisSettings", "RedisStrategy"]
@@ -49,13 +59,15 @@ KIND = "redis"
 SCHEMES = frozenset({"redis", "rediss"})
 DEFAULT_PORT = 6379
 Node = tuple[str, int]
+# ACL subcommands that read or change users; whoami, cat, genpass, help and dryrun reveal nothing.
+_ACL_WRITERS = ("setuser", "deluser", "getuser", "list", "users", "save", "load", "log")
 
 
 def _parse_node(text: str, source: str) -> Node:
     host, sep, port = text.strip().rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise SecretFormatError(f"{source} has a node that is not host:port")
-    return host.strip("[]"), int(port)
+    return check_host(host.strip("[]"), what=f"{source} node host").lower(), int(port)
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ class RedisSettings:
     """The redis kind's configuration."""
 
     admin_arn: str | None = None
+    allowed_admin_arns: frozenset[str] = frozenset()
     nodes: tuple[Node, ...] = ()
     test_key: str | None = None
     ca_bundle: str | None = None
@@ -78,6 +91,7 @@ class RedisSettings:
             raise ConfigurationError(str(exc)) from None
         return cls(
             admin_arn=environ.get(c.ENV_REDIS_ADMIN_SECRET_ARN) or None,
+            allowed_admin_arns=env_arns(environ, c.ENV_REDIS_ADMIN_SECRET_ARN, c.ENV_REDIS_ADMIN_SECRET_ARNS),
             nodes=nodes,
             test_key=environ.get(c.ENV_REDIS_TEST_KEY) or None,
             ca_bundle=environ.get(c.ENV_REDIS_CA_BUNDLE) or None,
@@ -130,6 +144,13 @@ class RedisSecret(LoginSecret):
             raise SecretFormatError("JSON secret field 'nodes' must be a list of 'host:port' strings")
         return tuple(_parse_node(node, "JSON secret field 'nodes'") for node in raw)
 
+    @property
+    def endpoints(self) -> tuple[Node, ...]:
+        """The host and every node, in order, host names lower-cased."""
+        found: list[Node] = [(self.host.lower(), self.port)]
+        found.extend(node for node in self.nodes if node not in found)
+        return tuple(found)
+
     def with_password(self, password: str) -> str:
         return self.connection.with_credentials(password=password)
 
@@ -163,26 +184,99 @@ class RedisStrategy(Strategy):
         versions = request.versions
         pending = RedisSecret.parse(versions.pending().text, what="pending secret")
         current = RedisSecret.parse(versions.current().text, what="current secret")
-        if (pending.username, pending.host, pending.port) != (current.username, current.host, current.port):
+        if (pending.username, pending.endpoints) != (current.username, current.endpoints):
             raise SecretFormatError("pending secret names another user or host than current")
-        admin_arn = current.admin_arn or self.redis.admin_arn
-        admin = RedisSecret.parse(versions.other(admin_arn).text, what="admin secret") if admin_arn else None
-        logins = [admin] if admin is not None else self._own_logins(current, pending, versions)
-        for node in self._nodes(current):
-            with self._first_login(node, logins, tls_from=current) as client:
-                # ACL SETUSER would create a missing user: refuse instead of inventing one.
-                if self._run(client, node, "ACL GETUSER", "ACL", "GETUSER", current.username) is None:
-                    raise TargetRejectedError(f"user {current.username} does not exist on {node[0]}:{node[1]}")
-                self._run(
-                    client, node, "ACL SETUSER",
-                    "ACL", "SETUSER", current.username, "resetpass", _hash(current.password), _hash(pending.password),
-                )  # fmt: skip
-                self._persist(client, node)
+        if not meets_policy(pending.password, self.settings.password_policy):
+            raise PolicyError("pending password does not meet the generation policy: createSecret did not make it")
+        logins = self._own_logins(current, pending, versions)
+        admin_arn = self._admin_arn(current)
+        if admin_arn is None:
+            for node in self._with_configured(current.endpoints):
+                with self._first_login(node, logins) as client:
+                    self._set_passwords(client, node, current, pending)
+        else:
+            admin = RedisSecret.parse(versions.other(admin_arn).text, what="admin secret")
+            nodes = self._admin_nodes(admin, current)
+            self._prove_ownership(current, logins)
+            for node in nodes:
+                with self._login(node, admin, tls_from=admin) as client:
+                    self._set_passwords(client, node, current, pending, admin=admin)
         logger.info("passwords set on every node", extra={"redis_user": current.username})
+
+    def _set_passwords(
+        self,
+        client: redis.Redis,
+        node: Node,
+        current: RedisSecret,
+        pending: RedisSecret,
+        *,
+        admin: RedisSecret | None = None,
+    ) -> None:
+        user = current.username
+        reply = self._run(client, node, "ACL GETUSER", "ACL", "GETUSER", user)
+        # ACL SETUSER would create a missing user: refuse instead of inventing one.
+        if reply is None:
+            raise TargetRejectedError(f"user {user} does not exist on {node[0]}:{node[1]}")
+        if admin is not None:
+            self._refuse_privileged(client, node, user, reply)
+        self._run(
+            client, node, "ACL SETUSER",
+            "ACL", "SETUSER", user, "resetpass", _hash(current.password), _hash(pending.password),
+        )  # fmt: skip
+        self._persist(client, node)
+
+    def _admin_nodes(self, admin: RedisSecret, current: RedisSecret) -> list[Node]:
+        """Where the admin password may go: its own endpoints and the configured nodes, never elsewhere."""
+        if current.username == admin.username:
+            raise ForbiddenTargetError(
+                f"{current.username} is the admin secret's own user: never changed by a rotation"
+            )
+        allowed = list(self._with_configured(admin.endpoints))
+        outside = [node for node in current.endpoints if node not in allowed]
+        if outside:
+            host, port = outside[0]
+            raise ForbiddenTargetError(
+                f"the secret names {host}:{port}, which is not an endpoint of its admin secret (host, nodes) or "
+                f"{c.ENV_REDIS_NODES}: the admin password is used only there"
+            )
+        return sorted(allowed, key=lambda node: node not in current.endpoints)
+
+    def _prove_ownership(self, current: RedisSecret, logins: list[RedisSecret]) -> None:
+        """Log in as the user before the admin acts: the secret must hold one of the user's working passwords."""
+        node = current.endpoints[0]
+        for login in logins:
+            try:
+                with self._login(node, login, tls_from=login):
+                    return
+            except AuthenticationError:
+                continue
+        raise TargetRejectedError(
+            f"cannot prove the secret owns {current.username}: none of its current, previous or pending passwords "
+            f"logs in to {node[0]}:{node[1]}; the admin secret was not used"
+        )
+
+    def _refuse_privileged(self, client: redis.Redis, node: Node, user: str, reply: object) -> None:
+        """Never change a user that can change users (``acl``) or holds the whole ``@admin`` category."""
+        categories: dict[str, set[str]] = {}
+
+        def members(category: str) -> set[str]:
+            if category not in categories:
+                listed = self._run(client, node, "ACL CAT", "ACL", "CAT", category)
+                categories[category] = {_text(name).lower() for name in listed} if isinstance(listed, list) else set()
+            return categories[category]
+
+        for rules in _command_rules(reply):
+            acl = any(_permits(rules, "acl", sub, members) for sub in _ACL_WRITERS)
+            admin = bool(members("admin")) and all(_permits(rules, *_split(name), members) for name in members("admin"))
+            if acl or admin:
+                held = "the acl command" if acl else "the @admin category"
+                raise ForbiddenTargetError(
+                    f"user {user} on {node[0]}:{node[1]} holds {held}: a rotation never changes it through the admin"
+                )
 
     def verify(self, request: VerifyRequest) -> None:
         pending = RedisSecret.parse(request.versions.pending().text, what="pending secret")
-        for node in self._nodes(pending):
+        for node in self._with_configured(pending.endpoints):
             try:
                 with self._login(node, pending, tls_from=pending) as client:
                     whoami = self._run(client, node, "ACL WHOAMI", "ACL", "WHOAMI")
@@ -210,28 +304,44 @@ class RedisStrategy(Strategy):
 
     # helpers ----------------------------------------------------------------------
 
-    def _nodes(self, secret: RedisSecret) -> list[Node]:
-        nodes: list[Node] = [(secret.host, secret.port)]
-        for node in (*secret.nodes, *self.redis.nodes):
+    def _admin_arn(self, current: RedisSecret) -> str | None:
+        named = current.admin_arn
+        if named is None:
+            return self.redis.admin_arn
+        if named not in self.redis.allowed_admin_arns:
+            raise ConfigurationError(
+                f"the secret's adminarn is not an admin secret this function may use: add it to "
+                f"{c.ENV_REDIS_ADMIN_SECRET_ARNS} (template parameter RedisAdminSecretArns)"
+            )
+        return named
+
+    def _with_configured(self, endpoints: Iterable[Node]) -> list[Node]:
+        """``endpoints`` plus ``ROTATION_REDIS_NODES``, each once."""
+        nodes: list[Node] = []
+        for node in (*endpoints, *self.redis.nodes):
             if node not in nodes:
                 nodes.append(node)
         return nodes
 
     @staticmethod
     def _own_logins(current: RedisSecret, pending: RedisSecret, versions: VersionReader) -> list[RedisSecret]:
+        """AWSCURRENT, then AWSPREVIOUS and the pending value (a node an earlier attempt updated), each only
+        for the same user and endpoints: a fallback password never goes to another host or user."""
         logins = [current]
         previous = versions.previous()
         if previous is not None:
-            logins.append(RedisSecret.parse(previous.text, what="previous secret"))
-        logins.append(pending)  # a node already updated by an earlier, crashed attempt
+            before = RedisSecret.parse(previous.text, what="previous secret")
+            if (before.username, before.endpoints) == (current.username, current.endpoints):
+                logins.append(before)
+        logins.append(pending)
         return logins
 
     @contextmanager
-    def _first_login(self, node: Node, logins: list[RedisSecret], *, tls_from: RedisSecret) -> Iterator[redis.Redis]:
-        """A session with the first login the node accepts (admin, or the user's known passwords)."""
+    def _first_login(self, node: Node, logins: list[RedisSecret]) -> Iterator[redis.Redis]:
+        """A session with the first of the user's known passwords the node accepts."""
         for login in logins:
             try:
-                client = self._open(node, login, tls_from=tls_from)
+                client = self._open(node, login, tls_from=login)
             except AuthenticationError:
                 continue
             with self._session(client, node, login):
@@ -335,6 +445,55 @@ class RedisStrategy(Strategy):
 def _where(node: Node, login: RedisSecret, tls: bool | None) -> str:
     where = f"{node[0]}:{node[1]} as {login.username}"
     return where if tls is None else f"{where} (tls={'on' if tls else 'off'})"
+
+
+def _split(name: str) -> tuple[str, str | None]:
+    """``acl|setuser`` → (``acl``, ``setuser``); ``config`` → (``config``, None)."""
+    command, _, sub = name.partition("|")
+    return command, sub or None
+
+
+def _pairs(reply: object) -> dict[str, object]:
+    """A flat ``[key, value, ...]`` reply (or a RESP3 map) as a dict with text keys."""
+    if isinstance(reply, dict):
+        return {_text(key): value for key, value in reply.items()}
+    items = list(reply) if isinstance(reply, list) else []
+    return {_text(key): value for key, value in zip(items[::2], items[1::2], strict=False)}
+
+
+def _command_rules(reply: object) -> list[list[str]]:
+    """The command rules of an ``ACL GETUSER`` reply, in order: the user's own and each selector's."""
+    data = _pairs(reply)
+    flags = [_text(flag) for flag in _list(data.get("flags"))]
+    own = _text(data.get("commands") or "").split()
+    rules = [["+@all", *own] if "allcommands" in flags else own]
+    for selector in _list(data.get("selectors")):
+        rules.append(_text(_pairs(selector).get("commands") or "").split())
+    return rules
+
+
+def _list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _permits(rules: list[str], command: str, sub: str | None, members: Callable[[str], set[str]]) -> bool:
+    """Whether ACL rules, applied in order as Redis does, allow ``command`` (``sub``command)."""
+    full = f"{command}|{sub}" if sub else command
+    allowed = False
+    for rule in rules:
+        if rule in ("allcommands", "nocommands"):
+            allowed = rule == "allcommands"
+            continue
+        sign, name = rule[:1], rule[1:].lower()
+        if sign not in ("+", "-"):
+            continue
+        if name.startswith("@"):
+            listed = members(name[1:]) if name != "@all" else None
+            if listed is None or command in listed or full in listed:
+                allowed = sign == "+"
+        elif name in (command, full):
+            allowed = sign == "+"
+    return allowed
 
 
 def _text(value: object) -> str:

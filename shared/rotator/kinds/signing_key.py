@@ -42,6 +42,7 @@ from rotator.codecs.keys import (
     public_pem,
     same_public_key,
 )
+from rotator.codecs.text import has_control
 from rotator.errors import ConfigurationError, SecretFormatError, VerificationError
 from rotator.keyring import PublishedKey
 from rotator.keyring_store import KeyringStore
@@ -111,7 +112,7 @@ class SigningKeySecret:
         key_id = document.get_str("key_id")
         assert pem is not None
         assert key_id is not None
-        if not key_id.strip() or len(key_id) > 200 or any(ord(ch) < 32 for ch in key_id):
+        if not key_id.strip() or len(key_id) > 200 or has_control(key_id):
             raise SecretFormatError(f"{what} field 'key_id' is empty, too long or has control characters")
         private_key, pem_format = load_private_key(pem, what=f"{what} field 'private_key'")
         public = document.get_str("public_key", required=False)
@@ -204,6 +205,8 @@ class SigningKeyStrategy(Strategy):
         current = SigningKeySecret.parse(request.versions.current().text, what="current secret")
         if pending.key_id == current.key_id:
             raise SecretFormatError("pending key_id equals the current one")
+        # Nothing reaches the public keyring that createSecret could not have made.
+        self._check_policy(pending)
         # The current key goes in first: on a first rotation it was never published.
         self.store.publish(current.published(), pending.published())
 

@@ -1,10 +1,11 @@
-"""Self-signed certificates for TLS tests, made with ``cryptography``."""
+"""Self-signed certificates for the TLS fronts of the sandbox and the tests, made with ``cryptography``."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,6 +15,8 @@ from cryptography.x509.oid import NameOID
 
 @dataclass(frozen=True)
 class TlsMaterial:
+    """A CA certificate and a server certificate and key signed by it (PEM)."""
+
     ca_pem: bytes
     cert_pem: bytes
     key_pem: bytes
@@ -57,3 +60,10 @@ def make_tls(host: str = "127.0.0.1") -> TlsMaterial:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ),
     )
+
+
+def write_ca(material: TlsMaterial, folder: Path) -> Path:
+    """The CA certificate as a file (what ``sslrootcert`` and ``ssl_ca_certs`` name)."""
+    path = folder / "ca.pem"
+    path.write_bytes(material.ca_pem)
+    return path
