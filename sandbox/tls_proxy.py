@@ -64,6 +64,7 @@ class TlsProxy:
         self._thread = threading.Thread(target=self._accept, daemon=True, name="tls-proxy")
         self._closed = False
         self.client_bytes = bytearray()
+        self.tls_sessions = 0  # clients that negotiated TLS (the rest were relayed in plaintext)
         self._tap_lock = threading.Lock()
         self._scram_verifier = scram_verifier
         # tls-server-end-point (RFC 5929): the hash of the certificate, SHA-256 for an ECDSA-SHA256 certificate.
@@ -103,6 +104,8 @@ class TlsProxy:
             if length == 8 and code == _SSL_REQUEST:
                 client.sendall(b"S")
                 tls_stream = self._context.wrap_socket(client, server_side=True)
+                with self._tap_lock:
+                    self.tls_sessions += 1
                 if self._scram_verifier is not None:
                     self._serve_scram_plus(tls_stream)
                     return

@@ -65,11 +65,24 @@ def _resource_arns(resource: Any, parameters: dict[str, Any]) -> list[str]:
     return [resource]
 
 
+def _policies(spec: Any) -> list[tuple[str | None, dict[str, Any]]]:
+    """Each policy document of a function with the condition it depends on (None: always attached)."""
+    found: list[tuple[str | None, dict[str, Any]]] = []
+    for policy in spec.properties["Policies"]:
+        if "Fn::If" in policy:
+            condition, document, otherwise = policy["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}, policy
+            found.append((condition, document))
+        else:
+            found.append((None, policy))
+    return found
+
+
 def test_every_function_has_a_scoped_policy_and_a_source_account_permission() -> None:
     template = load_template()
     resources = template["Resources"]
     for logical_id, spec in rotation_functions(template).items():
-        for policy in spec.properties["Policies"]:
+        for _, policy in _policies(spec):
             for statement in policy["Statement"]:
                 for arn in _resource_arns(statement["Resource"], template["Parameters"]):
                     assert arn != "*", f"{logical_id} has a wildcard resource"
@@ -87,6 +100,36 @@ def test_every_function_has_a_scoped_policy_and_a_source_account_permission() ->
         for permission in permissions:
             assert permission["Principal"] == "secretsmanager.amazonaws.com"
             assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_master_and_admin_secrets_are_readable_only_when_configured() -> None:
+    """A secret writer must not be able to point a rotation at a master the deployer never named."""
+    template = load_template()
+    functions = rotation_functions(template)
+    reads = {}
+    for logical_id in ("PostgresFunction", "RedisFunction"):
+        for condition, policy in _policies(functions[logical_id]):
+            for statement in policy["Statement"]:
+                if _actions(statement) == ["secretsmanager:GetSecretValue"]:
+                    reads[statement["Sid"]] = (condition, statement["Resource"])
+    assert reads == {
+        "ReadMasterSecret": ("HasPostgresMaster", {"Ref": "PostgresMasterSecretArn"}),
+        "ReadNamedMasterSecrets": ("HasPostgresMasters", {"Ref": "PostgresMasterSecretArns"}),
+        "ReadRedisAdminSecret": ("HasRedisAdmin", {"Ref": "RedisAdminSecretArn"}),
+        "ReadNamedRedisAdminSecrets": ("HasRedisAdmins", {"Ref": "RedisAdminSecretArns"}),
+    }
+    text = (PROJECT_ROOT / "template.yaml").read_text()
+    assert "database-master-" not in text
+    assert "redis-admin-" not in text
+    # The functions are told the same list IAM allows: they refuse any other masterarn/adminarn.
+    env = {k: v for spec in functions.values() for k, v in spec.properties["Environment"]["Variables"].items()}
+    assert env["ROTATION_POSTGRES_MASTER_SECRET_ARNS"] == {"Fn::Join": [",", {"Ref": "PostgresMasterSecretArns"}]}
+    assert env["ROTATION_REDIS_ADMIN_SECRET_ARNS"] == {"Fn::Join": [",", {"Ref": "RedisAdminSecretArns"}]}
+
+
+def test_logging_config_is_explicit() -> None:
+    config = load_template()["Globals"]["Function"]["LoggingConfig"]
+    assert config == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
 
 
 INVENTORY = {  # our users' secrets and the kind that rotates each; stripe ones rotate manually

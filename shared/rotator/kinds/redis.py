@@ -7,7 +7,7 @@ Secrets are a URL (``redis://app:<pw>@host:6379/0``, ``rediss://`` for TLS,
 
 setSecret makes the user accept exactly the current and the pending
 passwords, in one ``ACL SETUSER <user> resetpass #<sha256> #<sha256>`` per
-node: only hashes cross the wire, the previous password stops working, the
+node: the change carries only hashes, the previous password stops working, the
 user's other rules are untouched, and clients holding the current password
 keep working for the whole rotation period. Redis does not replicate ACL
 changes, so every node (the secret's host plus ``nodes``) is updated and a
@@ -380,6 +380,8 @@ class RedisStrategy(Strategy):
             retry=Retry(NoBackoff(), 0),
             **options,  # type: ignore[arg-type]
         )
+        # The raw ACL GETUSER reply: redis-py's parser splits the command rules and loses their order.
+        client.set_response_callback("ACL GETUSER", _raw_reply)
         where = _where(node, login, tls)
         try:
             client.ping()
@@ -445,6 +447,10 @@ class RedisStrategy(Strategy):
 def _where(node: Node, login: RedisSecret, tls: bool | None) -> str:
     where = f"{node[0]}:{node[1]} as {login.username}"
     return where if tls is None else f"{where} (tls={'on' if tls else 'off'})"
+
+
+def _raw_reply(response: object, **_: object) -> object:
+    return response
 
 
 def _split(name: str) -> tuple[str, str | None]:
