@@ -20,9 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from rotation_cli.aws import Aws, kind_of
-from rotator.constants import STAGED_LABEL, Stage
+from rotator.constants import Stage
 from rotator.errors import RotationError
 from rotator.secrets_manager import SecretDescription
+from rotator.staging import STAGED_LABEL
 
 __all__ = ["main"]
 
@@ -151,28 +152,25 @@ def read_value(stream: Any) -> str:
 def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
     description = aws.sm.describe(args.secret_id)
     kind = kind_of(description)
-    if kind != "stripe":
-        raise CommandError(f"{description.name} is a {kind or 'unknown'} secret; its rotation generates values", 2)
+    if kind is None:
+        raise CommandError(f"{description.name} has no rotation function of this suite: nothing to stage for", 2)
+    from rotator.kinds import strategy_class
+    from rotator.settings import Settings
+
+    strategy = strategy_class(kind)(Settings.from_env())
+    if not strategy.STAGEABLE:
+        raise CommandError(f"{description.name} is a {kind} secret; its rotation generates values", 2)
     if sys.stdin is None or sys.stdin.isatty():
         _say("Paste the new value, then press Ctrl-D:")
     value = read_value(sys.stdin)
-    from rotator.kinds.stripe import StripeStrategy, check_format
-    from rotator.settings import Settings
-
     try:
-        candidate = check_format(value, what="the value on standard input")
-        current_text = aws.sm.get_value(description.arn, stage=Stage.CURRENT).text
-        current = check_format(current_text, what="the current value")
-        if candidate.kind != current.kind:
-            raise CommandError(f"the value is a {candidate.kind}; {description.name} holds a {current.kind}", 2)
-        if candidate.text == current.text:
-            raise CommandError("the value equals the current one", 2)
-        if candidate.kind != "webhook_secret":
-            StripeStrategy(Settings.from_env()).check_key(candidate, current, description.name)
+        candidate = strategy.parse(value, what="the value on standard input")
+        current = strategy.parse(aws.sm.get_value(description.arn, stage=Stage.CURRENT).text, what="the current value")
+        strategy.check_staged(candidate, current, description.name)  # the very check createSecret runs
     except RotationError as exc:
         raise CommandError(f"refused, nothing staged: {exc}", 2) from exc
     aws.sm.put_staged(description.arn, value, STAGED_LABEL)
-    _say(f"{description.name}: staged a {candidate.kind} under the {STAGED_LABEL} label")
+    _say(f"{description.name}: staged a new {kind} value under the {STAGED_LABEL} label")
     if args.no_rotate:
         return 0
     token = rotate_one(aws, description.arn, args)
@@ -266,22 +264,19 @@ def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
     if current is None or previous is None:
         raise CommandError(f"{description.name}: there is no AWSPREVIOUS version to go back to")
     kind = kind_of(description)
-    if kind == "postgres":
-        from rotator.kinds.postgres import PostgresSecret
+    if kind is not None:
+        from rotator.kinds import strategy_class
+        from rotator.settings import Settings
 
-        now = PostgresSecret.parse(aws.sm.get_value(description.arn, version_id=current).text)
-        before = PostgresSecret.parse(aws.sm.get_value(description.arn, version_id=previous).text)
-        if now.username == before.username:
-            raise CommandError(
-                f"{description.name} rotates a single PostgreSQL user: the AWSPREVIOUS password no longer works, "
-                "so rolling back would lock the application out. Rotate again instead (`rotation rotate`)."
-            )
-    warnings = {
-        "stripe": "the previous Stripe key must still be active in the Dashboard",
-        "session_secret": "sessions and data made with the newer key will no longer verify or decrypt",
-    }
-    if kind in warnings:
-        _say(f"Note: {warnings[kind]}.")
+        strategy = strategy_class(kind)(Settings.from_env())
+        now = strategy.parse(aws.sm.get_value(description.arn, version_id=current).text, what="AWSCURRENT")
+        before = strategy.parse(aws.sm.get_value(description.arn, version_id=previous).text, what="AWSPREVIOUS")
+        try:
+            note = strategy.rollback_note(now, before)
+        except RotationError as exc:
+            raise CommandError(f"{description.name}: {exc}") from exc
+        if note:
+            _say(f"Note: {note}.")
     _confirm(f"{description.name}: make {previous} AWSCURRENT again (now {current})?", args.yes)
     if Stage.PENDING in description.versions.get(current, ()):
         aws.sm.move_stage(description.arn, Stage.PENDING, to_version=None, from_version=current)

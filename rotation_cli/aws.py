@@ -6,21 +6,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rotator import kinds
 from rotator.secrets_manager import SecretDescription, SecretsManager
 
-__all__ = ["Aws", "KINDS", "kind_of", "log_group_of"]
-
-KINDS = ("postgres", "redis", "signing_key", "session_secret", "stripe")
+__all__ = ["Aws", "kind_of", "log_group_of"]
 
 
 def kind_of(description: SecretDescription) -> str | None:
     """The kind, from the ``rotation:kind`` tag or the rotation function's name (``…-rotate-signing-key``)."""
+    known = kinds.names()
     tagged = description.tags.get("rotation:kind")
-    if tagged in KINDS:
+    if tagged in known:
         return tagged
     function = (description.rotation_lambda_arn or "").rsplit(":", 1)[-1]
     name = function.rsplit("rotate-", 1)[-1].replace("-", "_")
-    return name if name in KINDS else None
+    return name if name in known else None
 
 
 def log_group_of(description: SecretDescription) -> str | None:

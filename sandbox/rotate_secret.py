@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rotator.constants import STEPS_IN_ORDER, Stage, Step
+from rotator.constants import Stage, Step
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
 __all__ = ["LambdaContext", "RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
@@ -74,7 +74,6 @@ class RotationResult:
     completed_steps: list[Step] = field(default_factory=list)
     failed_step: Step | None = None
     error: BaseException | None = None
-    duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -173,9 +172,8 @@ class RotateSecretEmulator:
         old_version = self.version_with(secret_id, Stage.CURRENT)
         token = self.begin(secret_id, token=token)
         result = RotationResult(secret.name, token, old_version)
-        started = time.perf_counter()
         rotation_token = str(uuid.uuid4())
-        for step in STEPS_IN_ORDER:
+        for step in Step:  # in protocol order
             try:
                 self.invoke(secret_id, token, step, rotation_token=rotation_token)
             except Exception as exc:
@@ -183,7 +181,6 @@ class RotateSecretEmulator:
                 result.error = exc
                 break
             result.completed_steps.append(step)
-        result.duration_s = time.perf_counter() - started
         if result.ok:
             secret.last_rotation_date = int(time.time())
             days = secret.auto_rotate_after_days or 30

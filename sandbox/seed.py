@@ -87,15 +87,11 @@ def seed_signing_key(
 ) -> str:
     """A signing key secret in the shape our users keep (no public_key/algorithm fields yet)."""
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-    if algorithm in ("RS256", "PS256"):
-        key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
-    elif algorithm == "ES256":
-        key = ec.generate_private_key(ec.SECP256R1())
-    else:
-        key = ed25519.Ed25519PrivateKey.generate()
+    from rotator.codecs.keys import Algorithm, generate_key
+
+    key = generate_key(Algorithm(algorithm), rsa_bits=rsa_bits)
     fmt = serialization.PrivateFormat.PKCS8
     if not pkcs8 and not isinstance(key, ed25519.Ed25519PrivateKey):
         fmt = serialization.PrivateFormat.TraditionalOpenSSL

@@ -169,10 +169,6 @@ class StripeServer:
                 account, frozenset(permissions) if permissions is not None else StripeKey(account).permissions
             )
 
-    def revoke(self, api_key: str) -> None:
-        with self.state.lock:
-            self.state.keys.pop(api_key, None)
-
     def rate_limit(self, times: int) -> None:
         with self.state.lock:
             self.state.rate_limit_next = times

@@ -116,8 +116,11 @@ class TlsProxy:
             client.close()
 
     def _serve_scram_plus(self, client: ssl.SSLSocket) -> None:
+        verifier_of = self._scram_verifier
+        if verifier_of is None:
+            self._relay(client, b"")
+            return
         """Authenticate a TLS client with SCRAM-SHA-256(-PLUS) here, then the plain backend with its ClientKey."""
-        assert self._scram_verifier is not None
         startup = _read_exactly(client, 4)
         startup += _read_exactly(client, struct.unpack("!i", startup)[0] - 4)
         fields = startup[8:].split(b"\0")
@@ -125,7 +128,7 @@ class TlsProxy:
         backend = socket.create_connection(self.backend, timeout=10)
         backend.sendall(startup)
         kind, body = _read_message(backend)
-        verifier = self._scram_verifier(params.get(b"user", b"").decode())
+        verifier = verifier_of(params.get(b"user", b"").decode())
         if kind != b"R" or struct.unpack("!i", body[:4])[0] != _AUTH_SASL or verifier is None:
             self._relay(client, b"", backend=backend, backend_first=_message(kind, body))
             return

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519
 
 from rotator import errors
-from rotator.constants import STAGED_LABEL, Step
+from rotator.constants import Step
+from rotator.staging import STAGED_LABEL
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.seed import seed_signing_key
 from tests.conftest import PostgresTarget, expect_failure

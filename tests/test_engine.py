@@ -338,7 +338,7 @@ class _LeakyStrategy(SessionSecretStrategy):
     """A buggy strategy whose exception quotes the secret it read."""
 
     def generate(self, request: GenerateRequest) -> str:
-        raise ValueError(f"cannot rotate {request.current.text}")
+        raise ValueError(f"cannot rotate {request.current.key}")
 
 
 def test_unexpected_errors_escape_with_their_type_only(

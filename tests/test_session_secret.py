@@ -13,7 +13,7 @@ import pytest
 
 from rotator.codecs import detect_key_encoding
 from rotator.constants import Stage, Step
-from rotator.errors import VerificationError
+from rotator.errors import RotationError, SecretFormatError, VerificationError
 from sandbox.rotate_secret import RotateSecretEmulator
 from tests.conftest import emulator_for, engine_for, snapshot, stage_value
 from tests.leak_canary import register_secret
@@ -100,15 +100,19 @@ def test_keyring_layout_is_preserved(
 
 
 def _pending_check(
-    sm_client: Any, emulator: RotateSecretEmulator, arn: str, pending: str
-) -> pytest.ExceptionInfo[VerificationError]:
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    arn: str,
+    pending: str,
+    error: type[RotationError] = VerificationError,
+) -> pytest.ExceptionInfo[RotationError]:
     register_secret(pending)
     token = emulator.begin(arn)
     sm_client.put_secret_value(
         SecretId=arn, ClientRequestToken=token, SecretString=pending, VersionStages=["AWSPENDING"]
     )
     before = snapshot(sm_client, arn)
-    with pytest.raises(VerificationError) as excinfo:
+    with pytest.raises(error) as excinfo:
         emulator.invoke(arn, token, Step.TEST)
     assert snapshot(sm_client, arn) == before
     assert pending not in str(excinfo.value)
@@ -131,7 +135,6 @@ def test_verify_rejects_a_key_equal_to_current(
         (lambda: base64.b64encode(secrets.token_bytes(32)).decode(), "is not hex"),
         (lambda: "ab" * 32, "does not look random"),
         (lambda: _keyring(secrets.token_hex(32), []), "changed between plain key and JSON keyring"),
-        (lambda: "not json at all {", "is not hex"),
     ],
 )
 def test_verify_rejects_wrong_pending_values(
@@ -145,6 +148,14 @@ def test_verify_rejects_wrong_pending_values(
     arn = make_secret(unique_name("session-secret"), secrets.token_hex(32))
     excinfo = _pending_check(sm_client, emulator, arn, pending())
     assert problem in str(excinfo.value)
+
+
+def test_a_malformed_pending_value_is_a_format_error_like_in_every_kind(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    arn = make_secret(unique_name("session-secret"), secrets.token_hex(32))
+    excinfo = _pending_check(sm_client, emulator, arn, "not json at all {", SecretFormatError)
+    assert "pending secret: key is not hex" in str(excinfo.value)
 
 
 def test_verify_rejects_a_keyring_that_drops_the_current_key(

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import stripe
 
-from rotator.constants import STAGED_LABEL, Stage, Step
+from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, StagingRequiredError, TargetUnreachableError, VerificationError
+from rotator.staging import STAGED_LABEL
 from rotator.stripe_webhooks import WebhookSignatureError, verify_event
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator
@@ -112,7 +113,7 @@ def test_mode_must_match_the_environment(
     arn = make_secret(name_for(env, unique_name), new_key(right, account=account, server=stripe_api), "stripe")
     stage(sm_client, arn, new_key(mode, account=account, server=stripe_api))
     result = emulator.rotate(arn)
-    assert result.failed_step is Step.TEST
+    assert result.failed_step is Step.CREATE  # the staged-value check, as `rotation stage` runs it
     assert isinstance(result.error, VerificationError)
     assert problem in str(result.error)
     assert stage_value(sm_client, arn, Stage.CURRENT).startswith(f"sk_{right}_")
@@ -135,7 +136,7 @@ def test_pending_key_that_fails_stripe_checks_is_not_promoted(
     arn = make_secret(name_for("staging", unique_name), old, "stripe")
     stage(sm_client, arn, pending)
     result = emulator.rotate(arn)
-    assert result.failed_step is Step.TEST
+    assert result.failed_step is Step.CREATE  # the staged-value check, as `rotation stage` runs it
     assert problem in str(result.error)
     assert pending not in str(result.error)
     assert stage_value(sm_client, arn, Stage.CURRENT) == old
@@ -166,7 +167,7 @@ def test_rate_limiting_is_retried_then_reported(
         result = emulator.rotate(arn)
     finally:
         stripe_api.rate_limit(0)
-    assert result.failed_step is Step.TEST
+    assert result.failed_step is Step.CREATE  # the staged-value check, as `rotation stage` runs it
     assert isinstance(result.error, TargetUnreachableError)
     assert "rate-limited" in str(result.error)
 

@@ -20,12 +20,6 @@ class Stage(StrEnum):
     PREVIOUS = "AWSPREVIOUS"
 
 
-STEPS_IN_ORDER: tuple[Step, ...] = (Step.CREATE, Step.SET, Step.TEST, Step.FINISH)
-
-# A label of our own: the version an operator staged for the next rotation (``rotation stage``).
-# createSecret copies it into AWSPENDING; finishSecret removes the label.
-STAGED_LABEL = "STAGED"
-
 # Secrets Manager client.
 ENV_SM_CONNECT_TIMEOUT = "ROTATION_SM_CONNECT_TIMEOUT"
 ENV_SM_READ_TIMEOUT = "ROTATION_SM_READ_TIMEOUT"

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-
 from rotator.engine import Engine
+from rotator.kinds import strategy_class
 from rotator.secrets_manager import SecretsManager
 from rotator.settings import Settings
-from rotator.strategy import Strategy
 
 __all__ = ["handler_for"]
 
 
 def handler_for(kind: str, settings: Settings | None = None, sm: SecretsManager | None = None) -> Engine:
     """The engine for ``kind``, configured from the environment once, at cold start."""
-    module = importlib.import_module(f"rotator.kinds.{kind}")
-    strategy_class: type[Strategy] = module.STRATEGY
     settings = settings or Settings.from_env()
     sm = sm or SecretsManager(
         connect_timeout=settings.sm_connect_timeout,
         read_timeout=settings.sm_read_timeout,
         max_attempts=settings.sm_max_attempts,
     )
-    return Engine(strategy_class(settings), sm)
+    return Engine(strategy_class(kind)(settings), sm)

@@ -101,9 +101,9 @@ class Keyring:
     def from_s3(cls, bucket: str, key: str, client: Any = None) -> Keyring:
         """Load the keyring from S3 (standard AWS configuration unless a client is given)."""
         if client is None:
-            import boto3
+            from rotator.clients import aws_client
 
-            client = boto3.client("s3")
+            client = aws_client("s3")
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return cls.from_json(body)
 

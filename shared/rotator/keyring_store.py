@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rotator.clients import aws_client
 from rotator.errors import TargetRejectedError, TargetUnreachableError
 from rotator.keyring import Keyring, PublishedKey
 from rotator.observability import logger
@@ -41,16 +42,8 @@ class KeyringStore:
     @property
     def client(self) -> S3Client:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
             connect, read, attempts = self._options
-            config = Config(
-                connect_timeout=connect,
-                read_timeout=read,
-                retries={"mode": "adaptive", "total_max_attempts": attempts},
-            )
-            self._client = boto3.client("s3", config=config)
+            self._client = aws_client("s3", connect_timeout=connect, read_timeout=read, max_attempts=attempts)
         return self._client
 
     def read(self) -> tuple[Keyring | None, str | None]:

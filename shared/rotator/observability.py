@@ -5,14 +5,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from contextvars import ContextVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from rotator import constants as c
 
-__all__ = ["QUIET_LIBRARIES", "REDACTED", "Redactor", "logger", "metrics", "redacting_filter", "tracer"]
+__all__ = [
+    "QUIET_LIBRARIES",
+    "REDACTED",
+    "Redactor",
+    "fallback_secret_parts",
+    "logger",
+    "metrics",
+    "redacting_filter",
+    "tracer",
+]
 
 REDACTED = "[redacted]"
 # Shorter values (a port, a flag) would redact innocent text; real secrets are longer.
@@ -45,6 +55,26 @@ class Redactor:
             if value in text:
                 text = text.replace(value, REDACTED)
         return text
+
+
+_URL_PASSWORD = re.compile(r"://[^/@:\s]*:([^@\s]+)@")
+# JSON fields that name things rather than hide them; any other string in an unparsable JSON secret is redacted.
+_IDENTIFIERS = frozenset({"engine", "host", "port", "username", "dbname", "ssl", "sslmode", "key_id", "algorithm"})
+
+
+def fallback_secret_parts(text: str) -> list[str]:
+    """A best guess at the secret parts of a value its kind cannot parse: a URL's password, JSON string fields.
+
+    Never raises: it runs on exactly the values that are malformed.
+    """
+    parts = [unquote(match) for match in _URL_PASSWORD.findall(text)]
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return parts
+    if isinstance(document, dict):
+        parts.extend(v for k, v in document.items() if isinstance(v, str) and k not in _IDENTIFIERS)
+    return parts
 
 
 class _RedactingFilter(logging.Filter):

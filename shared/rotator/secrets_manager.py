@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rotator.clients import aws_client
 from rotator.constants import Stage
 from rotator.errors import (
     SecretFormatError,
@@ -27,7 +28,7 @@ from rotator.errors import (
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["SecretDescription", "SecretValue", "SecretsManager", "make_client"]
+__all__ = ["SecretDescription", "SecretValue", "SecretsManager"]
 
 _THROTTLING = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "Throttling"}
 # Version values never change once written, so a small cache keyed by version id
@@ -56,7 +57,6 @@ class SecretDescription:
     rotation_lambda_arn: str | None = None
     rotation_rules: Mapping[str, Any] = field(default_factory=dict)
     last_rotated: datetime | None = None
-    last_changed: datetime | None = None
     next_rotation: datetime | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -76,19 +76,6 @@ class SecretDescription:
         return None
 
 
-def make_client(*, connect_timeout: float, read_timeout: float, max_attempts: int) -> SecretsManagerClient:
-    """A Secrets Manager client with adaptive retries and bounded timeouts."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-    )
-    return boto3.client("secretsmanager", config=config)
-
-
 class SecretsManager:
     """Typed, cached access to Secrets Manager. The client is built on first use."""
 
@@ -101,11 +88,7 @@ class SecretsManager:
         max_attempts: int = 6,
     ) -> None:
         self._client = client
-        self._client_options = {
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "max_attempts": max_attempts,
-        }
+        self._client_options = (connect_timeout, read_timeout, max_attempts)
         self._values: OrderedDict[tuple[str, str], SecretValue] = OrderedDict()
         self._values_lock = threading.Lock()  # the sandbox runs rotations of several secrets at once
 
@@ -113,7 +96,10 @@ class SecretsManager:
     def client(self) -> SecretsManagerClient:
         """The boto3 client (created lazily so importing a handler stays cheap)."""
         if self._client is None:
-            self._client = make_client(**self._client_options)  # type: ignore[arg-type]
+            connect, read, attempts = self._client_options
+            self._client = aws_client(
+                "secretsmanager", connect_timeout=connect, read_timeout=read, max_attempts=attempts
+            )
         return self._client
 
     def describe(self, secret_id: str) -> SecretDescription:
@@ -253,7 +239,6 @@ def _description(response: Mapping[str, Any]) -> SecretDescription:
         rotation_lambda_arn=response.get("RotationLambdaARN") or None,
         rotation_rules=dict(response.get("RotationRules") or {}),
         last_rotated=_as_datetime(response.get("LastRotatedDate")),
-        last_changed=_as_datetime(response.get("LastChangedDate")),
         next_rotation=_as_datetime(response.get("NextRotationDate")),
         tags={tag["Key"]: tag["Value"] for tag in response.get("Tags") or []},
     )

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from rotator.codecs.keys import Algorithm, PrivateKey, PublicKey
+from rotator.codecs.keys import Algorithm, PrivateKey, PublicKey, fits
 from rotator.errors import SecretFormatError
 
 __all__ = ["InvalidSignature", "sign", "verify"]
 
 
 def _check(key: PrivateKey | PublicKey, alg: Algorithm) -> None:
-    wanted = {
-        Algorithm.RS256: (rsa.RSAPrivateKey, rsa.RSAPublicKey),
-        Algorithm.PS256: (rsa.RSAPrivateKey, rsa.RSAPublicKey),
-        Algorithm.ES256: (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey),
-        Algorithm.EDDSA: (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey),
-    }[alg]
-    if not isinstance(key, wanted):
+    if not fits(alg, key):
         raise SecretFormatError(f"algorithm {alg} does not fit the key type")
 
 

@@ -1,7 +1,9 @@
 """The narrow interface a kind of secret implements; the engine owns everything else.
 
-Each method takes one frozen request object, so adding a field to a request
-touches no strategy.
+A strategy names its parsed secret type (``SECRET``); the engine parses the
+pending and current values once and hands them over in one frozen request
+object per method, so adding a field to a request touches no strategy, and
+redaction of every secret part comes from the type, not from each kind.
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar, cast
 
-from rotator.constants import Stage
-from rotator.errors import SecretNotFoundError, ValueNotFoundError
-from rotator.observability import Redactor
-from rotator.secrets_manager import SecretDescription, SecretsManager, SecretValue
+from rotator.codecs.parsed import ParsedSecret
+from rotator.errors import PolicyError, SecretFormatError
+from rotator.secrets_manager import SecretDescription
 from rotator.settings import Settings
+from rotator.versions import VersionReader
 
 __all__ = [
     "ApplyRequest",
@@ -24,8 +26,9 @@ __all__ = [
     "SecretRef",
     "Strategy",
     "VerifyRequest",
-    "VersionReader",
 ]
+
+S = TypeVar("S", bound=ParsedSecret)
 
 
 @dataclass(frozen=True)
@@ -37,124 +40,88 @@ class SecretRef:
     token: str
 
 
-class VersionReader:
-    """Reads the versions a step needs, once each, and registers every value for redaction."""
-
-    def __init__(
-        self,
-        sm: SecretsManager,
-        description: SecretDescription,
-        token: str,
-        redactor: Redactor,
-        strategy: Strategy,
-    ) -> None:
-        self._sm = sm
-        self._description = description
-        self._token = token
-        self._redactor = redactor
-        self._strategy = strategy
-
-    @property
-    def description(self) -> SecretDescription:
-        """The DescribeSecret result of this invocation."""
-        return self._description
-
-    def pending(self) -> SecretValue:
-        """The AWSPENDING value of this rotation (ValueNotFoundError until createSecret stored it)."""
-        return self._read(self._description.arn, version_id=self._token)
-
-    def current(self) -> SecretValue:
-        """The AWSCURRENT value."""
-        # Without a version id Secrets Manager answers with AWSCURRENT too.
-        return self._read(self._description.arn, version_id=self._description.version_with(Stage.CURRENT))
-
-    def previous(self) -> SecretValue | None:
-        """The AWSPREVIOUS value, or None when the secret has never rotated."""
-        version_id = self._description.version_with(Stage.PREVIOUS)
-        if version_id is None:
-            return None
-        try:
-            return self._read(self._description.arn, version_id=version_id)
-        except ValueNotFoundError:
-            return None
-
-    def labelled(self, label: str) -> SecretValue | None:
-        """The value of the version holding a custom label (``STAGED``), or None."""
-        version_id = self._description.version_with(label)
-        if version_id is None:
-            return None
-        return self._read(self._description.arn, version_id=version_id)
-
-    def other(self, secret_id: str) -> SecretValue:
-        """The AWSCURRENT value of another secret (a master or admin credential)."""
-        try:
-            return self._read(secret_id, stage=Stage.CURRENT)
-        except ValueNotFoundError as exc:
-            # AWSCURRENT always has a value, so the secret itself is missing (or invisible to us).
-            raise SecretNotFoundError(exc.operation, exc.code, secret_id) from exc
-
-    def _read(self, secret_id: str, *, version_id: str | None = None, stage: Stage | None = None) -> SecretValue:
-        value = self._sm.get_value(secret_id, version_id=version_id, stage=stage)
-        self._redactor.add(value.text, *self._strategy.secret_parts(value.text))
-        return value
-
-
 @dataclass(frozen=True)
-class GenerateRequest:
+class GenerateRequest(Generic[S]):
     """createSecret: produce the pending value from the current one."""
 
     secret: SecretRef
-    current: SecretValue
-    versions: VersionReader
+    current: S
+    versions: VersionReader[S]
 
 
 @dataclass(frozen=True)
-class ApplyRequest:
+class ApplyRequest(Generic[S]):
     """setSecret: make the target accept the pending value."""
 
     secret: SecretRef
-    versions: VersionReader
+    pending: S
+    current: S
+    versions: VersionReader[S]
 
 
 @dataclass(frozen=True)
-class VerifyRequest:
+class VerifyRequest(Generic[S]):
     """testSecret: prove the pending value works."""
 
     secret: SecretRef
-    versions: VersionReader
+    pending: S
+    current: S
+    versions: VersionReader[S]
 
 
 @dataclass(frozen=True)
-class RetireRequest:
+class RetireRequest(Generic[S]):
     """After finishSecret promoted the pending value: clean up what the old one needed."""
 
     secret: SecretRef
-    versions: VersionReader
+    versions: VersionReader[S]
 
 
-class Strategy(ABC):
+class Strategy(ABC, Generic[S]):
     """One kind of secret. Implementations talk only to their target system."""
 
     KIND: ClassVar[str]
+    SECRET: ClassVar[type[ParsedSecret]]
+    # Whether an operator may stage a value for the next rotation (``rotation stage``, ``check_staged``).
+    STAGEABLE: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def parse(self, text: str, *, what: str) -> S:
+        """``text`` as the kind's secret type (``SecretFormatError`` naming ``what`` otherwise)."""
+        return cast(S, self.SECRET.parse(text, what=what))
+
+    def secret_parts(self, text: str) -> Iterable[str]:
+        """Substrings of a value that are secret on their own, from the parsed type (none if it does not parse)."""
+        try:
+            return tuple(self.parse(text, what="value").secret_parts())
+        except SecretFormatError:
+            return ()
+
     @abstractmethod
-    def generate(self, request: GenerateRequest) -> str:
+    def generate(self, request: GenerateRequest[S]) -> str:
         """The new secret value, in the same format as the current one."""
 
     @abstractmethod
-    def apply(self, request: ApplyRequest) -> None:
+    def apply(self, request: ApplyRequest[S]) -> None:
         """Make the target accept the pending value. Must be idempotent."""
 
     @abstractmethod
-    def verify(self, request: VerifyRequest) -> None:
+    def verify(self, request: VerifyRequest[S]) -> None:
         """Raise VerificationError unless the pending value works. Must not change anything."""
 
-    def retire(self, request: RetireRequest) -> None:  # noqa: B027 - optional hook, default is nothing
+    def retire(self, request: RetireRequest[S]) -> None:
         """Clean up after promotion. Must be idempotent; default does nothing."""
 
-    def secret_parts(self, text: str) -> Iterable[str]:
-        """Substrings of a value that are secret on their own (a password inside a URL)."""
-        return ()
+    def needs_staged_value(self, description: SecretDescription) -> bool:
+        """Whether a rotation of this secret needs an operator-staged value (default: the kind generates it)."""
+        return False
+
+    def check_staged(self, staged: S, current: S, secret_name: str) -> None:
+        """The one check of an operator-staged value, for createSecret and ``rotation stage`` alike."""
+        raise PolicyError(f"{self.KIND} secrets generate their own values: nothing can be staged")
+
+    def rollback_note(self, current: S, previous: S) -> str | None:
+        """Refuse (raise) a rollback that would lock consumers out; else what the operator should know, if anything."""
+        return None

@@ -7,7 +7,8 @@ touches only the fields it names.
 from rotator.codecs.connection import ConnectionSecret, LoginSecret
 from rotator.codecs.json_document import JsonDocument, looks_like_json
 from rotator.codecs.key_encoding import KeyEncoding, detect_key_encoding
-from rotator.codecs.url import ConnectionUrl, looks_like_url
+from rotator.codecs.parsed import ParsedSecret
+from rotator.codecs.url import ConnectionUrl
 
 __all__ = [
     "ConnectionSecret",
@@ -15,7 +16,7 @@ __all__ = [
     "JsonDocument",
     "KeyEncoding",
     "LoginSecret",
+    "ParsedSecret",
     "detect_key_encoding",
     "looks_like_json",
-    "looks_like_url",
 ]

@@ -6,11 +6,12 @@ and/or password back in the original form, keeping everything else exact.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rotator.codecs.json_document import JsonDocument, looks_like_json
+from rotator.codecs.parsed import ParsedSecret
 from rotator.codecs.text import check_host, has_control
 from rotator.codecs.url import ConnectionUrl
 from rotator.errors import SecretFormatError
@@ -34,13 +35,13 @@ class ConnectionSecret:
     _document: JsonDocument | None = field(default=None, repr=False)
 
     @classmethod
-    def parse(cls, text: str, *, schemes: Collection[str], default_port: int) -> ConnectionSecret:
+    def parse(cls, text: str, *, schemes: Collection[str], default_port: int, what: str = "secret") -> ConnectionSecret:
         """Parse a URL whose base scheme is in ``schemes``, or a JSON object with ``host``."""
         if looks_like_json(text):
             return cls._from_json(JsonDocument.parse(text), default_port)
-        url = ConnectionUrl.parse(text)
+        url = ConnectionUrl.parse(text, what=what)
         if url.base_scheme not in schemes:
-            raise SecretFormatError(f"URL scheme {url.base_scheme!r} is not one of {', '.join(sorted(schemes))}")
+            raise SecretFormatError(f"{what} URL scheme {url.base_scheme!r} is not one of {', '.join(sorted(schemes))}")
         database = url.path.lstrip("/") or None
         secret = cls(
             host=url.host.strip("[]"),
@@ -56,8 +57,7 @@ class ConnectionSecret:
 
     @classmethod
     def _from_json(cls, document: JsonDocument, default_port: int) -> ConnectionSecret:
-        host = document.get_str("host")
-        assert host is not None
+        host = document.require_str("host")
         raw_port = document.fields.get("port", default_port)
         if isinstance(raw_port, bool) or not isinstance(raw_port, int | str):
             raise SecretFormatError("JSON secret field 'port' must be a number")
@@ -109,15 +109,19 @@ class ConnectionSecret:
             if password is not None:
                 changes["password"] = password
             return self._document.replace(**changes).render()
-        assert self._url is not None
+        if self._url is None:  # parse sets exactly one of the two forms
+            raise SecretFormatError("connection secret has neither a URL nor a JSON form")
         return self._url.with_credentials(username=username, password=password).render()
 
 
 @dataclass(frozen=True)
-class LoginSecret:
+class LoginSecret(ParsedSecret):
     """Base of a kind's view of a connection secret: where to log in and with which password."""
 
     connection: ConnectionSecret
+
+    def secret_parts(self) -> Iterable[str]:
+        return (self.password,) if self.password else ()
 
     @property
     def host(self) -> str:

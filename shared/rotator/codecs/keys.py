@@ -18,13 +18,18 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from rotator.errors import SecretFormatError
 
 __all__ = [
+    "ALGORITHM_KEY_TYPES",
     "Algorithm",
+    "KeyType",
     "PemFormat",
     "PrivateKey",
     "PublicKey",
     "algorithm_for",
+    "fits",
+    "generate_key",
     "jwk_from_public_key",
     "key_description",
+    "key_type",
     "load_private_key",
     "load_public_key",
     "private_pem",
@@ -107,22 +112,57 @@ def same_public_key(a: PrivateKey | PublicKey, b: PrivateKey | PublicKey) -> boo
     return public_pem(a) == public_pem(b)
 
 
+class KeyType(StrEnum):
+    """The key types the suite signs with."""
+
+    RSA = "RSA"
+    EC_P256 = "EC-P-256"
+    ED25519 = "Ed25519"
+
+
+# The one table of which algorithm needs which key type; the first algorithm of a type is its default.
+ALGORITHM_KEY_TYPES: dict[Algorithm, KeyType] = {
+    Algorithm.RS256: KeyType.RSA,
+    Algorithm.PS256: KeyType.RSA,
+    Algorithm.ES256: KeyType.EC_P256,
+    Algorithm.EDDSA: KeyType.ED25519,
+}
+
+
+def key_type(key: PrivateKey | PublicKey) -> KeyType:
+    """The type of a private or public key."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return KeyType.RSA
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return KeyType.EC_P256
+    return KeyType.ED25519
+
+
+def fits(algorithm: Algorithm, key: PrivateKey | PublicKey) -> bool:
+    """Whether ``key`` is of the type ``algorithm`` signs with."""
+    return ALGORITHM_KEY_TYPES[algorithm] is key_type(key)
+
+
 def algorithm_for(key: PrivateKey | PublicKey) -> Algorithm:
     """The default JWS algorithm for a key type."""
-    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-        return Algorithm.RS256
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        return Algorithm.ES256
-    return Algorithm.EDDSA
+    return next(alg for alg, kind in ALGORITHM_KEY_TYPES.items() if kind is key_type(key))
+
+
+def generate_key(algorithm: Algorithm, *, rsa_bits: int = 3072) -> PrivateKey:
+    """A new private key of the type ``algorithm`` signs with."""
+    kind = ALGORITHM_KEY_TYPES[algorithm]
+    if kind is KeyType.RSA:
+        return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    if kind is KeyType.EC_P256:
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
 
 
 def key_description(key: PrivateKey | PublicKey) -> str:
     """``RSA-3072``, ``EC-P-256`` or ``Ed25519``, for messages and policy checks."""
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return f"RSA-{key.key_size}"
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        return "EC-P-256"
-    return "Ed25519"
+    return key_type(key).value
 
 
 def _b64(value: bytes) -> str:

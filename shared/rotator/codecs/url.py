@@ -13,16 +13,11 @@ from urllib.parse import parse_qsl, quote, unquote
 from rotator.codecs.text import has_control
 from rotator.errors import SecretFormatError
 
-__all__ = ["ConnectionUrl", "looks_like_url"]
+__all__ = ["ConnectionUrl"]
 
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<netloc>[^/?#]*)(?P<rest>[/?#].*)?", re.DOTALL)
 _HOSTPORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\[\]@]+)(?::(?P<port>\d{1,5}))?")
 _MAX_LENGTH = 8192
-
-
-def looks_like_url(text: str) -> bool:
-    """True when the value starts like ``scheme://``."""
-    return _URL.match(text.strip()) is not None
 
 
 @dataclass(frozen=True)
@@ -40,15 +35,15 @@ class ConnectionUrl:
     _raw_hostport: str = field(repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> ConnectionUrl:
+    def parse(cls, text: str, *, what: str = "secret") -> ConnectionUrl:
         """Parse a URL with a host; refuses control characters, spaces and bad ports."""
         if len(text) > _MAX_LENGTH:
-            raise SecretFormatError(f"connection URL is longer than {_MAX_LENGTH} characters")
+            raise SecretFormatError(f"{what} connection URL is longer than {_MAX_LENGTH} characters")
         if any(ch.isspace() for ch in text) or has_control(text):
-            raise SecretFormatError("connection URL contains whitespace or control characters")
+            raise SecretFormatError(f"{what} connection URL contains whitespace or control characters")
         match = _URL.fullmatch(text)
         if match is None:
-            raise SecretFormatError("secret is not a connection URL (scheme://host)")
+            raise SecretFormatError(f"{what} is not a connection secret (a scheme://host URL or a JSON object)")
         netloc = match["netloc"]
         userinfo, at, hostport = netloc.rpartition("@")
         raw_user: str | None = None

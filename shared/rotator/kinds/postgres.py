@@ -31,7 +31,7 @@ are always quoted with ``psycopg.sql.Identifier``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -53,7 +53,8 @@ from rotator.errors import (
 from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
 from rotator.settings import Settings, ca_bundle, env_arns, env_bool, env_int
-from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest, VersionReader
+from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+from rotator.versions import VersionReader
 
 __all__ = ["KIND", "STRATEGY", "PostgresSecret", "PostgresSettings", "PostgresStrategy"]
 
@@ -109,7 +110,7 @@ class PostgresSecret(LoginSecret):
     @classmethod
     def parse(cls, text: str, *, what: str = "secret") -> PostgresSecret:
         """Parse a URL or RDS-style JSON; user and password are required."""
-        connection = ConnectionSecret.parse(text, schemes=SCHEMES, default_port=DEFAULT_PORT)
+        connection = ConnectionSecret.parse(text, schemes=SCHEMES, default_port=DEFAULT_PORT, what=what)
         engine = connection.field("engine")
         if connection.is_json and engine is not None and engine not in ("postgres", "postgresql", "aurora-postgresql"):
             raise SecretFormatError(f"{what} is for engine {engine!r}, not postgres")
@@ -174,10 +175,11 @@ class PostgresSecret(LoginSecret):
         return self.connection.with_credentials(username=username, password=password)
 
 
-class PostgresStrategy(Strategy):
+class PostgresStrategy(Strategy[PostgresSecret]):
     """Changes PostgreSQL role passwords; alternates users when a master secret is configured."""
 
     KIND = KIND
+    SECRET = PostgresSecret
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -185,8 +187,8 @@ class PostgresStrategy(Strategy):
 
     # createSecret -----------------------------------------------------------------
 
-    def generate(self, request: GenerateRequest) -> str:
-        current = PostgresSecret.parse(request.current.text, what="current secret")
+    def generate(self, request: GenerateRequest[PostgresSecret]) -> str:
+        current = request.current
         password = generate_password(self.settings.password_policy)
         if self._master_arn(current) is None:
             return current.with_credentials(password=password)
@@ -194,10 +196,8 @@ class PostgresStrategy(Strategy):
 
     # setSecret --------------------------------------------------------------------
 
-    def apply(self, request: ApplyRequest) -> None:
-        versions = request.versions
-        pending = PostgresSecret.parse(versions.pending().text, what="pending secret")
-        current = PostgresSecret.parse(versions.current().text, what="current secret")
+    def apply(self, request: ApplyRequest[PostgresSecret]) -> None:
+        versions, pending, current = request.versions, request.pending, request.current
         if not meets_policy(pending.password, self.settings.password_policy):
             raise PolicyError("pending password does not meet the generation policy: createSecret did not make it")
         master_arn = self._master_arn(current)
@@ -206,11 +206,13 @@ class PostgresStrategy(Strategy):
         else:
             self._apply_alternating(pending, current, master_arn, versions)
 
-    def _apply_single_user(self, pending: PostgresSecret, current: PostgresSecret, versions: VersionReader) -> None:
+    def _apply_single_user(
+        self, pending: PostgresSecret, current: PostgresSecret, versions: VersionReader[PostgresSecret]
+    ) -> None:
         def same_login(candidate: PostgresSecret | None) -> bool:
             return candidate is not None and (candidate.username, candidate.place) == (pending.username, pending.place)
 
-        previous = self._previous(versions)
+        previous = versions.previous_secret()
         if not same_login(current) and not same_login(previous):
             raise SecretFormatError("pending secret names another user, host or database than current and previous")
         # AWSCURRENT first: on a healthy rotation no login is refused. The pending password (set by an
@@ -233,7 +235,7 @@ class PostgresStrategy(Strategy):
         )
 
     def _apply_alternating(
-        self, pending: PostgresSecret, current: PostgresSecret, master_arn: str, versions: VersionReader
+        self, pending: PostgresSecret, current: PostgresSecret, master_arn: str, versions: VersionReader[PostgresSecret]
     ) -> None:
         base = self._base(current.username)
         clone = base + self.pg.clone_suffix
@@ -249,7 +251,7 @@ class PostgresStrategy(Strategy):
                 f"the master secret is for {master.host}:{master.port}, not the secret's server "
                 f"{current.host}:{current.port}: the master is used only on its own server"
             )
-        proof = self._prove_ownership(current, pending, self._previous(versions), base)
+        proof = self._prove_ownership(current, pending, versions.previous_secret(), base)
         if proof is pending:
             logger.info("pending password already set", extra={"db_user": pending.username})
             return
@@ -278,8 +280,8 @@ class PostgresStrategy(Strategy):
 
     # testSecret -------------------------------------------------------------------
 
-    def verify(self, request: VerifyRequest) -> None:
-        pending = PostgresSecret.parse(request.versions.pending().text, what="pending secret")
+    def verify(self, request: VerifyRequest[PostgresSecret]) -> None:
+        pending = request.pending
         try:
             with self._connect(pending) as conn:
                 row = conn.execute("SELECT current_user, 1").fetchone()
@@ -292,12 +294,13 @@ class PostgresStrategy(Strategy):
         if row is None or row[0] != pending.username:
             raise VerificationError(f"pending credentials log in as another user than {pending.username}")
 
-    def secret_parts(self, text: str) -> Iterable[str]:
-        try:
-            secret = PostgresSecret.parse(text)
-        except SecretFormatError:
-            return ()
-        return (secret.password,)
+    def rollback_note(self, current: PostgresSecret, previous: PostgresSecret) -> str | None:
+        if current.username == previous.username:
+            raise PolicyError(
+                "this secret rotates a single PostgreSQL user: the AWSPREVIOUS password no longer works, so rolling "
+                "back would lock the application out. Rotate again instead (`rotation rotate`)."
+            )
+        return None
 
     # helpers ----------------------------------------------------------------------
 
@@ -311,11 +314,6 @@ class PostgresStrategy(Strategy):
                 f"{c.ENV_POSTGRES_MASTER_SECRET_ARNS} (template parameter PostgresMasterSecretArns)"
             )
         return named
-
-    @staticmethod
-    def _previous(versions: VersionReader) -> PostgresSecret | None:
-        value = versions.previous()
-        return PostgresSecret.parse(value.text, what="previous secret") if value is not None else None
 
     def _base(self, username: str) -> str:
         suffix = self.pg.clone_suffix

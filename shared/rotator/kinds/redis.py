@@ -51,7 +51,8 @@ from rotator.errors import (
 from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
 from rotator.settings import Settings, env_arns, env_int
-from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest, VersionReader
+from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+from rotator.versions import VersionReader
 
 __all__ = ["KIND", "STRATEGY", "RedisSecret", "RedisSettings", "RedisStrategy"]
 
@@ -106,7 +107,7 @@ class RedisSecret(LoginSecret):
     @classmethod
     def parse(cls, text: str, *, what: str = "secret") -> RedisSecret:
         """Parse a URL or JSON; a password is required, a missing user means ``default``."""
-        connection = ConnectionSecret.parse(text, schemes=SCHEMES, default_port=DEFAULT_PORT)
+        connection = ConnectionSecret.parse(text, schemes=SCHEMES, default_port=DEFAULT_PORT, what=what)
         if not connection.password:
             raise SecretFormatError(f"{what} has no password")
         secret = cls(connection)
@@ -167,23 +168,21 @@ def _error_code(exc: redis.exceptions.ResponseError) -> str:
     return first if first.isalpha() and first.isupper() else "ERR"
 
 
-class RedisStrategy(Strategy):
+class RedisStrategy(Strategy[RedisSecret]):
     """Overlapping passwords on Redis ACL users, on every node."""
 
     KIND = KIND
+    SECRET = RedisSecret
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.redis = RedisSettings.from_env(settings.environ)
 
-    def generate(self, request: GenerateRequest) -> str:
-        current = RedisSecret.parse(request.current.text, what="current secret")
-        return current.with_password(generate_password(self.settings.password_policy))
+    def generate(self, request: GenerateRequest[RedisSecret]) -> str:
+        return request.current.with_password(generate_password(self.settings.password_policy))
 
-    def apply(self, request: ApplyRequest) -> None:
-        versions = request.versions
-        pending = RedisSecret.parse(versions.pending().text, what="pending secret")
-        current = RedisSecret.parse(versions.current().text, what="current secret")
+    def apply(self, request: ApplyRequest[RedisSecret]) -> None:
+        versions, pending, current = request.versions, request.pending, request.current
         if (pending.username, pending.endpoints) != (current.username, current.endpoints):
             raise SecretFormatError("pending secret names another user or host than current")
         if not meets_policy(pending.password, self.settings.password_policy):
@@ -274,8 +273,8 @@ class RedisStrategy(Strategy):
                     f"user {user} on {node[0]}:{node[1]} holds {held}: a rotation never changes it through the admin"
                 )
 
-    def verify(self, request: VerifyRequest) -> None:
-        pending = RedisSecret.parse(request.versions.pending().text, what="pending secret")
+    def verify(self, request: VerifyRequest[RedisSecret]) -> None:
+        pending = request.pending
         for node in self._with_configured(pending.endpoints):
             try:
                 with self._login(node, pending, tls_from=pending) as client:
@@ -295,12 +294,6 @@ class RedisStrategy(Strategy):
                 ) from exc
             except TargetRejectedError as exc:
                 raise VerificationError(f"test commands failed on {node[0]}:{node[1]}: {exc}") from exc
-
-    def secret_parts(self, text: str) -> Iterable[str]:
-        try:
-            return (RedisSecret.parse(text).password,)
-        except SecretFormatError:
-            return ()
 
     # helpers ----------------------------------------------------------------------
 
@@ -324,15 +317,15 @@ class RedisStrategy(Strategy):
         return nodes
 
     @staticmethod
-    def _own_logins(current: RedisSecret, pending: RedisSecret, versions: VersionReader) -> list[RedisSecret]:
+    def _own_logins(
+        current: RedisSecret, pending: RedisSecret, versions: VersionReader[RedisSecret]
+    ) -> list[RedisSecret]:
         """AWSCURRENT, then AWSPREVIOUS and the pending value (a node an earlier attempt updated), each only
         for the same user and endpoints: a fallback password never goes to another host or user."""
         logins = [current]
-        previous = versions.previous()
-        if previous is not None:
-            before = RedisSecret.parse(previous.text, what="previous secret")
-            if (before.username, before.endpoints) == (current.username, current.endpoints):
-                logins.append(before)
+        before = versions.previous_secret()
+        if before is not None and (before.username, before.endpoints) == (current.username, current.endpoints):
+            logins.append(before)
         logins.append(pending)
         return logins
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rotator.codecs import JsonDocument, KeyEncoding, detect_key_encoding, looks_like_json
+from rotator.codecs import JsonDocument, KeyEncoding, ParsedSecret, detect_key_encoding, looks_like_json
 from rotator.codecs.key_encoding import KeyShape
 from rotator.errors import SecretFormatError, VerificationError
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
@@ -36,7 +36,7 @@ _MIN_OBSERVED_ENTROPY_RATIO = 0.7
 
 
 @dataclass(frozen=True)
-class SessionSecret:
+class SessionSecret(ParsedSecret):
     """A key, optionally inside a JSON keyring. Values never appear in the repr."""
 
     key: str
@@ -44,17 +44,25 @@ class SessionSecret:
     document: JsonDocument | None
 
     @classmethod
-    def parse(cls, text: str) -> SessionSecret:
-        """Parse a plain key or a JSON keyring; typed error naming the bad field."""
+    def parse(cls, text: str, *, what: str = "secret") -> SessionSecret:
+        """Parse a plain key or a JSON keyring; typed error naming the bad field. The key's format is checked."""
         if looks_like_json(text):
             document = JsonDocument.parse(text)
-            key = document.get_str(_CURRENT)
-            assert key is not None
+            key = document.require_str(_CURRENT)
             previous = document.fields.get(_PREVIOUS, [])
             if not isinstance(previous, list) or not all(isinstance(item, str) for item in previous):
-                raise SecretFormatError(f"JSON keyring field {_PREVIOUS!r} must be a list of strings")
-            return cls(key, tuple(previous), document)
-        return cls(text, (), None)
+                raise SecretFormatError(f"{what}: JSON keyring field {_PREVIOUS!r} must be a list of strings")
+            secret = cls(key, tuple(previous), document)
+        else:
+            secret = cls(text, (), None)
+        try:
+            secret.shape  # noqa: B018 - the key must be in a known encoding
+        except SecretFormatError as exc:
+            raise SecretFormatError(f"{what}: {exc}") from None
+        return secret
+
+    def secret_parts(self) -> Iterable[str]:
+        return self.all_keys()
 
     def __repr__(self) -> str:
         return f"SessionSecret(keyring={self.document is not None}, retained={len(self.retained)})"
@@ -76,25 +84,28 @@ class SessionSecret:
         return self.document.replace(**{_CURRENT: new_key, _PREVIOUS: retained}).render()
 
 
-class SessionSecretStrategy(Strategy):
+class SessionSecretStrategy(Strategy[SessionSecret]):
     """Generates and checks random keys; there is nothing to apply."""
 
     KIND = KIND
+    SECRET = SessionSecret
 
-    def generate(self, request: GenerateRequest) -> str:
-        current = SessionSecret.parse(request.current.text)
+    def generate(self, request: GenerateRequest[SessionSecret]) -> str:
+        current = request.current
         shape = current.shape.at_least(MIN_ENTROPY_BITS)
         while True:
             key = shape.generate()
             if key not in current.all_keys():
                 return current.rotated(key, self.settings.retained_keys)
 
-    def apply(self, request: ApplyRequest) -> None:
+    def rollback_note(self, current: SessionSecret, previous: SessionSecret) -> str | None:
+        return "sessions and data made with the newer key will no longer verify or decrypt"
+
+    def apply(self, request: ApplyRequest[SessionSecret]) -> None:
         return None
 
-    def verify(self, request: VerifyRequest) -> None:
-        pending = _parse_for_test(request.versions.pending().text, "pending")
-        current = _parse_for_test(request.versions.current().text, "current")
+    def verify(self, request: VerifyRequest[SessionSecret]) -> None:
+        pending, current = request.pending, request.current
         expected = current.shape.at_least(MIN_ENTROPY_BITS)
         if (pending.document is None) != (current.document is None):
             raise VerificationError("pending secret changed between plain key and JSON keyring")
@@ -112,19 +123,6 @@ class SessionSecretStrategy(Strategy):
             wanted = list(current.all_keys())[: self.settings.retained_keys]
             if list(pending.retained) != wanted:
                 raise VerificationError(f"pending keyring does not retain the {len(wanted)} newest old key(s)")
-
-    def secret_parts(self, text: str) -> Iterable[str]:
-        try:
-            return SessionSecret.parse(text).all_keys()
-        except SecretFormatError:
-            return ()
-
-
-def _parse_for_test(text: str, which: str) -> SessionSecret:
-    try:
-        return SessionSecret.parse(text)
-    except SecretFormatError as exc:
-        raise VerificationError(f"{which} secret is malformed: {exc}") from exc
 
 
 def _observed_entropy_ratio(key: str, shape: KeyShape) -> float:

@@ -24,16 +24,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rotator import constants as c
-from rotator.codecs import JsonDocument
+from rotator.codecs import JsonDocument, ParsedSecret
 from rotator.codecs.instants import InstantStyle, format_instant, parse_instant
 from rotator.codecs.keys import (
     Algorithm,
     PemFormat,
     PrivateKey,
     algorithm_for,
+    fits,
+    generate_key,
     jwk_from_public_key,
     key_description,
     load_private_key,
@@ -92,7 +94,7 @@ class SigningKeySettings:
 
 
 @dataclass(frozen=True)
-class SigningKeySecret:
+class SigningKeySecret(ParsedSecret):
     """A parsed signing key secret; the private key never appears in the repr."""
 
     document: JsonDocument
@@ -108,10 +110,10 @@ class SigningKeySecret:
     def parse(cls, text: str, *, what: str = "secret") -> SigningKeySecret:
         """Parse and check: PEM loads unencrypted, matches ``public_key``, algorithm fits, dates parse."""
         document = JsonDocument.parse(text)
-        pem = document.get_str("private_key")
-        key_id = document.get_str("key_id")
-        assert pem is not None
-        assert key_id is not None
+        pem = document.require_str("private_key")
+        key_id = document.require_str("key_id")
+        if pem.count("-----BEGIN") > 1:
+            raise SecretFormatError(f"{what} field 'private_key' holds more than one PEM block")
         if not key_id.strip() or len(key_id) > 200 or has_control(key_id):
             raise SecretFormatError(f"{what} field 'key_id' is empty, too long or has control characters")
         private_key, pem_format = load_private_key(pem, what=f"{what} field 'private_key'")
@@ -123,18 +125,21 @@ class SigningKeySecret:
             algorithm = Algorithm(raw_alg) if raw_alg else algorithm_for(private_key)
         except ValueError:
             raise SecretFormatError(f"{what} field 'algorithm' is not one of RS256, PS256, ES256, EdDSA") from None
-        if algorithm_for(private_key) is not algorithm and {algorithm, algorithm_for(private_key)} != {
-            Algorithm.RS256,
-            Algorithm.PS256,
-        }:
+        if not fits(algorithm, private_key):
             raise SecretFormatError(f"{what} field 'algorithm' does not fit its {key_description(private_key)} key")
         valid_from, style = parse_instant(document.fields.get("valid_from"), field="valid_from")
         valid_until, _ = parse_instant(document.fields.get("valid_until"), field="valid_until")
+        if valid_until <= valid_from:
+            # An inverted window would be published for good: refused before anything is written.
+            raise SecretFormatError(f"{what} field 'valid_until' is not after 'valid_from'")
         return cls(document, private_key, pem_format, key_id, algorithm, valid_from, valid_until, style)
 
     def __repr__(self) -> str:
         description = key_description(self.private_key)
         return f"SigningKeySecret(key_id={self.key_id!r}, algorithm={self.algorithm}, key={description})"
+
+    def secret_parts(self) -> Iterable[str]:
+        return (self.document.require_str("private_key"),)
 
     def published(self) -> PublishedKey:
         """The public half as a keyring entry, with its validity window."""
@@ -167,10 +172,11 @@ def next_key_id(current: str, now: datetime, taken: set[str]) -> str:
     return candidate
 
 
-class SigningKeyStrategy(Strategy):
+class SigningKeyStrategy(Strategy[SigningKeySecret]):
     """New key pairs, published before use, verified through the published keyring."""
 
     KIND = KIND
+    SECRET = SigningKeySecret
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -183,10 +189,10 @@ class SigningKeyStrategy(Strategy):
             max_attempts=settings.sm_max_attempts,
         )
 
-    def generate(self, request: GenerateRequest) -> str:
-        current = SigningKeySecret.parse(request.current.text, what="current secret")
+    def generate(self, request: GenerateRequest[SigningKeySecret]) -> str:
+        current = request.current
         algorithm = self.signing.algorithm or current.algorithm
-        key = self._new_key(algorithm)
+        key = generate_key(algorithm, rsa_bits=self.signing.rsa_bits)
         keyring, _ = self.store.read()
         taken = set(keyring.keys) if keyring else set()
         now = datetime.now(UTC)
@@ -200,9 +206,8 @@ class SigningKeyStrategy(Strategy):
         }
         return current.document.replace(**fields).render()
 
-    def apply(self, request: ApplyRequest) -> None:
-        pending = SigningKeySecret.parse(request.versions.pending().text, what="pending secret")
-        current = SigningKeySecret.parse(request.versions.current().text, what="current secret")
+    def apply(self, request: ApplyRequest[SigningKeySecret]) -> None:
+        pending, current = request.pending, request.current
         if pending.key_id == current.key_id:
             raise SecretFormatError("pending key_id equals the current one")
         # Nothing reaches the public keyring that createSecret could not have made.
@@ -210,9 +215,8 @@ class SigningKeyStrategy(Strategy):
         # The current key goes in first: on a first rotation it was never published.
         self.store.publish(current.published(), pending.published())
 
-    def verify(self, request: VerifyRequest) -> None:
-        pending = SigningKeySecret.parse(request.versions.pending().text, what="pending secret")
-        current = SigningKeySecret.parse(request.versions.current().text, what="current secret")
+    def verify(self, request: VerifyRequest[SigningKeySecret]) -> None:
+        pending, current = request.pending, request.current
         self._check_policy(pending)
         keyring, _ = self.store.read()
         if keyring is None:
@@ -230,21 +234,6 @@ class SigningKeyStrategy(Strategy):
         except VerificationError as exc:
             raise VerificationError(f"probe signed by the pending key does not verify from the keyring: {exc}") from exc
 
-    def secret_parts(self, text: str) -> Iterable[str]:
-        try:
-            document = JsonDocument.parse(text)
-            pem = document.get_str("private_key", required=False)
-        except SecretFormatError:
-            return ()
-        return (pem,) if pem else ()
-
-    def _new_key(self, algorithm: Algorithm) -> PrivateKey:
-        if algorithm in (Algorithm.RS256, Algorithm.PS256):
-            return rsa.generate_private_key(public_exponent=65537, key_size=self.signing.rsa_bits)
-        if algorithm is Algorithm.ES256:
-            return ec.generate_private_key(ec.SECP256R1())
-        return ed25519.Ed25519PrivateKey.generate()
-
     def _check_policy(self, pending: SigningKeySecret) -> None:
         key = pending.private_key
         if isinstance(key, rsa.RSAPrivateKey) and key.key_size < self.signing.rsa_bits:
@@ -252,8 +241,6 @@ class SigningKeyStrategy(Strategy):
         public_text = pending.document.get_str("public_key", required=False)
         if public_text is None or not same_public_key(key, load_public_key(public_text)):
             raise VerificationError("pending public_key does not match its private key")
-        if pending.valid_until <= pending.valid_from:
-            raise VerificationError("pending validity window is empty")
 
 
 STRATEGY = SigningKeyStrategy

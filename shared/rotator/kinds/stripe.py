@@ -31,6 +31,7 @@ from typing import Any
 import stripe
 
 from rotator import constants as c
+from rotator.codecs import ParsedSecret
 from rotator.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -41,8 +42,11 @@ from rotator.errors import (
     VerificationError,
 )
 from rotator.observability import logger
+from rotator.secrets_manager import SecretDescription
 from rotator.settings import Settings, env_int
-from rotator.strategy import ApplyRequest, GenerateRequest, RetireRequest, Strategy, VerifyRequest, VersionReader
+from rotator.staging import STAGED_LABEL
+from rotator.strategy import ApplyRequest, GenerateRequest, RetireRequest, Strategy, VerifyRequest
+from rotator.versions import VersionReader
 
 __all__ = ["KIND", "STRATEGY", "StripeSettings", "StripeStrategy", "StripeValue", "check_format"]
 
@@ -53,12 +57,19 @@ _CHECKS = frozenset({"balance", "account", "webhook_endpoints"})
 
 
 @dataclass(frozen=True)
-class StripeValue:
+class StripeValue(ParsedSecret):
     """A Stripe credential as stored: an API key or a webhook signing secret."""
 
     text: str
     kind: str  # "secret_key", "restricted_key" or "webhook_secret"
     live: bool | None  # None for webhook secrets
+
+    @classmethod
+    def parse(cls, text: str, *, what: str = "secret") -> StripeValue:
+        return check_format(text, what=what)
+
+    def secret_parts(self) -> Iterable[str]:
+        return (self.text,)
 
     def __repr__(self) -> str:
         return f"StripeValue(kind={self.kind!r}, live={self.live})"
@@ -173,40 +184,53 @@ class StripeApi:
                     raise
 
 
-class StripeStrategy(Strategy):
+class StripeStrategy(Strategy[StripeValue]):
     """Promotes operator-staged Stripe keys after proving them; automates webhook endpoint rolls."""
 
     KIND = KIND
+    SECRET = StripeValue
+    STAGEABLE = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.stripe = StripeSettings.from_env(settings.environ)
         self.api = StripeApi(self.stripe)
 
-    def generate(self, request: GenerateRequest) -> str:
-        current = check_format(request.current.text, what="current secret")
-        staged = request.versions.labelled(c.STAGED_LABEL)
+    def generate(self, request: GenerateRequest[StripeValue]) -> str:
+        current = request.current
+        staged = request.versions.labelled(STAGED_LABEL)
         if staged is not None:
-            value = check_format(staged.text, what="staged value")
-            if value.kind != current.kind:
-                raise SecretFormatError(f"staged value is a {value.kind}, the secret holds a {current.kind}")
-            if value.text == current.text:
-                raise SecretFormatError("staged value equals the current one")
+            value = request.versions.parsed(staged, what="staged value")
+            self.check_staged(value, current, request.secret.name)
             return value.text
-        if current.kind == "webhook_secret" and c.TAG_STRIPE_WEBHOOK_ENDPOINT in request.versions.description.tags:
+        if not self.needs_staged_value(request.versions.description):
             return self._roll_endpoint(request)
         raise StagingRequiredError(
             f"nothing staged for {request.secret.name}: create the new value in Stripe, then run "
             f"`rotation stage {request.secret.name}` and paste it on standard input"
         )
 
-    def apply(self, request: ApplyRequest) -> None:
+    def needs_staged_value(self, description: SecretDescription) -> bool:
+        """Keys always; webhook secrets unless tagged with the endpoint the rotation rolls by itself."""
+        return c.TAG_STRIPE_WEBHOOK_ENDPOINT not in description.tags
+
+    def check_staged(self, staged: StripeValue, current: StripeValue, secret_name: str) -> None:
+        """Same kind as the current value, a new value, and for keys: mode, account and permissions checked live."""
+        if staged.kind != current.kind:
+            raise SecretFormatError(f"staged value is a {staged.kind}, the secret holds a {current.kind}")
+        if staged.text == current.text:
+            raise SecretFormatError("staged value equals the current one")
+        if staged.kind != "webhook_secret":
+            self.check_key(staged, current, secret_name)
+
+    def rollback_note(self, current: StripeValue, previous: StripeValue) -> str | None:
+        return "the previous Stripe key must still be active in the Dashboard"
+
+    def apply(self, request: ApplyRequest[StripeValue]) -> None:
         return None  # the new key already exists in Stripe; nothing to change there
 
-    def verify(self, request: VerifyRequest) -> None:
-        versions = request.versions
-        pending = _for_test(versions.pending().text, "pending value")
-        current = _for_test(versions.current().text, "current value")
+    def verify(self, request: VerifyRequest[StripeValue]) -> None:
+        pending, current = request.pending, request.current
         if pending.kind != current.kind:
             raise VerificationError(f"pending value is a {pending.kind}, the secret holds a {current.kind}")
         if pending.kind == "webhook_secret":
@@ -232,7 +256,7 @@ class StripeStrategy(Strategy):
         except (AuthenticationError, TargetRejectedError) as exc:
             raise VerificationError(f"pending key check failed: {exc}") from exc
 
-    def retire(self, request: RetireRequest) -> None:
+    def retire(self, request: RetireRequest[StripeValue]) -> None:
         tags = request.versions.description.tags
         if c.TAG_STRIPE_WEBHOOK_ENDPOINT not in tags:
             return
@@ -246,12 +270,9 @@ class StripeStrategy(Strategy):
                 self.api.delete_endpoint(api_key, endpoint.id)
                 logger.info("deleted the replaced webhook endpoint", extra={"endpoint": endpoint.id})
 
-    def secret_parts(self, text: str) -> Iterable[str]:
-        return (text,)
-
     # webhook endpoints ------------------------------------------------------------
 
-    def _api_key(self, versions: VersionReader) -> str:
+    def _api_key(self, versions: VersionReader[StripeValue]) -> str:
         secret_id = versions.description.tags.get(c.TAG_STRIPE_API_KEY_SECRET)
         if not secret_id:
             raise ConfigurationError(f"tag {c.TAG_STRIPE_API_KEY_SECRET} must name the Stripe API key secret")
@@ -260,11 +281,11 @@ class StripeStrategy(Strategy):
             raise ConfigurationError(f"tag {c.TAG_STRIPE_API_KEY_SECRET} names a webhook secret, not an API key")
         return value.text
 
-    def _roll_endpoint(self, request: GenerateRequest) -> str:
+    def _roll_endpoint(self, request: GenerateRequest[StripeValue]) -> str:
         api_key = self._api_key(request.versions)
         tags = request.versions.description.tags
         endpoints = self.api.endpoints(api_key)
-        made = _made_for(endpoints, request.current.version_id)
+        made = _made_for(endpoints, request.versions.current().version_id)
         source = made.id if made is not None else tags[c.TAG_STRIPE_WEBHOOK_ENDPOINT]
         for endpoint in endpoints:
             # A replacement made by an attempt that crashed before storing its secret is useless now.
@@ -276,7 +297,7 @@ class StripeStrategy(Strategy):
         logger.info("created the replacement webhook endpoint", extra={"endpoint": new.id, "replaces": old.id})
         return str(new.secret)
 
-    def _verify_endpoint(self, request: VerifyRequest) -> None:
+    def _verify_endpoint(self, request: VerifyRequest[StripeValue]) -> None:
         tags = request.versions.description.tags
         if c.TAG_STRIPE_WEBHOOK_ENDPOINT not in tags:
             return  # a manually staged webhook secret: only its format can be checked
@@ -295,13 +316,6 @@ def _made_for(endpoints: list[Any], token: str) -> Any | None:
 def _metadata(endpoint: Any) -> dict[str, Any]:
     metadata = getattr(endpoint, "metadata", None)
     return dict(metadata.to_dict()) if metadata else {}
-
-
-def _for_test(text: str, what: str) -> StripeValue:
-    try:
-        return check_format(text, what=what)
-    except SecretFormatError as exc:
-        raise VerificationError(str(exc)) from exc
 
 
 STRATEGY = StripeStrategy
