@@ -8,11 +8,8 @@ LAMBDA_PIP = $(PYTHON) -m pip install --quiet --disable-pip-version-check --no-d
 	--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 --abi cp313 \
 	--only-binary=:all: --target
 
-FUNCTION_SessionSecret := session_secret
-FUNCTION_Postgres := postgres
-FUNCTION_Redis := redis
-FUNCTION_SigningKey := signing_key
-FUNCTION_Stripe := stripe
+# A function's kind is the name of the folder whose Makefile included this file (functions/<kind>/Makefile).
+KIND := $(notdir $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST))))))
 
 build-SharedLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python"
@@ -21,6 +18,6 @@ build-SharedLayer:
 	$(LAMBDA_PIP) "$(ARTIFACTS_DIR)/python" -r "$(ROOT)/shared/requirements.txt"
 
 build-%Function:
-	cp "$(ROOT)/functions/$(FUNCTION_$*)/app.py" "$(ARTIFACTS_DIR)/"
-	if grep -q '^[^#]' "$(ROOT)/functions/$(FUNCTION_$*)/requirements.txt"; then \
-		$(LAMBDA_PIP) "$(ARTIFACTS_DIR)" -r "$(ROOT)/functions/$(FUNCTION_$*)/requirements.txt"; fi
+	cp "$(ROOT)/functions/$(KIND)/app.py" "$(ARTIFACTS_DIR)/"
+	if grep -q '^[^#]' "$(ROOT)/functions/$(KIND)/requirements.txt"; then \
+		$(LAMBDA_PIP) "$(ARTIFACTS_DIR)" -r "$(ROOT)/functions/$(KIND)/requirements.txt"; fi

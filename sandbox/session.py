@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Sandbox", "Servers", "quiet_handlers", "running_sandbox"]
+from sandbox.harness import Targets
+
+__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Servers", "quiet_handlers", "running_sandbox"]
 
 MASTER = "amply/sandbox/database-master"
 REDIS_ADMIN = "amply/sandbox/redis-admin"
@@ -36,16 +38,6 @@ def quiet_handlers(level: str = "ERROR") -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
-@dataclass(frozen=True)
-class Sandbox:
-    """What seeds and proofs need: the Secrets Manager client and the servers' admin URLs."""
-
-    client: Any
-    postgres_url: str  # the superuser through the TLS front, without TLS: seeds and probes
-    redis: tuple[str, int, str]  # host, port, admin password
-    master_arn: str = ""  # the PostgreSQL master secret alternating-users secrets name
-
-
 @dataclass
 class Servers:
     """Everything a sandbox run has started, plus the emulator wired to the template's handlers."""
@@ -55,7 +47,7 @@ class Servers:
     redis: Any
     stripe: Any
     emulator: Any
-    sandbox: Sandbox
+    targets: Targets
 
 
 @contextmanager
@@ -80,7 +72,6 @@ def running_sandbox(port: int = 0) -> Iterator[Servers]:
             server.endpoint,
             {
                 "ROTATION_POSTGRES_SSLMODE": "disable",
-                "ROTATION_REDIS_ADMIN_SECRET_ARN": REDIS_ADMIN,
                 "ROTATION_KEYRING_BUCKET": KEYRING[0],
                 "ROTATION_KEYRING_KEY": KEYRING[1],
                 "ROTATION_STRIPE_API_BASE": stripe_server.base_url,
@@ -93,19 +84,21 @@ def running_sandbox(port: int = 0) -> Iterator[Servers]:
         client = boto3.client("secretsmanager")
         redis_place = (redis_server.host, redis_server.port, redis_admin_password)
         master_arn = str(client.create_secret(Name=MASTER, SecretString=postgres.master_url)["ARN"])
-        sandbox = Sandbox(client, postgres.front_url, redis_place, master_arn)
         admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
-        client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)
+        admin_arn = str(client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)["ARN"])
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
-        # As the template passes them: the CA to verify PostgreSQL with, the masters a secret may name.
+        targets = Targets(client, postgres.front_url, master_arn, redis_place, admin_arn, stripe_server, KEYRING)
+        # As the template passes them: the CA to verify PostgreSQL with, the masters and admins secrets may name.
         configured = {
             "ROTATION_POSTGRES_SSLROOTCERT": str(postgres.ca_path),
             "ROTATION_POSTGRES_MASTER_SECRET_ARNS": master_arn,
+            "ROTATION_REDIS_ADMIN_SECRET_ARN": admin_arn,
+            "ROTATION_REDIS_ADMIN_SECRET_ARNS": admin_arn,
         }
         os.environ.update(configured)
         try:
             handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
-            yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), sandbox)
+            yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), targets)
         finally:
             for key in configured:
                 os.environ.pop(key, None)

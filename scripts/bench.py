@@ -87,52 +87,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_handlers()
 
     from rotator.handler import handler_for
+    from sandbox.harness import HARNESSES
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
-    from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
     from sandbox.session import running_sandbox
 
     rows = []
     with running_sandbox() as servers:
-        server, postgres, client = servers.moto, servers.postgres, servers.sandbox.client
-        pg_url, master = servers.sandbox.postgres_url, servers.sandbox.master_arn
+        server, postgres, targets = servers.moto, servers.postgres, servers.targets
+        client = targets.client
         warm = servers.emulator  # every handler, loaded once: a warm container per kind
-        cases: list[tuple[str, str, Callable[[], str]]] = [
-            ("session_secret", "session_secret", lambda: seed_value("session_secret")),
-            (
-                "postgres (single user)",
-                "postgres",
-                lambda: seed_postgres_role(pg_url, "bench_single"),
-            ),
-            (
-                "postgres (alternating)",
-                "postgres",
-                lambda: seed_postgres_role(pg_url, "bench_alt", masterarn=master),
-            ),
-            ("signing_key (RSA-3072)", "signing_key", lambda: seed_signing_key("RS256")),
-            ("signing_key (Ed25519)", "signing_key", lambda: seed_signing_key("EdDSA", key_id="bench-ed-1")),
-            ("redis (ACL user via admin)", "redis", lambda: seed_redis_user(*servers.sandbox.redis, "bench_app")),
-        ]
-        kinds = {kind for _, kind, _ in cases}
-        cold_starts_by_kind = {kind: cold_start_ms(kind, args.runs) for kind in kinds}
-        for label, kind, seed in cases:
+        cold_starts_by_kind = {kind: cold_start_ms(kind, args.runs) for kind in {h.kind for h in HARNESSES}}
+        for harness in HARNESSES:
+            label, kind = harness.label, harness.kind
             # Every step in a new container: the worst case for Secrets Manager calls.
             cold = RotateSecretEmulator({lambda_arn(kind): _fresh_container(handler_for, kind)})
             imports, cold_starts = cold_starts_by_kind[kind]
             name = f"bench/{label}"
-            client.create_secret(Name=name, SecretString=seed())
+            client.create_secret(Name=name, SecretString=harness.seed(targets))
             warm.enable_rotation(name, kind)
+            harness.before_rotation(targets, name)
             warm.rotate(name)  # warm-up: the first rotation pays for building the client
             durations, warm_calls, cold_calls, rss, connections = [], [], [], [], []
             for _ in range(args.runs):
+                harness.before_rotation(targets, name)
                 before, log_before = server.log.calls.copy(), postgres.log_text().count("connection received")
                 started = time.perf_counter()
                 result = warm.rotate(name)
                 durations.append((time.perf_counter() - started) * 1000)
                 warm_calls.append(float(sum((server.log.calls - before).values())))
                 connections.append(float(postgres.log_text().count("connection received") - log_before))
+                harness.before_rotation(targets, name)
                 before = server.log.calls.copy()
                 result = cold.rotate(name)
                 cold_calls.append(float(sum((server.log.calls - before).values())))
+                harness.before_rotation(targets, name)
                 token = warm.begin(name)
                 app = str(ROOT / "functions" / kind / "app.py")
                 rss.extend(_probe(_MEMORY_PROBE, app, name, token, lambda_arn(kind)))

@@ -9,8 +9,9 @@ prints; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,27 +31,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quiet_handlers()
 
-    from sandbox.probes import postgres_logs_in, redis_logs_in
-    from sandbox.seed import seed_postgres_role, seed_redis_user
+    from sandbox.harness import HARNESSES
     from sandbox.session import running_sandbox
 
     rows = []
     with running_sandbox() as servers:
-        postgres_url, master = servers.sandbox.postgres_url, servers.sandbox.master_arn
-        cases: list[tuple[str, str, str, Callable[[str], bool]]] = [
-            ("postgres alternating users", "postgres", seed_postgres_role(postgres_url, "load_alt", masterarn=master),
-             postgres_logs_in),
-            ("postgres single user", "postgres", seed_postgres_role(postgres_url, "load_single"), postgres_logs_in),
-            ("redis ACL user (overlap)", "redis", seed_redis_user(*servers.sandbox.redis, "load_app"), redis_logs_in),
-        ]  # fmt: skip
-        for label, kind, seed, logs_in in cases:
-            name = f"load/{label.replace(' ', '-')}"
-            servers.sandbox.client.create_secret(Name=name, SecretString=seed)
-            servers.emulator.enable_rotation(name, kind)
+        targets = servers.targets
+        for harness in (h for h in HARNESSES if h.under_load):
+            name = f"load/{harness.label.replace(' ', '-')}"
+            targets.client.create_secret(Name=name, SecretString=harness.seed(targets))
+            servers.emulator.enable_rotation(name, harness.kind)
             stats = run_load(
-                servers.emulator, name, logs_in, workers=args.workers, rotations=args.rotations, ttl=args.ttl
-            )
-            rows.append([label, str(stats.attempts), str(stats.failures), f"{stats.longest_window_ms:.0f} ms"])
+                servers.emulator, name, functools.partial(harness.works, targets),
+                workers=args.workers, rotations=args.rotations, ttl=args.ttl,
+            )  # fmt: skip
+            rows.append([harness.label, str(stats.attempts), str(stats.failures), f"{stats.longest_window_ms:.0f} ms"])
     print(f"{args.workers} workers, {args.rotations} rotations, client cache TTL {args.ttl:g} s")
     print_table(["strategy", "logins attempted", "failed", "longest failure window"], rows)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -11,7 +10,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,47 +17,15 @@ import boto3
 import pytest
 
 from rotator.codecs import ConnectionUrl
-from rotator.constants import Step
-from rotator.handler import handler_for
-from rotator.settings import Settings
 from sandbox.functions import load_handler, rotation_functions
+from sandbox.harness import Targets
 from sandbox.moto_server import MotoServer, sandbox_environment
 from sandbox.postgres_server import PostgresServer
 from sandbox.redis_server import RedisServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.stripe_server import StripeServer
+from tests.helpers import KEYRING_BUCKET, PostgresTarget, RedisTarget
 from tests.leak_canary import LOG_LINES, register_output, register_secret, secret_parts
-
-
-@dataclass(frozen=True)
-class RedisTarget:
-    """The test Redis: where it listens, the ``admin`` user's password and the session's admin secret."""
-
-    host: str
-    port: int
-    admin_password: str = field(repr=False)
-    admin_arn: str = ""
-
-
-@dataclass(frozen=True)
-class PostgresTarget:
-    """The test database: a superuser URL and, when the suite started it, the server (for its log).
-
-    ``superuser_url`` goes through the server's TLS front without TLS (what seeds and admin connections
-    use); ``master_url`` is the same superuser with verify-full and channel binding, what the session's
-    master secret (``master_arn``, allowed by ROTATION_POSTGRES_MASTER_SECRET_ARNS) holds.
-    """
-
-    superuser_url: str
-    server: PostgresServer | None
-    log_path: Path | None
-    master_url: str = ""
-    master_arn: str = ""
-
-    def log_text(self) -> str:
-        if self.log_path is None:
-            pytest.fail("set ROTATION_TEST_POSTGRES_LOG to the existing server's log file (log_statement = 'all')")
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session")
@@ -201,15 +167,24 @@ def _redis_watch(target: RedisTarget) -> Iterator[None]:
         admin.close()
 
 
-KEYRING_BUCKET = "amply-test-keyring"
-
-
 @pytest.fixture
 def s3_client(moto_server: MotoServer) -> Any:
     client = boto3.client("s3", endpoint_url=moto_server.endpoint)
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=KEYRING_BUCKET)
     return client
+
+
+@pytest.fixture
+def targets(
+    sm_client: Any, s3_client: Any, postgres: PostgresTarget, redis_primary: RedisTarget, stripe_api: StripeServer
+) -> Targets:
+    """The session's servers as the per-kind harness (sandbox.harness) seeds and checks against them."""
+    redis = (redis_primary.host, redis_primary.port, redis_primary.admin_password)
+    keyring = (KEYRING_BUCKET, os.environ["ROTATION_KEYRING_KEY"])
+    return Targets(
+        sm_client, postgres.superuser_url, postgres.master_arn, redis, redis_primary.admin_arn, stripe_api, keyring
+    )
 
 
 @pytest.fixture
@@ -256,35 +231,6 @@ def log_lines(request: pytest.FixtureRequest) -> Callable[[], list[dict[str, Any
     return lines
 
 
-def digest(text: str | None) -> str:
-    """A printable stand-in for a secret value in assertions."""
-    return hashlib.sha256((text or "").encode()).hexdigest()[:16]
-
-
-def snapshot(sm_client: Any, secret_id: str) -> dict[str, Any]:
-    """Stages and value digests of every version: equal snapshots mean nothing changed."""
-    description = sm_client.describe_secret(SecretId=secret_id)
-    state: dict[str, Any] = {"rotation": description.get("RotationEnabled")}
-    for version_id, stages in sorted(description.get("VersionIdsToStages", {}).items()):
-        try:
-            value = sm_client.get_secret_value(SecretId=secret_id, VersionId=version_id)["SecretString"]
-        except sm_client.exceptions.ResourceNotFoundException:
-            value = None
-        state[version_id] = (sorted(stages), digest(value))
-    return state
-
-
-def stage_value(sm_client: Any, secret_id: str, stage: str) -> str:
-    return str(sm_client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
-
-
-def version_with(sm_client: Any, secret_id: str, stage: str) -> str | None:
-    for version_id, stages in sm_client.describe_secret(SecretId=secret_id)["VersionIdsToStages"].items():
-        if stage in stages:
-            return str(version_id)
-    return None
-
-
 @pytest.fixture
 def make_secret(sm_client: Any, emulator: RotateSecretEmulator) -> Callable[..., str]:
     """Create a secret with rotation enabled for ``kind``; returns its ARN."""
@@ -297,43 +243,3 @@ def make_secret(sm_client: Any, emulator: RotateSecretEmulator) -> Callable[...,
         return arn
 
     return make
-
-
-def engine_for(kind: str, **env: str) -> Any:
-    """A handler for ``kind``, configured from the session's environment plus ``env``."""
-    return handler_for(kind, settings=Settings.from_env({**os.environ, **env}))
-
-
-def emulator_for(*handlers: Any) -> RotateSecretEmulator:
-    """A RotateSecret emulator that invokes these handlers for the secrets of their kinds."""
-    return RotateSecretEmulator({lambda_arn(handler.strategy.KIND): handler for handler in handlers})
-
-
-def expect_failure(sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]) -> Any:
-    """Stage a rotation, run the steps before ``step``, then assert ``step`` raises ``error`` and changes nothing."""
-    token = emulator.begin(arn)
-    for earlier in Step:
-        if earlier is step:
-            break
-        emulator.invoke(arn, token, earlier)
-    before = snapshot(sm_client, arn)
-    with pytest.raises(error) as excinfo:
-        emulator.invoke(arn, token, step)
-    assert snapshot(sm_client, arn) == before
-    return excinfo.value
-
-
-def crash_once_after(handler: Any, method: str) -> Any:
-    """Make ``handler``'s strategy die right after ``method`` (apply, verify…) succeeds, the first time only."""
-    real = getattr(handler.strategy, method)
-    crashed: list[bool] = []
-
-    def crash(request: Any) -> Any:
-        result = real(request)
-        if not crashed:
-            crashed.append(True)
-            raise RuntimeError(f"process died right after {method}")
-        return result
-
-    setattr(handler.strategy, method, crash)
-    return handler

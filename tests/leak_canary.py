@@ -56,7 +56,7 @@ def register_secret(*values: str | None) -> None:
     for value in values:
         if value and len(value) >= _MIN_LENGTH:
             _SECRETS.add(value)
-            _SECRETS.add(quote(value, safe=""))
+            _SECRETS.add(quote(value, safe="", errors="surrogatepass"))
 
 
 def register_output(where: str, text: str) -> None:
@@ -77,7 +77,7 @@ def secret_parts(text: str) -> Iterator[str]:
     if text.lstrip().startswith("{"):
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # hostile corpus values: nesting or numbers no parser reads
             return
         yield from _strings(document)
 

@@ -15,12 +15,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519
 
-from rotator import errors
+from rotator import errors, kinds
 from rotator.constants import Step
 from rotator.staging import STAGED_LABEL
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.seed import seed_signing_key
-from tests.conftest import PostgresTarget, expect_failure
+from tests.helpers import PostgresTarget, expect_failure
 from tests.leak_canary import register_secret
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -61,6 +61,15 @@ GENERATORS: dict[str, Callable[[PostgresTarget | None], str]] = {
     "bad_date": lambda _: _signing(valid_until="31/12/2026"),
     "wrong_algorithm": lambda _: _signing(algorithm="RS256"),
     "pg_injection": lambda pg: _pg_injection(pg),
+    "deep_json": lambda _: '{"current": ' + "[" * 10_000 + "]" * 10_000 + "}",
+    "huge_integer": lambda _: '{"current": "' + "ab" * 32 + '", "n": ' + "7" * 5000 + "}",
+    "deep_connection_json": lambda _: (
+        '{"host": "db.internal", "password": "c0rpus-pw-1", "x": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    ),
+    "inverted_window": lambda _: _signing(valid_from="2026-01-01", valid_until="2025-06-01"),
+    "two_pem_blocks": lambda _: _signing(
+        private_key=_pem(ec.generate_private_key(ec.SECP256R1())) + _pem(ec.generate_private_key(ec.SECP256R1()))
+    ),
 }
 
 
@@ -82,14 +91,7 @@ def _id(path: Path) -> str:
 
 def test_the_corpus_is_big_enough() -> None:
     assert len(CASES) >= 40
-    assert {path.parent.name for path in CASES} >= {
-        "events",
-        "session_secret",
-        "postgres",
-        "redis",
-        "signing_key",
-        "stripe",
-    }
+    assert {path.parent.name for path in CASES} == {"events", *kinds.names()}
 
 
 @pytest.mark.parametrize("path", CASES, ids=_id)

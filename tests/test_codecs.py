@@ -160,3 +160,54 @@ def test_short_keys_are_lengthened_to_256_bits() -> None:
 def test_key_encoding_refuses_unknown_text(bad: str) -> None:
     with pytest.raises(SecretFormatError):
         detect_key_encoding(bad)
+
+
+@pytest.mark.parametrize(
+    "number", ["1e3", "1.50", "123456789012345678901234.5678", "1e400", "-0.0", "2E-7", "100000000000000000000000"]
+)
+def test_json_numbers_are_kept_exactly_as_written(number: str) -> None:
+    text = '{\n    "password": "old",\n    "n": ' + number + ',\n    "cost": [1.10, 2e2]\n}'
+    changed = JsonDocument.parse(text).replace(password="new").render()
+    assert changed == text.replace('"old"', '"new"')
+    assert "Infinity" not in changed
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"a": ' + "[" * 10_000 + "]" * 10_000 + "}", "nested too deeply"),
+        ('{"a": ' + "9" * 5000 + "}", "number too long"),
+        ('{"x": Infinity}', "non-standard constant"),
+    ],
+)
+def test_json_that_breaks_parsers_is_a_format_error(text: str, problem: str) -> None:
+    with pytest.raises(SecretFormatError, match=problem):
+        JsonDocument.parse(text)
+
+
+def test_a_duplicate_key_is_never_named_it_may_be_a_secret() -> None:
+    with pytest.raises(SecretFormatError) as excinfo:
+        JsonDocument.parse('{"sk_live_leakedkey123": 1, "sk_live_leakedkey123": 2}')
+    assert "sk_live_leakedkey123" not in str(excinfo.value)
+
+
+def test_a_lone_surrogate_is_refused_only_where_it_is_used() -> None:
+    doc = JsonDocument.parse('{"current": "\\ud800abc", "note": "\\udfff"}')
+    with pytest.raises(SecretFormatError, match="'current' holds an unpaired surrogate"):
+        doc.get_str("current")
+    assert doc.replace(current="new").render() == '{"current": "new", "note": "\\udfff"}'
+
+
+def test_new_fields_follow_the_documents_layout() -> None:
+    pretty = '{\n  "current": "k"\n}\n'
+    assert JsonDocument.parse(pretty).replace(previous=["a"]).render() == (
+        '{\n  "current": "k",\n  "previous": [\n    "a"\n  ]\n}\n'
+    )
+    assert JsonDocument.parse('{"a":1}').replace(b=2).render() == '{"a":1,"b":2}'
+
+
+def test_a_master_secret_that_is_not_a_connection_secret_says_which_secret() -> None:
+    from rotator.kinds.postgres import PostgresSecret
+
+    with pytest.raises(SecretFormatError, match=r"^master secret is not a connection secret"):
+        PostgresSecret.parse("just-a-password", what="master secret")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
+from rotator import kinds
+from sandbox.__main__ import DEMO
+from sandbox.harness import by_label
 from tests.leak_canary import register_output
 
-EXPECTED = {
-    "amply/sandbox/session-secret": "session_secret",
-    "amply/sandbox/api-encryption-key": "session_secret",
-    "amply/sandbox/database-url": "postgres",
-    "amply/sandbox/reporting-database-url": "postgres",
-    "amply/sandbox/redis-url": "redis",
-    "amply/sandbox/checkpoint-signing-key": "signing_key",
-}
+EXPECTED = {name: by_label(label).kind for name, label in DEMO}
+
+
+def test_the_demo_rotates_a_secret_of_every_kind() -> None:
+    assert set(EXPECTED.values()) == set(kinds.names())
 
 
 def test_demo_rotates_every_sandbox_secret_and_proves_it() -> None:
@@ -30,8 +31,8 @@ def test_demo_rotates_every_sandbox_secret_and_proves_it() -> None:
         assert "AWSPREVIOUS" in row
         assert "AWSCURRENT+AWSPENDING" in row
         assert "FAILED" not in row
-    assert (
-        "AWSCURRENT (amply_reporting_clone) and AWSPREVIOUS (amply_reporting) both log in"
-        in rows["amply/sandbox/reporting-database-url"]
+    assert re.search(
+        r"AWSCURRENT \((amply_reporting_\w+)_clone\) and AWSPREVIOUS \(\1\) both log in",
+        rows["amply/sandbox/reporting-database-url"],
     )
     assert "0 of 2 new password(s) found in clear" in result.stdout

@@ -27,7 +27,7 @@ from rotator.kinds.session_secret import SessionSecretStrategy
 from rotator.strategy import GenerateRequest
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError
-from tests.conftest import crash_once_after, emulator_for, engine_for, snapshot, stage_value, version_with
+from tests.helpers import crash_once_after, emulator_for, engine_for, snapshot, stage_value, version_with
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]

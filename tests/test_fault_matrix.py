@@ -1,4 +1,5 @@
-"""Fault-injection matrix: every kind, every side effect of a rotation, crash right after it, re-drive.
+"""Fault-injection matrix: every kind and strategy of the harness, every side effect of a rotation, a crash
+right after it, then a re-drive.
 
 After each scenario: the rotation converges when re-driven the way Secrets
 Manager does (same token first, then a fresh RotateSecret); AWSCURRENT works
@@ -8,110 +9,46 @@ on another version; nothing is lost (every keyring key is still there).
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from rotator.constants import Stage, Step
 from rotator.keyring import Keyring
-from rotator.staging import STAGED_LABEL
+from sandbox.harness import HARNESSES, KindHarness, Targets, by_label
 from sandbox.moto_server import Fault, MotoServer
-from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.rotate_secret import RotationInProgressError
-from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
-from tests.conftest import (
-    KEYRING_BUCKET,
-    PostgresTarget,
-    RedisTarget,
-    crash_once_after,
-    emulator_for,
-    engine_for,
-    stage_value,
-    version_with,
-)
+from tests.helpers import crash_once_after, emulator_for, engine_for, stage_value, version_with
 from tests.leak_canary import register_secret, secret_parts
 
-
-@dataclass
-class Case:
-    """How to seed a secret of one kind and how to tell that a value works against its target."""
-
-    kind: str
-    seed: Callable[[], str]
-    works: Callable[[str], bool]
-    before_rotation: Callable[[Any, str], None] = lambda sm, arn: None
-    env: dict[str, str] | None = None
-
-
 SIDE_EFFECTS = ["pending stored", "target changed", "test passed", "stage moved"]
-KINDS = ["session_secret", "postgres single user", "postgres alternating", "redis", "signing_key", "stripe"]
+LABELS = [harness.label for harness in HARNESSES]
 
 
-@pytest.fixture
-def case(request: pytest.FixtureRequest, make_secret: Callable[..., str], unique_name: Callable[[str], str]) -> Case:
-    kind = request.param
-    if kind == "session_secret":
-        return Case("session_secret", lambda: seed_value("session_secret"), lambda text: len(text) >= 43)
-    if kind.startswith("postgres"):
-        pg: PostgresTarget = request.getfixturevalue("postgres")
-        role = f"fm_{secrets.token_hex(3)}"
-        if kind == "postgres alternating":
-            return Case(
-                "postgres",
-                lambda: seed_postgres_role(pg.superuser_url, role, masterarn=pg.master_arn),
-                postgres_logs_in,
-            )
-        return Case("postgres", lambda: seed_postgres_role(pg.superuser_url, role), postgres_logs_in)
-    if kind == "redis":
-        target: RedisTarget = request.getfixturevalue("redis_primary")
-        user = f"fm_{secrets.token_hex(3)}"
-        return Case(
-            "redis", lambda: seed_redis_user(target.host, target.port, target.admin_password, user), redis_logs_in
-        )
-    if kind == "signing_key":
-        request.getfixturevalue("s3_client")
-        keyring_key = f"fm-{secrets.token_hex(4)}/jwks.json"
-        return Case(
-            "signing_key", lambda: seed_signing_key("ES256"), lambda text: '"private_key"' in text,
-            env={"ROTATION_KEYRING_KEY": keyring_key},
-        )  # fmt: skip
-    stripe_api = request.getfixturevalue("stripe_api")
-    account = "acct_" + secrets.token_hex(4)
-
-    def stripe_key() -> str:
-        key = "sk_test_" + secrets.token_hex(16)
-        stripe_api.add_key(key, account)
-        register_secret(key)
-        return key
-
-    def stage_next(sm: Any, arn: str) -> None:
-        sm.put_secret_value(SecretId=arn, SecretString=stripe_key(), VersionStages=[STAGED_LABEL])
-
-    return Case("stripe", stripe_key, lambda text: text in stripe_api.state.keys, before_rotation=stage_next)
-
-
-def _engine(case: Case, **env: str) -> Any:
-    return engine_for(case.kind, **{**(case.env or {}), **env})
-
-
-def _keyring_kids(s3_client: Any, case: Case) -> set[str]:
-    key = (case.env or {}).get("ROTATION_KEYRING_KEY")
-    if key is None:
+def _keyring_kids(s3_client: Any, targets: Targets) -> set[str]:
+    bucket, key = targets.keyring
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3_client.exceptions.NoSuchKey:
         return set()
-    body = s3_client.get_object(Bucket=KEYRING_BUCKET, Key=key)["Body"].read()
     return set(Keyring.from_json(body).keys)
 
 
+def _seed(harness: KindHarness, targets: Targets, make_secret: Callable[..., str], name: str) -> str:
+    value = harness.seed(targets)
+    register_secret(*secret_parts(value))
+    return make_secret(name, value, harness.kind)
+
+
 @pytest.mark.parametrize("side_effect", SIDE_EFFECTS)
-@pytest.mark.parametrize("case", KINDS, indirect=True)
+@pytest.mark.parametrize("label", LABELS)
 def test_crash_after_each_side_effect_converges(
-    case: Case,
+    label: str,
     side_effect: str,
+    targets: Targets,
     sm_client: Any,
     s3_client: Any,
     moto_server: MotoServer,
@@ -119,21 +56,22 @@ def test_crash_after_each_side_effect_converges(
     make_secret: Callable[..., str],
     unique_name: Callable[[str], str],
 ) -> None:
-    arn = make_secret(unique_name(f"fm-{case.kind}"), case.seed(), case.kind)
-    healthy = emulator_for(_engine(case))
-    case.before_rotation(sm_client, arn)
+    harness = by_label(label)
+    arn = _seed(harness, targets, make_secret, unique_name(f"fm-{harness.kind}"))
+    healthy = emulator_for(engine_for(harness.kind))
+    harness.before_rotation(targets, arn)
     assert healthy.rotate(arn).ok  # a first rotation: the keyring and AWSPREVIOUS exist from here on
-    kids_before = _keyring_kids(s3_client, case)
+    kids_before = _keyring_kids(s3_client, targets)
     old_version = version_with(sm_client, arn, Stage.CURRENT)
-    case.before_rotation(sm_client, arn)
+    harness.before_rotation(targets, arn)
 
     if side_effect in ("pending stored", "stage moved"):
         operation = "PutSecretValue" if side_effect == "pending stored" else "UpdateSecretVersionStage"
         moto_server.log.inject(Fault(operation, "fail_after", times=1))
-        crashing = emulator_for(_engine(case, ROTATION_SM_MAX_ATTEMPTS="1"))
+        crashing = emulator_for(engine_for(harness.kind, ROTATION_SM_MAX_ATTEMPTS="1"))
     else:
         method = {"target changed": "apply", "test passed": "verify"}[side_effect]
-        crashing = emulator_for(crash_once_after(_engine(case), method))
+        crashing = emulator_for(crash_once_after(engine_for(harness.kind), method))
     crashed = crashing.rotate(arn)
     expected_step = {"pending stored": Step.CREATE, "target changed": Step.SET, "test passed": Step.TEST,
                      "stage moved": Step.FINISH}[side_effect]  # fmt: skip
@@ -149,22 +87,27 @@ def test_crash_after_each_side_effect_converges(
     assert [v for v, s in stages.items() if Stage.PENDING in s and Stage.CURRENT not in s] == []
     current = stage_value(sm_client, arn, Stage.CURRENT)
     register_secret(*secret_parts(current))
-    assert case.works(current), "AWSCURRENT does not work against the target"
-    assert kids_before <= _keyring_kids(s3_client, case), "a keyring key was lost"
+    assert harness.works(targets, current), "AWSCURRENT does not work against the target"
+    assert kids_before <= _keyring_kids(s3_client, targets), "a keyring key was lost"
 
     # Then a fresh RotateSecret works as usual.
-    case.before_rotation(sm_client, arn)
+    harness.before_rotation(targets, arn)
     fresh = healthy.rotate(arn)
     assert fresh.ok, fresh.error
-    assert case.works(stage_value(sm_client, arn, Stage.CURRENT))
+    assert harness.works(targets, stage_value(sm_client, arn, Stage.CURRENT))
 
 
-@pytest.mark.parametrize("case", ["session_secret", "redis"], indirect=True)
+@pytest.mark.parametrize("label", ["session_secret (key)", "redis (ACL user via admin)"])
 def test_concurrent_rotations_one_is_refused_nothing_lost(
-    case: Case, sm_client: Any, make_secret: Callable[..., str], unique_name: Callable[[str], str]
+    label: str,
+    targets: Targets,
+    sm_client: Any,
+    make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
 ) -> None:
-    arn = make_secret(unique_name(f"race-{case.kind}"), case.seed(), case.kind)
-    handler = _engine(case)
+    harness = by_label(label)
+    arn = _seed(harness, targets, make_secret, unique_name(f"race-{harness.kind}"))
+    handler = engine_for(harness.kind)
     real_generate = handler.strategy.generate
     second_attempt_done = threading.Event()
 
@@ -191,6 +134,6 @@ def test_concurrent_rotations_one_is_refused_nothing_lost(
     assert outcomes
     assert outcomes[0].ok, outcomes[0].error
     assert stage_value(sm_client, arn, Stage.PREVIOUS) == old
-    assert case.works(stage_value(sm_client, arn, Stage.CURRENT))
+    assert harness.works(targets, stage_value(sm_client, arn, Stage.CURRENT))
     stages = sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"]
     assert [v for v, s in stages.items() if Stage.PENDING in s and Stage.CURRENT not in s] == []

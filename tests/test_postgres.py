@@ -32,7 +32,7 @@ from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.tls_proxy import TlsProxy
-from tests.conftest import PostgresTarget, crash_once_after, emulator_for, engine_for, expect_failure, stage_value
+from tests.helpers import PostgresTarget, crash_once_after, emulator_for, engine_for, expect_failure, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]

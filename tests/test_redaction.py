@@ -64,3 +64,9 @@ def test_canary_finds_planted_leaks_and_names_only_the_place() -> None:
     assert len(hits) == 1
     assert hits[0].startswith("t1 [stdout] (value sha256:")
     assert value not in hits[0]
+
+
+def test_the_redactor_never_raises_on_lone_surrogates() -> None:
+    redactor = Redactor()
+    redactor.add("value-\ud800-secret", "\udfff" * 8)
+    assert redactor.redact("x value-\ud800-secret y") == "x [redacted] y"

@@ -21,7 +21,7 @@ from sandbox.load import run_load
 from sandbox.probes import redis_logs_in
 from sandbox.redis_server import RedisServer
 from sandbox.tls_proxy import TlsProxy
-from tests.conftest import RedisTarget, emulator_for, engine_for, expect_failure, snapshot, stage_value
+from tests.helpers import RedisTarget, emulator_for, engine_for, expect_failure, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]

@@ -41,7 +41,7 @@ from sandbox.certificates import make_tls
 from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
 from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
-from tests.conftest import (
+from tests.helpers import (
     PostgresTarget,
     RedisTarget,
     emulator_for,

@@ -15,7 +15,7 @@ from rotator.codecs import detect_key_encoding
 from rotator.constants import Stage, Step
 from rotator.errors import RotationError, SecretFormatError, VerificationError
 from sandbox.rotate_secret import RotateSecretEmulator
-from tests.conftest import emulator_for, engine_for, snapshot, stage_value
+from tests.helpers import emulator_for, engine_for, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]

@@ -23,7 +23,7 @@ from rotator.kinds.signing_key import SigningKeySecret
 from rotator.signatures import sign
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.seed import seed_signing_key
-from tests.conftest import KEYRING_BUCKET, emulator_for, engine_for, expect_failure, snapshot, stage_value
+from tests.helpers import KEYRING_BUCKET, emulator_for, engine_for, expect_failure, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]

@@ -19,7 +19,7 @@ from rotator.stripe_webhooks import WebhookSignatureError, verify_event
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.stripe_server import StripeServer
-from tests.conftest import emulator_for, engine_for, snapshot, stage_value
+from tests.helpers import emulator_for, engine_for, snapshot, stage_value
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]

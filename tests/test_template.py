@@ -16,7 +16,7 @@ import pytest
 from rotator.constants import Stage, Step
 from sandbox.functions import PROJECT_ROOT, load_handler, load_template, rotation_functions
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
-from tests.conftest import version_with
+from tests.helpers import version_with
 from tests.leak_canary import register_secret, secret_parts
 
 _STAGED = pytest.StashKey[str]()

@@ -85,8 +85,10 @@ class Keyring:
         """Parse a JWKS document; typed errors for anything else (and for a ``kid`` listed twice)."""
         try:
             document = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # also numbers too long to read
             raise SecretFormatError("keyring object is not JSON") from None
+        except RecursionError:
+            raise SecretFormatError("keyring object is nested too deeply to read") from None
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise SecretFormatError("keyring object is not a JWKS document ({'keys': [...]})")
         keys: dict[str, PublishedKey] = {}

@@ -9,7 +9,17 @@ from dataclasses import dataclass, field
 from rotator import constants as c
 from rotator.errors import ConfigurationError
 
-__all__ = ["PasswordPolicy", "Settings", "ca_bundle", "env_arns", "env_bool", "env_int"]
+__all__ = [
+    "CA_BUNDLE_CANDIDATES",
+    "DEFAULT_EXCLUDE_CHARACTERS",
+    "PasswordPolicy",
+    "Settings",
+    "ca_bundle",
+    "env_arns",
+    "env_bool",
+    "env_float",
+    "env_int",
+]
 
 # Characters that need quoting in a URL userinfo, an SQL literal or a shell word.
 # Excluding them keeps generated passwords safe to paste anywhere.

@@ -28,7 +28,7 @@ __all__ = [
     "VerifyRequest",
 ]
 
-S = TypeVar("S", bound=ParsedSecret)
+_S = TypeVar("_S", bound=ParsedSecret)
 
 
 @dataclass(frozen=True)
@@ -41,43 +41,43 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
-class GenerateRequest(Generic[S]):
+class GenerateRequest(Generic[_S]):
     """createSecret: produce the pending value from the current one."""
 
     secret: SecretRef
-    current: S
-    versions: VersionReader[S]
+    current: _S
+    versions: VersionReader[_S]
 
 
 @dataclass(frozen=True)
-class ApplyRequest(Generic[S]):
+class ApplyRequest(Generic[_S]):
     """setSecret: make the target accept the pending value."""
 
     secret: SecretRef
-    pending: S
-    current: S
-    versions: VersionReader[S]
+    pending: _S
+    current: _S
+    versions: VersionReader[_S]
 
 
 @dataclass(frozen=True)
-class VerifyRequest(Generic[S]):
+class VerifyRequest(Generic[_S]):
     """testSecret: prove the pending value works."""
 
     secret: SecretRef
-    pending: S
-    current: S
-    versions: VersionReader[S]
+    pending: _S
+    current: _S
+    versions: VersionReader[_S]
 
 
 @dataclass(frozen=True)
-class RetireRequest(Generic[S]):
+class RetireRequest(Generic[_S]):
     """After finishSecret promoted the pending value: clean up what the old one needed."""
 
     secret: SecretRef
-    versions: VersionReader[S]
+    versions: VersionReader[_S]
 
 
-class Strategy(ABC, Generic[S]):
+class Strategy(ABC, Generic[_S]):
     """One kind of secret. Implementations talk only to their target system."""
 
     KIND: ClassVar[str]
@@ -88,9 +88,9 @@ class Strategy(ABC, Generic[S]):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def parse(self, text: str, *, what: str) -> S:
+    def parse(self, text: str, *, what: str) -> _S:
         """``text`` as the kind's secret type (``SecretFormatError`` naming ``what`` otherwise)."""
-        return cast(S, self.SECRET.parse(text, what=what))
+        return cast(_S, self.SECRET.parse(text, what=what))
 
     def secret_parts(self, text: str) -> Iterable[str]:
         """Substrings of a value that are secret on their own, from the parsed type (none if it does not parse)."""
@@ -100,28 +100,28 @@ class Strategy(ABC, Generic[S]):
             return ()
 
     @abstractmethod
-    def generate(self, request: GenerateRequest[S]) -> str:
+    def generate(self, request: GenerateRequest[_S]) -> str:
         """The new secret value, in the same format as the current one."""
 
     @abstractmethod
-    def apply(self, request: ApplyRequest[S]) -> None:
+    def apply(self, request: ApplyRequest[_S]) -> None:
         """Make the target accept the pending value. Must be idempotent."""
 
     @abstractmethod
-    def verify(self, request: VerifyRequest[S]) -> None:
+    def verify(self, request: VerifyRequest[_S]) -> None:
         """Raise VerificationError unless the pending value works. Must not change anything."""
 
-    def retire(self, request: RetireRequest[S]) -> None:
+    def retire(self, request: RetireRequest[_S]) -> None:
         """Clean up after promotion. Must be idempotent; default does nothing."""
 
     def needs_staged_value(self, description: SecretDescription) -> bool:
         """Whether a rotation of this secret needs an operator-staged value (default: the kind generates it)."""
         return False
 
-    def check_staged(self, staged: S, current: S, secret_name: str) -> None:
+    def check_staged(self, staged: _S, current: _S, secret_name: str) -> None:
         """The one check of an operator-staged value, for createSecret and ``rotation stage`` alike."""
         raise PolicyError(f"{self.KIND} secrets generate their own values: nothing can be staged")
 
-    def rollback_note(self, current: S, previous: S) -> str | None:
+    def rollback_note(self, current: _S, previous: _S) -> str | None:
         """Refuse (raise) a rollback that would lock consumers out; else what the operator should know, if anything."""
         return None

@@ -16,21 +16,21 @@ if TYPE_CHECKING:
 
 __all__ = ["VersionReader"]
 
-S = TypeVar("S", bound=ParsedSecret)
+_S = TypeVar("_S", bound=ParsedSecret)
 
 
-class VersionReader(Generic[S]):
+class VersionReader(Generic[_S]):
     """Reads the versions a step needs, once each, and registers every value and its secret parts for redaction."""
 
     def __init__(
-        self, sm: SecretsManager, description: SecretDescription, token: str, redactor: Redactor, strategy: Strategy[S]
+        self, sm: SecretsManager, description: SecretDescription, token: str, redactor: Redactor, strategy: Strategy[_S]
     ) -> None:
         self._sm = sm
         self._description = description
         self._token = token
         self._redactor = redactor
         self._strategy = strategy
-        self._parsed: dict[tuple[str, str], S | None] = {}
+        self._parsed: dict[tuple[str, str], _S | None] = {}
 
     @property
     def description(self) -> SecretDescription:
@@ -70,20 +70,20 @@ class VersionReader(Generic[S]):
             # AWSCURRENT always has a value, so the secret itself is missing (or invisible to us).
             raise SecretNotFoundError(exc.operation, exc.code, secret_id) from exc
 
-    def parsed(self, value: SecretValue, *, what: str) -> S:
+    def parsed(self, value: SecretValue, *, what: str) -> _S:
         """``value`` in the kind's format (parsed once per version); a SecretFormatError naming ``what``."""
         cached = self._parsed.get((self._description.arn, value.version_id))
         return cached if cached is not None else self._strategy.parse(value.text, what=what)
 
-    def pending_secret(self) -> S:
+    def pending_secret(self) -> _S:
         """The parsed AWSPENDING value: a malformed one is a SecretFormatError in every kind."""
         return self.parsed(self.pending(), what="pending secret")
 
-    def current_secret(self) -> S:
+    def current_secret(self) -> _S:
         """The parsed AWSCURRENT value."""
         return self.parsed(self.current(), what="current secret")
 
-    def previous_secret(self) -> S | None:
+    def previous_secret(self) -> _S | None:
         """The parsed AWSPREVIOUS value, or None."""
         value = self.previous()
         return None if value is None else self.parsed(value, what="previous secret")

@@ -196,6 +196,6 @@ def _detect_layout(text: str, spans: dict[str, tuple[int, int]]) -> _Layout:
     if len(ordered) > 1:
         between = text[first_end : ordered[1][0]]
         item_separator = between[: between.index('"')]
-    else:
-        item_separator = ",\n" + indent if indent is not None else ", "
+    else:  # one field: write the next like a compact or a spaced document would
+        item_separator = ",\n" + indent if indent is not None else ("," if key_separator == ":" else ", ")
     return _Layout(indent or None, item_separator, key_separator, ensure_ascii)

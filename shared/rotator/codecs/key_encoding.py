@@ -136,6 +136,8 @@ def detect_key_encoding(text: str) -> KeyShape:
     """
     if not text:
         raise SecretFormatError("key is empty")
+    if text != text.strip():
+        raise SecretFormatError("key has leading or trailing whitespace")
     if _PATTERNS["hex_lower"].fullmatch(text) and len(text) % 2 == 0:
         return KeyShape(KeyEncoding.HEX, len(text))
     if _PATTERNS["hex_upper"].fullmatch(text) and len(text) % 2 == 0 and not text.isdigit():

@@ -56,7 +56,15 @@ from rotator.settings import Settings, ca_bundle, env_arns, env_bool, env_int
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
 from rotator.versions import VersionReader
 
-__all__ = ["KIND", "STRATEGY", "PostgresSecret", "PostgresSettings", "PostgresStrategy"]
+__all__ = [
+    "DEFAULT_PORT",
+    "KIND",
+    "PostgresSecret",
+    "PostgresSettings",
+    "PostgresStrategy",
+    "SCHEMES",
+    "STRATEGY",
+]
 
 KIND = "postgres"
 SCHEMES = frozenset({"postgresql", "postgres"})

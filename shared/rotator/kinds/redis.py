@@ -54,7 +54,15 @@ from rotator.settings import Settings, env_arns, env_int
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
 from rotator.versions import VersionReader
 
-__all__ = ["KIND", "STRATEGY", "RedisSecret", "RedisSettings", "RedisStrategy"]
+__all__ = [
+    "DEFAULT_PORT",
+    "KIND",
+    "RedisSecret",
+    "RedisSettings",
+    "RedisStrategy",
+    "SCHEMES",
+    "STRATEGY",
+]
 
 KIND = "redis"
 SCHEMES = frozenset({"redis", "rediss"})

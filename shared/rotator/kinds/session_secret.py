@@ -24,7 +24,13 @@ from rotator.codecs.key_encoding import KeyShape
 from rotator.errors import SecretFormatError, VerificationError
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
 
-__all__ = ["KIND", "STRATEGY", "SessionSecret", "SessionSecretStrategy"]
+__all__ = [
+    "KIND",
+    "MIN_ENTROPY_BITS",
+    "STRATEGY",
+    "SessionSecret",
+    "SessionSecretStrategy",
+]
 
 KIND = "session_secret"
 MIN_ENTROPY_BITS = 256

@@ -48,7 +48,16 @@ from rotator.staging import STAGED_LABEL
 from rotator.strategy import ApplyRequest, GenerateRequest, RetireRequest, Strategy, VerifyRequest
 from rotator.versions import VersionReader
 
-__all__ = ["KIND", "STRATEGY", "StripeSettings", "StripeStrategy", "StripeValue", "check_format"]
+__all__ = [
+    "KIND",
+    "STRATEGY",
+    "StripeApi",
+    "StripeSettings",
+    "StripeStrategy",
+    "StripeValue",
+    "check_format",
+    "environment_of",
+]
 
 KIND = "stripe"
 _API_KEY = re.compile(r"(?P<type>sk|rk)_(?P<mode>live|test)_[A-Za-z0-9]{10,247}")
