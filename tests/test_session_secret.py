@@ -173,3 +173,16 @@ def test_verify_rejects_a_keyring_reusing_a_retained_key(
     arn = make_secret(unique_name("api-encryption-key"), _keyring(secrets.token_hex(32), [old]))
     excinfo = _pending_check(sm_client, emulator, arn, _keyring(old, []))
     assert "repeats the current or a retained key" in str(excinfo.value)
+
+
+def test_a_rotation_keeps_every_number_and_byte_it_does_not_rotate(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    old = secrets.token_hex(32)
+    text = '{\n  "current": "' + old + '",\n  "previous": [],\n  "rounds": 1e3,\n  "ratio": 1.50,\n'
+    text += '  "id": 123456789012345678901234,\n  "max": 1e400\n}\n'
+    arn = make_secret(unique_name("api-encryption-key"), text)
+    assert emulator.rotate(arn).ok
+    rotated = stage_value(sm_client, arn, Stage.CURRENT)
+    new = json.loads(rotated, parse_float=str, parse_constant=str)["current"]
+    assert rotated == text.replace(old, new).replace('"previous": []', f'"previous": [\n    "{old}"\n  ]')
