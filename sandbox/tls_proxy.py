@@ -65,6 +65,7 @@ class TlsProxy:
         self._closed = False
         self.client_bytes = bytearray()
         self.tls_sessions = 0  # clients that negotiated TLS (the rest were relayed in plaintext)
+        self.auth_failures = 0  # SCRAM logins this front refused (the backend never sees those)
         self._tap_lock = threading.Lock()
         self._scram_verifier = scram_verifier
         # tls-server-end-point (RFC 5929): the hash of the certificate, SHA-256 for an ECDSA-SHA256 certificate.
@@ -161,6 +162,8 @@ class TlsProxy:
             or final.get("r") != nonce
             or hashlib.sha256(client_key).digest() != stored_key
         ):
+            with self._tap_lock:
+                self.auth_failures += 1
             client.sendall(_error("28P01", "SCRAM authentication or channel binding failed"))
             return
         # The backend: the same SCRAM exchange without channel binding, proven with the recovered ClientKey.

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with running_sandbox() as servers:
         targets = servers.targets
         for harness in (h for h in HARNESSES if h.under_load):
-            name = f"load/{harness.label.replace(' ', '-')}"
+            name = "amply/load/" + "".join(ch if ch.isalnum() else "-" for ch in harness.label.lower()).strip("-")
             targets.client.create_secret(Name=name, SecretString=harness.seed(targets))
             servers.emulator.enable_rotation(name, harness.kind)
             stats = run_load(

@@ -1,6 +1,7 @@
 """What happens at the edge of every invocation, around the protocol: small pieces, each tested on its own.
 
-* ``InvocationScope``: the invocation's redactor and log keys, set for its duration and always removed;
+* ``InvocationScope``: the invocation's redactor, log keys and per-call timings, set for its duration and
+  always removed;
 * ``sanitise``: the only error that may leave, with known values redacted and no chain;
 * ``record_step``: the step's metrics;
 * ``invoked_function``: the function ARN Lambda's context names.
@@ -17,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from rotator.errors import RotationError, UnexpectedError
 from rotator.event import RotationEvent
 from rotator.observability import Redactor, logger, metrics, redacting_filter
+from rotator.timings import calls, collecting
 
 __all__ = ["LOG_KEYS", "InvocationScope", "invoked_function", "record_step", "sanitise"]
 
@@ -31,15 +33,18 @@ class InvocationScope:
         self.redactor = Redactor()
         self.step = "invalid"
         self.started = time.perf_counter()
+        self._timings = collecting()
 
     def __enter__(self) -> InvocationScope:
         redacting_filter.redactor = self.redactor
+        self._timings.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         # Thread-local keys: concurrent invocations in one process (the sandbox) never mix their fields.
         logger.thread_safe_remove_keys(list(LOG_KEYS))
         redacting_filter.redactor = None
+        self._timings.__exit__(None, None, None)
 
     def begin(self, request: RotationEvent) -> None:
         """The event is valid: its fields go on every log line; its RotationToken is secret."""
@@ -56,7 +61,9 @@ class InvocationScope:
 
     def succeeded(self, outcome: str) -> None:
         record_step(self.kind, self.step, ok=True, duration_ms=self.elapsed_ms())
-        logger.info("rotation step done", extra={"outcome": outcome, "duration_ms": self.elapsed_ms()})
+        logger.info(
+            "rotation step done", extra={"outcome": outcome, "duration_ms": self.elapsed_ms(), "calls": calls()}
+        )
 
     def failed(self, exc: BaseException) -> RotationError:
         """The sanitised error to raise; the failure is logged with a redacted traceback and counted."""
@@ -69,6 +76,7 @@ class InvocationScope:
                 "error": str(clean),
                 "traceback": self.redactor.redact("".join(traceback.format_exception(exc))),
                 "duration_ms": self.elapsed_ms(),
+                "calls": calls(),
             },
         )
         record_step(self.kind, self.step, ok=False, duration_ms=self.elapsed_ms())

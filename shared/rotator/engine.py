@@ -3,8 +3,8 @@
 A kind plugs in a Strategy; ``Engine._run`` is the protocol: it describes the
 secret once per invocation, refuses what the protocol forbids, parses the
 values the kind needs, and performs createSecret and finishSecret itself.
-What surrounds it (log keys, redaction, metrics, sanitising, tracing) lives in
-``rotator.boundary``.
+What surrounds it (log keys, redaction, metrics, sanitising, per-call timings)
+lives in ``rotator.boundary``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from rotator.errors import (
     ValueNotFoundError,
 )
 from rotator.event import RotationEvent
-from rotator.observability import Redactor, logger, tracer
+from rotator.observability import Redactor, logger
 from rotator.secrets_manager import SecretDescription, SecretsManager
 from rotator.staging import STAGED_LABEL, used_up
 from rotator.strategy import ApplyRequest, GenerateRequest, RetireRequest, SecretRef, Strategy, VerifyRequest
@@ -42,20 +42,16 @@ class Engine:
         """The Lambda handler."""
         failure: RotationError | None = None
         with InvocationScope(self.strategy.KIND) as scope:
-            # The subsegment records an escaping exception's message; only sanitised ones reach it.
-            with tracer.provider.in_subsegment("## rotation step") as subsegment:
-                try:
-                    request = RotationEvent.parse(event)
-                    scope.begin(request)
-                    subsegment.put_annotation("kind", self.strategy.KIND)
-                    subsegment.put_annotation("step", scope.step)
-                    outcome = self._run(request, scope, invoked_function(context))
-                except Exception as exc:
-                    failure = scope.failed(exc)
-                if failure is not None:
-                    # Raised outside the except block: neither __cause__ nor __context__ may carry the
-                    # unredacted original (a driver error's text can hold a password).
-                    raise failure
+            try:
+                request = RotationEvent.parse(event)
+                scope.begin(request)
+                outcome = self._run(request, scope, invoked_function(context))
+            except Exception as exc:
+                failure = scope.failed(exc)
+            if failure is not None:
+                # Raised outside the except block: neither __cause__ nor __context__ may carry the
+                # unredacted original (a driver error's text can hold a password).
+                raise failure
             scope.succeeded(outcome)
 
     def _run(self, request: RotationEvent, scope: InvocationScope, invoked_arn: str | None) -> str:
@@ -73,10 +69,10 @@ class Engine:
         if request.step is Step.CREATE:
             return self._create(request, ref, versions, scope.redactor)
         if request.step is Step.SET:
-            self.strategy.apply(ApplyRequest(ref, versions.pending_secret(), versions.current_secret(), versions))
+            self.strategy.apply(ApplyRequest(ref, versions))
             return "applied"
         if request.step is Step.TEST:
-            self.strategy.verify(VerifyRequest(ref, versions.pending_secret(), versions.current_secret(), versions))
+            self.strategy.verify(VerifyRequest(ref, versions))
             return "verified"
         return self._finish(description, ref, versions)
 
@@ -86,7 +82,7 @@ class Engine:
             return "pending value already stored"
         except ValueNotFoundError:
             pass
-        text = self.strategy.generate(GenerateRequest(ref, versions.current_secret(), versions))
+        text = self.strategy.generate(GenerateRequest(ref, versions))
         redactor.add(text, *self.strategy.secret_parts(text))
         self.sm.put_pending(ref.arn, ref.token, text, request.rotation_token)
         return "pending value stored"

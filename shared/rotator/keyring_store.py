@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from rotator.clients import aws_client
 from rotator.errors import TargetRejectedError, TargetUnreachableError
-from rotator.keyring import Keyring, PublishedKey
 from rotator.observability import logger
+from rotator.timings import timed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from rotator.keyring import Keyring, PublishedKey
 
 __all__ = ["KeyringStore"]
 
@@ -48,6 +50,8 @@ class KeyringStore:
 
     def read(self) -> tuple[Keyring | None, str | None]:
         """The keyring and its ETag, or ``(None, None)`` when the object does not exist yet."""
+        from rotator.keyring import Keyring
+
         try:
             response = self._call("GetObject", self.client.get_object, Bucket=self.bucket, Key=self.key)
         except _Missing:
@@ -56,6 +60,8 @@ class KeyringStore:
 
     def publish(self, *keys: PublishedKey) -> bool:
         """Make sure every key is in the keyring; returns True when the object was written."""
+        from rotator.keyring import Keyring
+
         for _ in range(_ATTEMPTS):
             keyring, etag = self.read()
             current = keyring or Keyring({})
@@ -87,7 +93,8 @@ class KeyringStore:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return method(**kwargs)
+            with timed("s3", operation):
+                return method(**kwargs)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
             if code in ("NoSuchKey", "404") and operation == "GetObject":

@@ -1,4 +1,8 @@
-"""Powertools logging, metrics and tracing, plus the redaction every output goes through."""
+"""Powertools logging and metrics, plus the redaction every output goes through.
+
+No tracing SDK: the X-Ray SDK (and so Powertools Tracer) reaches its end of support on 2027-02-25, and it was
+the largest cold-start cost. Each step's log line carries per-call timings instead (``rotator.timings``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import re
 from contextvars import ContextVar
 from urllib.parse import quote, unquote
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 from rotator import constants as c
 
@@ -21,7 +25,6 @@ __all__ = [
     "logger",
     "metrics",
     "redacting_filter",
-    "tracer",
 ]
 
 REDACTED = "[redacted]"
@@ -114,9 +117,6 @@ class _RedactingFilter(logging.Filter):
 
 logger = Logger(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME))
 metrics = Metrics(namespace=os.environ.get(c.ENV_METRICS_NAMESPACE, c.DEFAULT_METRICS_NAMESPACE))
-# Only AWS SDK calls are traced: X-Ray's patch_all would import every supported driver that
-# happens to be installed and, for SQL drivers, ship statement text to X-Ray.
-tracer = Tracer(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME), patch_modules=("botocore",))
 
 # On the logger itself, so every handler (Lambda's, a test's) only ever sees redacted records.
 redacting_filter = _RedactingFilter()

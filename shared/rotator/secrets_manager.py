@@ -24,6 +24,7 @@ from rotator.errors import (
     ThrottledError,
     ValueNotFoundError,
 )
+from rotator.timings import timed
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -207,7 +208,8 @@ class SecretsManager:
 
         method = getattr(self.client, _snake(operation))
         try:
-            return dict(method(**kwargs))
+            with timed("secretsmanager", operation):
+                return dict(method(**kwargs))
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
             raise _error_for(code, not_found)(operation, code, secret_id) from exc

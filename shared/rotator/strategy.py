@@ -1,9 +1,10 @@
 """The narrow interface a kind of secret implements; the engine owns everything else.
 
-A strategy names its parsed secret type (``SECRET``); the engine parses the
-pending and current values once and hands them over in one frozen request
-object per method, so adding a field to a request touches no strategy, and
-redaction of every secret part comes from the type, not from each kind.
+A strategy names its parsed secret type (``SECRET``); each method takes one
+frozen request object whose ``pending`` and ``current`` are that type, parsed
+once, on first use (a step that needs no value reads none). Adding a field to a
+request touches no strategy, and redaction of every secret part comes from the
+type, not from each kind.
 """
 
 from __future__ import annotations
@@ -41,40 +42,37 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
-class GenerateRequest(Generic[_S]):
-    """createSecret: produce the pending value from the current one."""
+class _Request(Generic[_S]):
+    """The secret and its versions; ``pending`` and ``current`` are parsed on first use (once per invocation)."""
 
     secret: SecretRef
-    current: _S
     versions: VersionReader[_S]
 
+    @property
+    def pending(self) -> _S:
+        """The parsed AWSPENDING value (a malformed one is a SecretFormatError in every kind)."""
+        return self.versions.pending_secret()
 
-@dataclass(frozen=True)
-class ApplyRequest(Generic[_S]):
-    """setSecret: make the target accept the pending value."""
-
-    secret: SecretRef
-    pending: _S
-    current: _S
-    versions: VersionReader[_S]
-
-
-@dataclass(frozen=True)
-class VerifyRequest(Generic[_S]):
-    """testSecret: prove the pending value works."""
-
-    secret: SecretRef
-    pending: _S
-    current: _S
-    versions: VersionReader[_S]
+    @property
+    def current(self) -> _S:
+        """The parsed AWSCURRENT value."""
+        return self.versions.current_secret()
 
 
-@dataclass(frozen=True)
-class RetireRequest(Generic[_S]):
+class GenerateRequest(_Request[_S]):
+    """createSecret: produce the pending value from ``current``."""
+
+
+class ApplyRequest(_Request[_S]):
+    """setSecret: make the target accept ``pending``."""
+
+
+class VerifyRequest(_Request[_S]):
+    """testSecret: prove ``pending`` works."""
+
+
+class RetireRequest(_Request[_S]):
     """After finishSecret promoted the pending value: clean up what the old one needed."""
-
-    secret: SecretRef
-    versions: VersionReader[_S]
 
 
 class Strategy(ABC, Generic[_S]):

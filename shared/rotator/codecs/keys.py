@@ -15,6 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from rotator.codecs.algorithms import Algorithm, PemFormat
 from rotator.errors import SecretFormatError
 
 __all__ = [
@@ -40,22 +41,6 @@ __all__ = [
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-
-
-class Algorithm(StrEnum):
-    """JWS algorithm names (RFC 7518 / 8037)."""
-
-    RS256 = "RS256"
-    PS256 = "PS256"
-    ES256 = "ES256"
-    EDDSA = "EdDSA"
-
-
-class PemFormat(StrEnum):
-    """How the private key PEM is wrapped."""
-
-    TRADITIONAL = "traditional"  # PKCS#1 for RSA, SEC1 for EC
-    PKCS8 = "pkcs8"
 
 
 def load_private_key(pem: str, *, what: str = "private_key") -> tuple[PrivateKey, PemFormat]:

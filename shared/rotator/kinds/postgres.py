@@ -34,9 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from rotator import constants as c
 from rotator.codecs import ConnectionSecret, LoginSecret
@@ -54,7 +52,13 @@ from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
 from rotator.settings import Settings, ca_bundle, env_arns, env_bool, env_int
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+from rotator.timings import timed
 from rotator.versions import VersionReader
+
+if TYPE_CHECKING:  # psycopg is imported by the steps that reach the database, not at cold start
+    import psycopg
+
+    Connection = psycopg.Connection[tuple[Any, ...]]
 
 __all__ = [
     "DEFAULT_PORT",
@@ -289,9 +293,11 @@ class PostgresStrategy(Strategy[PostgresSecret]):
     # testSecret -------------------------------------------------------------------
 
     def verify(self, request: VerifyRequest[PostgresSecret]) -> None:
+        import psycopg
+
         pending = request.pending
         try:
-            with self._connect(pending) as conn:
+            with self._connect(pending) as conn, timed("postgres", "SELECT current_user"):
                 row = conn.execute("SELECT current_user, 1").fetchone()
         except AuthenticationError as exc:
             raise VerificationError(
@@ -355,9 +361,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             return False
 
     @contextmanager
-    def _connect(
-        self, secret: PostgresSecret, *, as_master: bool = False
-    ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    def _connect(self, secret: PostgresSecret, *, as_master: bool = False) -> Iterator[Connection]:
         sslmode, asked = self._tls(secret, as_master=as_master)
         if sslmode == "disable":
             logger.warning("connecting without TLS (sslmode=disable in the secret or configuration)")
@@ -381,8 +385,11 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             own = None if as_master else secret.connection.options.get("sslrootcert")
             params["sslrootcert"] = own or self.pg.sslrootcert
         where = f"{secret.host}:{secret.port} as {secret.username}"
+        import psycopg
+
         try:
-            conn = psycopg.connect(autocommit=True, **params)  # type: ignore[arg-type]
+            with timed("postgres", "connect"):
+                conn = psycopg.connect(autocommit=True, **params)  # type: ignore[arg-type]
         except psycopg.OperationalError as exc:
             pgconn = getattr(exc, "pgconn", None)
             if pgconn is not None and pgconn.used_password:
@@ -408,10 +415,13 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             conn.close()
 
     @staticmethod
-    def _refuse_privileged(
-        conn: psycopg.Connection[tuple[object, ...]], base: str, clone: str, pending: PostgresSecret
-    ) -> None:
+    def _refuse_privileged(conn: Connection, base: str, clone: str, pending: PostgresSecret) -> None:
         """Never change or clone the master's own role or a role that can bypass the server's protections."""
+        with timed("postgres", "check roles"):
+            return PostgresStrategy._check_roles(conn, base, clone, pending)
+
+    @staticmethod
+    def _check_roles(conn: Connection, base: str, clone: str, pending: PostgresSecret) -> None:
         row = conn.execute("SELECT session_user::text, current_user::text").fetchone()
         if row is not None and ({str(row[0]), str(row[1])} & {base, clone}):
             raise ForbiddenTargetError(f"{pending.username} is the master's own user: a rotation never changes it")
@@ -427,18 +437,24 @@ class PostgresStrategy(Strategy[PostgresSecret]):
                 )
 
     @staticmethod
-    def _set_password(
-        conn: psycopg.Connection[tuple[object, ...]], username: str, password: str, secret: PostgresSecret
-    ) -> None:
+    def _set_password(conn: Connection, username: str, password: str, secret: PostgresSecret) -> None:
+        from psycopg import sql
+
         # Only the SCRAM verifier crosses the wire and can reach the server log.
         verifier = conn.pgconn.encrypt_password(password.encode(), username.encode(), b"scram-sha-256").decode()
-        conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(username), sql.Literal(verifier)))
+        statement = sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(username), sql.Literal(verifier))
+        with timed("postgres", "ALTER ROLE PASSWORD"):
+            conn.execute(statement)
         logger.info("password set", extra={"db_user": username, "db_host": secret.host})
 
-    def _ensure_clone(
-        self, conn: psycopg.Connection[tuple[object, ...]], base: str, clone: str, pending: PostgresSecret
-    ) -> None:
+    def _ensure_clone(self, conn: Connection, base: str, clone: str, pending: PostgresSecret) -> None:
         """Create the clone if missing; align its attributes and memberships with the base user's."""
+        with timed("postgres", "sync alternate user"):
+            self._sync_clone(conn, base, clone, pending)
+
+    def _sync_clone(self, conn: Connection, base: str, clone: str, pending: PostgresSecret) -> None:
+        from psycopg import sql
+
         attrs = conn.execute(
             "SELECT rolinherit, rolcreatedb, rolcreaterole, rolconnlimit FROM pg_roles WHERE rolname = %s", (base,)
         ).fetchone()
@@ -472,7 +488,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             )
 
     @staticmethod
-    def _memberships(conn: psycopg.Connection[tuple[object, ...]], role: str) -> list[str]:
+    def _memberships(conn: Connection, role: str) -> list[str]:
         rows = conn.execute(
             "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
             "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s",

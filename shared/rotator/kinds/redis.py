@@ -30,10 +30,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING
 
 from rotator import constants as c
 from rotator.codecs import ConnectionSecret, LoginSecret
@@ -52,7 +49,11 @@ from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
 from rotator.settings import Settings, env_arns, env_int
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+from rotator.timings import timed
 from rotator.versions import VersionReader
+
+if TYPE_CHECKING:  # redis-py is imported by the steps that reach a server, not at cold start
+    import redis
 
 __all__ = [
     "DEFAULT_PORT",
@@ -170,6 +171,8 @@ def _hash(password: str) -> str:
 
 def _error_code(exc: redis.exceptions.ResponseError) -> str:
     """The error code Redis puts first in its reply (NOPERM, ERR, WRONGPASS…), never the rest."""
+    import redis
+
     if isinstance(exc, redis.exceptions.NoPermissionError):
         return "NOPERM"  # redis-py strips the code and signals it by class
     first = str(exc).split(" ", 1)[0]
@@ -360,6 +363,10 @@ class RedisStrategy(Strategy[RedisSecret]):
 
     def _open(self, node: Node, login: RedisSecret, *, tls_from: RedisSecret) -> redis.Redis:
         """A connected, authenticated client; typed errors for refusal and unreachability."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         host, port = node
         tls = tls_from.tls
         options: dict[str, object] = {}
@@ -385,7 +392,8 @@ class RedisStrategy(Strategy[RedisSecret]):
         client.set_response_callback("ACL GETUSER", _raw_reply)
         where = _where(node, login, tls)
         try:
-            client.ping()
+            with timed("redis", "connect, AUTH, PING"):
+                client.ping()
         except redis.exceptions.AuthenticationError as exc:
             client.close()
             raise AuthenticationError(f"Redis at {where} refused the password") from exc
@@ -402,6 +410,8 @@ class RedisStrategy(Strategy[RedisSecret]):
     @staticmethod
     @contextmanager
     def _session(client: redis.Redis, node: Node, login: RedisSecret) -> Iterator[None]:
+        import redis
+
         try:
             yield
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
@@ -411,8 +421,11 @@ class RedisStrategy(Strategy[RedisSecret]):
 
     @staticmethod
     def _run(client: redis.Redis, node: Node, command: str, *args: str) -> object:
+        import redis
+
         try:
-            return client.execute_command(*args)
+            with timed("redis", command):
+                return client.execute_command(*args)
         except redis.exceptions.ResponseError as exc:
             code = _error_code(exc)
             message = f"Redis at {node[0]}:{node[1]} refused {command}: {code}"
@@ -434,7 +447,8 @@ class RedisStrategy(Strategy[RedisSecret]):
             self._run(client, node, "ACL SAVE", "ACL", "SAVE")
             logger.info("ACL saved to the ACL file", extra={"redis_node": f"{node[0]}:{node[1]}"})
             return
-        info = client.info("server")
+        with timed("redis", "INFO server"):
+            info = client.info("server")
         if isinstance(info, dict) and info.get("config_file"):
             self._run(client, node, "CONFIG REWRITE", "CONFIG", "REWRITE")
             logger.info("ACL persisted with CONFIG REWRITE", extra={"redis_node": f"{node[0]}:{node[1]}"})

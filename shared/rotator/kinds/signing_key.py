@@ -23,34 +23,21 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING
 
 from rotator import constants as c
 from rotator.codecs import JsonDocument, ParsedSecret
+from rotator.codecs.algorithms import Algorithm, PemFormat
 from rotator.codecs.instants import InstantStyle, format_instant, parse_instant
-from rotator.codecs.keys import (
-    Algorithm,
-    PemFormat,
-    PrivateKey,
-    algorithm_for,
-    fits,
-    generate_key,
-    jwk_from_public_key,
-    key_description,
-    load_private_key,
-    load_public_key,
-    private_pem,
-    public_pem,
-    same_public_key,
-)
 from rotator.codecs.text import has_control
 from rotator.errors import ConfigurationError, SecretFormatError, VerificationError
-from rotator.keyring import PublishedKey
 from rotator.keyring_store import KeyringStore
 from rotator.settings import Settings, env_int
-from rotator.signatures import sign
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+
+if TYPE_CHECKING:  # cryptography is imported by the steps that handle keys, not at cold start
+    from rotator.codecs.keys import PrivateKey
+    from rotator.keyring import PublishedKey
 
 __all__ = ["KIND", "STRATEGY", "SigningKeySecret", "SigningKeySettings", "SigningKeyStrategy", "next_key_id"]
 
@@ -109,6 +96,15 @@ class SigningKeySecret(ParsedSecret):
     @classmethod
     def parse(cls, text: str, *, what: str = "secret") -> SigningKeySecret:
         """Parse and check: PEM loads unencrypted, matches ``public_key``, algorithm fits, dates parse."""
+        from rotator.codecs.keys import (
+            algorithm_for,
+            fits,
+            key_description,
+            load_private_key,
+            load_public_key,
+            same_public_key,
+        )
+
         document = JsonDocument.parse(text)
         pem = document.require_str("private_key")
         key_id = document.require_str("key_id")
@@ -135,6 +131,8 @@ class SigningKeySecret(ParsedSecret):
         return cls(document, private_key, pem_format, key_id, algorithm, valid_from, valid_until, style)
 
     def __repr__(self) -> str:
+        from rotator.codecs.keys import key_description
+
         description = key_description(self.private_key)
         return f"SigningKeySecret(key_id={self.key_id!r}, algorithm={self.algorithm}, key={description})"
 
@@ -143,6 +141,9 @@ class SigningKeySecret(ParsedSecret):
 
     def published(self) -> PublishedKey:
         """The public half as a keyring entry, with its validity window."""
+        from rotator.codecs.keys import jwk_from_public_key
+        from rotator.keyring import PublishedKey
+
         jwk = jwk_from_public_key(self.private_key, kid=self.key_id, alg=self.algorithm)
         jwk["valid_from"] = format_instant(self.valid_from, self.style)
         jwk["valid_until"] = format_instant(self.valid_until, self.style)
@@ -190,6 +191,8 @@ class SigningKeyStrategy(Strategy[SigningKeySecret]):
         )
 
     def generate(self, request: GenerateRequest[SigningKeySecret]) -> str:
+        from rotator.codecs.keys import generate_key, private_pem, public_pem
+
         current = request.current
         algorithm = self.signing.algorithm or current.algorithm
         key = generate_key(algorithm, rsa_bits=self.signing.rsa_bits)
@@ -216,6 +219,8 @@ class SigningKeyStrategy(Strategy[SigningKeySecret]):
         self.store.publish(current.published(), pending.published())
 
     def verify(self, request: VerifyRequest[SigningKeySecret]) -> None:
+        from rotator.signatures import sign
+
         pending, current = request.pending, request.current
         self._check_policy(pending)
         keyring, _ = self.store.read()
@@ -235,6 +240,10 @@ class SigningKeyStrategy(Strategy[SigningKeySecret]):
             raise VerificationError(f"probe signed by the pending key does not verify from the keyring: {exc}") from exc
 
     def _check_policy(self, pending: SigningKeySecret) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        from rotator.codecs.keys import load_public_key, same_public_key
+
         key = pending.private_key
         if isinstance(key, rsa.RSAPrivateKey) and key.key_size < self.signing.rsa_bits:
             raise VerificationError(f"pending RSA key has {key.key_size} bits; policy requires {self.signing.rsa_bits}")

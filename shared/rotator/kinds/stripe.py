@@ -26,9 +26,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-import stripe
+from typing import TYPE_CHECKING, Any
 
 from rotator import constants as c
 from rotator.codecs import ParsedSecret
@@ -46,7 +44,11 @@ from rotator.secrets_manager import SecretDescription
 from rotator.settings import Settings, env_int
 from rotator.staging import STAGED_LABEL
 from rotator.strategy import ApplyRequest, GenerateRequest, RetireRequest, Strategy, VerifyRequest
+from rotator.timings import timed
 from rotator.versions import VersionReader
+
+if TYPE_CHECKING:  # the stripe library is imported by the steps that call Stripe, not at cold start
+    import stripe
 
 __all__ = [
     "KIND",
@@ -139,6 +141,8 @@ class StripeApi:
 
     @contextmanager
     def client(self, api_key: str, purpose: str) -> Iterator[stripe.StripeClient]:
+        import stripe
+
         options: dict[str, Any] = {
             "max_network_retries": 2,
             "http_client": stripe.new_default_http_client(timeout=self.settings.timeout),
@@ -146,7 +150,8 @@ class StripeApi:
         if self.settings.api_base:
             options["base_addresses"] = {"api": self.settings.api_base}
         try:
-            yield stripe.StripeClient(api_key, **options)
+            with timed("stripe", purpose):
+                yield stripe.StripeClient(api_key, **options)
         except stripe.AuthenticationError as exc:
             raise AuthenticationError(f"Stripe refused the key during {purpose} (HTTP {exc.http_status})") from exc
         except stripe.PermissionError as exc:
@@ -186,6 +191,8 @@ class StripeApi:
 
     def delete_endpoint(self, api_key: str, endpoint_id: str) -> None:
         with self.client(api_key, f"deleting webhook endpoint {endpoint_id}") as client:
+            import stripe
+
             try:
                 client.v1.webhook_endpoints.delete(endpoint_id)
             except stripe.InvalidRequestError as exc:

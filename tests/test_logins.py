@@ -1,0 +1,97 @@
+"""Healthy rotations refuse no login: what database audit logs and threat detection alert on stays at zero.
+
+Every harness entry with a login target is rotated twice; the servers' own records of failed authentication
+(PostgreSQL's log, the TLS front's SCRAM refusals, Redis's ACL LOG) must not grow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from sandbox.harness import HARNESSES, KindHarness, Targets
+from tests.helpers import PostgresTarget, RedisTarget, emulator_for, engine_for
+
+LOGIN_KINDS = ("postgres", "redis")
+
+
+def _failed_logins(postgres: PostgresTarget, redis_primary: RedisTarget) -> tuple[int, int, int]:
+    assert postgres.server is not None
+    log = postgres.log_text().count("password authentication failed")
+    front = postgres.server.front.auth_failures
+    with redis.Redis(
+        host=redis_primary.host, port=redis_primary.port, username="admin", password=redis_primary.admin_password
+    ) as admin:
+        entries = admin.acl_log(10_000)
+    refused = sum(int(entry.get("count", 1)) for entry in entries if entry.get("reason") == "auth")
+    return log, front, refused
+
+
+@pytest.mark.parametrize("harness", [h for h in HARNESSES if h.kind in LOGIN_KINDS], ids=lambda h: h.label)
+def test_a_healthy_rotation_refuses_no_login(
+    harness: KindHarness,
+    targets: Targets,
+    postgres: PostgresTarget,
+    redis_primary: RedisTarget,
+    make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+    sm_client: Any,
+) -> None:
+    if postgres.server is None:
+        pytest.skip("needs the suite's own PostgreSQL server (its log)")
+    arn = make_secret(unique_name(harness.kind), harness.seed(targets), harness.kind)
+    emulator = emulator_for(engine_for(harness.kind))
+    before = _failed_logins(postgres, redis_primary)
+    for _ in range(2):
+        harness.before_rotation(targets, arn)
+        result = emulator.rotate(arn)
+        assert result.ok, result.error
+    assert _failed_logins(postgres, redis_primary) == before
+
+
+def test_the_counters_see_a_refused_login(postgres: PostgresTarget, redis_primary: RedisTarget) -> None:
+    """The control: a wrong password to each server shows up where the test above looks."""
+    import psycopg
+
+    from rotator.codecs import ConnectionUrl
+
+    if postgres.server is None:
+        pytest.skip("needs the suite's own PostgreSQL server (its log)")
+    before = _failed_logins(postgres, redis_primary)
+    url = ConnectionUrl.parse(postgres.superuser_url)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(host=url.host, port=url.port, user="postgres", password="wrong-password-1", dbname="postgres",
+                        sslmode="disable", connect_timeout=3)  # fmt: skip
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=redis_primary.host, port=redis_primary.port, username="admin", password="wrong-1").ping()
+    log, front, refused = _failed_logins(postgres, redis_primary)
+    assert log > before[0]
+    assert refused > before[2]
+    assert front == before[1]  # a plaintext login is the backend's to refuse
+
+
+def test_every_step_logs_each_external_call_with_its_duration(
+    targets: Targets,
+    make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+    log_lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    harness = next(h for h in HARNESSES if h.label == "postgres (alternating users)")
+    arn = make_secret(unique_name("database-url"), harness.seed(targets), "postgres")
+    assert emulator_for(engine_for("postgres")).rotate(arn).ok
+    done = {line["step"]: line["calls"] for line in log_lines() if line.get("message") == "rotation step done"}
+    assert set(done) == {"createSecret", "setSecret", "testSecret", "finishSecret"}
+    for calls in done.values():
+        assert all(isinstance(call["ms"], float | int) and call["ms"] >= 0 for call in calls)
+    named = {step: [(call["service"], call["call"]) for call in calls] for step, calls in done.items()}
+    assert ("secretsmanager", "DescribeSecret") in named["createSecret"]
+    assert ("secretsmanager", "PutSecretValue") in named["createSecret"]
+    assert not any(service == "postgres" for service, _ in named["createSecret"] + named["finishSecret"])
+    assert named["setSecret"].count(("postgres", "connect")) == 2  # the proof as AWSCURRENT, then the master
+    assert ("postgres", "check roles") in named["setSecret"]
+    assert ("postgres", "ALTER ROLE PASSWORD") in named["setSecret"]
+    assert ("postgres", "SELECT current_user") in named["testSecret"]
+    assert ("secretsmanager", "UpdateSecretVersionStage") in named["finishSecret"]
