@@ -4,6 +4,9 @@ moto cannot stage a version without a value through its API, can only invoke
 a Lambda through Docker, and promotes even when a step fails. This emulator
 does what Secrets Manager does instead:
 
+* with ``RotateImmediately=false``, tests the configuration the way Secrets
+  Manager does: a temporary AWSPENDING version holding a copy of AWSCURRENT,
+  testSecret alone, then the version is removed;
 * refuses a new rotation while AWSPENDING sits on a version other than
   AWSCURRENT ("previous rotation isn't complete"), unless it is asked to
   re-drive that very version, as Secrets Manager's own retry does;
@@ -107,6 +110,46 @@ class RotateSecretEmulator:
         secret.auto_rotate_after_days = days
         secret.next_rotation_date = int(time.time()) + days * 86400
 
+    def test_configuration(self, secret_id: str) -> None:
+        """Secrets Manager's test of a rotation configured without rotating: testSecret alone on a temporary
+        AWSPENDING copy of AWSCURRENT, removed afterwards whatever happened. Raises what testSecret raised."""
+        secret = self._secret(secret_id)
+        with self._lock:
+            stuck = self.stuck_pending(secret_id)
+            if stuck is not None:
+                raise RotationInProgressError(secret.name, stuck)
+            current = self.version_with(secret_id, Stage.CURRENT)
+            if current is None:
+                raise ValueError(f"{secret.name} has no AWSCURRENT version to test with")
+            token = str(uuid.uuid4())
+            copy = dict(secret.versions[current])
+            copy.update(version_id=token, version_stages=[Stage.PENDING.value], createdate=int(time.time()))
+            secret.versions[token] = copy
+        try:
+            self.invoke(secret_id, token, Step.TEST)
+        finally:
+            with self._lock:
+                secret.versions.pop(token, None)
+
+    def configure_rotation(
+        self, secret_id: str, function: str, *, rotate_immediately: bool, days: int = 30
+    ) -> RotationResult | None:
+        """RotateSecret with a rotation configuration: rotate now, or (RotateImmediately=false) only test it.
+
+        A failed configuration test leaves rotation as it was and raises what testSecret raised.
+        """
+        secret = self._secret(secret_id)
+        before = (secret.rotation_enabled, secret.rotation_lambda_arn, secret.auto_rotate_after_days)
+        self.enable_rotation(secret_id, function, days=days)
+        if rotate_immediately:
+            return self.rotate(secret_id)
+        try:
+            self.test_configuration(secret_id)
+        except Exception:
+            secret.rotation_enabled, secret.rotation_lambda_arn, secret.auto_rotate_after_days = before
+            raise
+        return None
+
     def disable_rotation(self, secret_id: str) -> None:
         """CancelRotateSecret's effect on the configuration."""
         self._secret(secret_id).rotation_enabled = False
@@ -194,6 +237,7 @@ class RotateSecretEmulator:
             secret = self._secret(secret_id)
         except KeyError:
             return 400, _error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+        before = (secret.rotation_enabled, secret.rotation_lambda_arn, secret.auto_rotate_after_days)
         if body.get("RotationLambdaARN"):
             secret.rotation_lambda_arn = str(body["RotationLambdaARN"])
             secret.rotation_requested = secret.rotation_enabled = True
@@ -216,6 +260,14 @@ class RotateSecretEmulator:
                 "InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted."
             )
         if body.get("RotateImmediately") is False:
+            try:
+                self.test_configuration(secret_id)
+            except Exception as exc:
+                # A configuration whose test fails is not kept.
+                secret.rotation_enabled, secret.rotation_lambda_arn, secret.auto_rotate_after_days = before
+                return 400, _error(
+                    "InvalidRequestException", f"The rotation configuration test (testSecret) failed: {exc}"
+                )
             return 200, {"ARN": secret.arn, "Name": secret.name}
         try:
             token = self.begin(secret_id, token=token)

@@ -70,6 +70,15 @@ class ApplyRequest(_Request[_S]):
 class VerifyRequest(_Request[_S]):
     """testSecret: prove ``pending`` works."""
 
+    @property
+    def is_configuration_test(self) -> bool:
+        """Secrets Manager's test of a new rotation configuration (``RotateImmediately=false``).
+
+        It stages a temporary AWSPENDING copy of AWSCURRENT and runs testSecret alone: the kind must check
+        that the current value works, without changing anything, and without asking that it be new.
+        """
+        return self.versions.pending().text == self.versions.current().text
+
 
 class RetireRequest(_Request[_S]):
     """After finishSecret promoted the pending value: clean up what the old one needed."""

@@ -31,7 +31,7 @@ are always quoted with ``psycopg.sql.Identifier``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -224,13 +224,13 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         def same_login(candidate: PostgresSecret | None) -> bool:
             return candidate is not None and (candidate.username, candidate.place) == (pending.username, pending.place)
 
-        previous = versions.previous_secret()
-        if not same_login(current) and not same_login(previous):
+        if not same_login(current) and not same_login(versions.previous_secret()):
             raise SecretFormatError("pending secret names another user, host or database than current and previous")
-        # AWSCURRENT first: on a healthy rotation no login is refused. The pending password (set by an
-        # earlier attempt) and AWSPREVIOUS (a crash or rollback) are tried only after a refusal.
-        for login in (current, pending, previous):
-            if login is None or not same_login(login):
+        # AWSCURRENT first: on a healthy rotation no login is refused (and AWSPREVIOUS is never read). The
+        # pending password (set by an earlier attempt) and AWSPREVIOUS (a crash or rollback) come only after a
+        # refusal.
+        for login in _candidates(current, pending, versions.previous_secret):
+            if not same_login(login):
                 continue
             try:
                 with self._connect(login) as conn:
@@ -263,7 +263,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
                 f"the master secret is for {master.host}:{master.port}, not the secret's server "
                 f"{current.host}:{current.port}: the master is used only on its own server"
             )
-        proof = self._prove_ownership(current, pending, versions.previous_secret(), base)
+        proof = self._prove_ownership(current, pending, versions, base)
         if proof is pending:
             logger.info("pending password already set", extra={"db_user": pending.username})
             return
@@ -273,15 +273,15 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             self._set_password(conn, pending.username, pending.password, pending)
 
     def _prove_ownership(
-        self, current: PostgresSecret, pending: PostgresSecret, previous: PostgresSecret | None, base: str
+        self, current: PostgresSecret, pending: PostgresSecret, versions: VersionReader[PostgresSecret], base: str
     ) -> PostgresSecret:
         """The login that shows the secret holds a working password of the pair, before the master acts.
 
         AWSCURRENT first; after a crash or a rollback AWSPREVIOUS or the pending value, each only when it
         names the same pair on the same server and database (the secret's own version history).
         """
-        for login in (current, previous, pending):
-            if login is None or self._base(login.username) != base or login.place != current.place:
+        for login in _candidates(current, versions.previous_secret, pending):
+            if self._base(login.username) != base or login.place != current.place:
                 continue
             if self._can_log_in(login):
                 return login
@@ -495,6 +495,16 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             (role,),
         ).fetchall()
         return [str(row[0]) for row in rows]
+
+
+def _candidates(
+    *logins: PostgresSecret | Callable[[], PostgresSecret | None],
+) -> Iterator[PostgresSecret]:
+    """Logins in order; a callable (AWSPREVIOUS) is read only when the ones before it were refused."""
+    for login in logins:
+        value = login() if callable(login) else login
+        if value is not None:
+            yield value
 
 
 STRATEGY = PostgresStrategy

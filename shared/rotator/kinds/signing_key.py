@@ -219,9 +219,19 @@ class SigningKeyStrategy(Strategy[SigningKeySecret]):
         self.store.publish(current.published(), pending.published())
 
     def verify(self, request: VerifyRequest[SigningKeySecret]) -> None:
-        from rotator.signatures import sign
+        from rotator.signatures import sign, verify
 
         pending, current = request.pending, request.current
+        if request.is_configuration_test:
+            # The current key parsed (PEM, public_key, algorithm, validity window) and signs what its public
+            # half verifies. The keyring is not read or written: it may not exist before the first rotation.
+            probe = secrets.token_bytes(32)
+            try:
+                verify(current.private_key.public_key(), current.algorithm, probe,
+                       sign(current.private_key, current.algorithm, probe))  # fmt: skip
+            except Exception as exc:
+                raise VerificationError("the current key does not verify its own signature") from exc
+            return
         self._check_policy(pending)
         keyring, _ = self.store.read()
         if keyring is None:

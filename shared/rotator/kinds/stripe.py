@@ -317,7 +317,11 @@ class StripeStrategy(Strategy[StripeValue]):
         tags = request.versions.description.tags
         if c.TAG_STRIPE_WEBHOOK_ENDPOINT not in tags:
             return  # a manually staged webhook secret: only its format can be checked
-        endpoint = _made_for(self.api.endpoints(self._api_key(request.versions)), request.secret.token)
+        api_key = self._api_key(request.versions)
+        if request.is_configuration_test:  # the endpoint the secret names exists and delivers; nothing is made
+            endpoint = self.api.endpoint(api_key, tags[c.TAG_STRIPE_WEBHOOK_ENDPOINT])
+        else:
+            endpoint = _made_for(self.api.endpoints(api_key), request.secret.token)
         if endpoint is None:
             raise VerificationError("the replacement webhook endpoint for this rotation does not exist")
         if getattr(endpoint, "status", "enabled") != "enabled":
