@@ -50,6 +50,8 @@ class _RequestLog:
         self._faults: list[Fault] = []
         # Set by the interactive sandbox: answers RotateSecret the way Secrets Manager does.
         self.rotate_secret: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
+        # What real S3 answers a caller without s3:ListBucket for a missing object: 403, not 404.
+        self.missing_objects_denied = False
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
@@ -69,6 +71,8 @@ class _RequestLog:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if self.missing_objects_denied and not target and environ.get("REQUEST_METHOD") == "GET":
+            return self._missing_as_denied(environ, start_response)
         operation = target.rsplit(".", 1)[-1] if target.startswith("secretsmanager.") else ""
         if operation:
             with self._lock:
@@ -92,6 +96,22 @@ class _RequestLog:
                 start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.1")])
                 return [body]
         return self._app(environ, start_response)
+
+    def _missing_as_denied(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> Callable[[bytes], None]:
+            answer.update(status=status, headers=headers)
+            return lambda _data: None
+
+        body = b"".join(self._app(environ, capture))
+        if str(answer.get("status", "")).startswith("404") and b"NoSuchKey" in body:
+            denied = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+            denied += b"<Message>Access Denied</Message></Error>"
+            start_response("403 Forbidden", [("Content-Type", "application/xml")])
+            return [denied]
+        start_response(answer["status"], answer["headers"])
+        return [body]
 
 
 def _discard_response(*_: object) -> None:

@@ -486,3 +486,57 @@ def test_tls_with_the_wrong_ca_fails_clearly_and_changes_nothing(
     error = expect_failure(sm_client, emulator, arn, Step.SET, TargetUnreachableError)
     assert "sslmode=verify-full" in str(error)
     assert "TLS verification" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("ssl", "mode"), [(True, "verify-full"), ("true", "verify-full"), ("TRUE", "verify-full"), (False, "disable"),
+                      ("false", "disable"), (None, None)],
+)  # fmt: skip
+def test_the_aws_sample_functions_ssl_field_is_honoured(ssl: object, mode: str | None) -> None:
+    doc: dict[str, Any] = {"engine": "postgres", "host": "db.internal", "username": "app", "password": "p" * 20}
+    if ssl is not None:
+        doc["ssl"] = ssl
+    assert PostgresSecret.parse(json.dumps(doc)).sslmode == mode
+
+
+def test_a_secret_written_for_the_aws_sample_functions_rotates_unchanged(
+    place: tuple[str, int],
+    admin: psycopg.Connection[Any],
+    sm_client: Any,
+    emulator: RotateSecretEmulator,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+) -> None:
+    """A drop-in replacement: the JSON the AWS sample PostgreSQL functions read, extra fields included."""
+    user, password = new_role(admin)
+    host, port = place
+    document = {
+        "engine": "postgres", "host": host, "username": user, "password": password, "dbname": "postgres",
+        "port": port, "ssl": False, "dbClusterIdentifier": "amply-prod-cluster", "proxyname": "amply-proxy",
+    }  # fmt: skip
+    arn = make_secret(unique_name("database-url"), json.dumps(document), "postgres")
+    assert emulator.rotate(arn).ok
+    rotated = json.loads(stage_value(sm_client, arn, Stage.CURRENT))
+    assert {k: v for k, v in rotated.items() if k != "password"} == {
+        k: v for k, v in document.items() if k != "password"
+    }
+    assert postgres_logs_in(json.dumps({**rotated, "sslmode": "disable"}))
+    with pytest.raises(SecretFormatError, match="'ssl' must be true or false"):
+        PostgresSecret.parse(json.dumps({**document, "ssl": "maybe"}))
+
+
+def test_the_default_ca_is_the_lambda_runtimes_bundle_file_never_libpqs_system() -> None:
+    """On the python3.13 runtime (Amazon Linux 2023) the CA bundle file is /etc/pki/tls/cert.pem, as AWS's own
+    rotation functions use; libpq's "system" means a directory compiled into psycopg-binary's OpenSSL that the
+    runtime does not have."""
+    from rotator.kinds.postgres import PostgresSettings
+    from rotator.settings import CA_BUNDLE_CANDIDATES, ca_bundle
+
+    on_lambda = {"/etc/pki/tls/cert.pem"}
+    assert ca_bundle(None, exists=on_lambda.__contains__) == "/etc/pki/tls/cert.pem"
+    assert ca_bundle("system", exists=on_lambda.__contains__) == "/etc/pki/tls/cert.pem"
+    assert ca_bundle("/opt/python/rds-global-bundle.pem", exists=on_lambda.__contains__) == (
+        "/opt/python/rds-global-bundle.pem"
+    )
+    assert PostgresSettings.from_env({}).sslrootcert in CA_BUNDLE_CANDIDATES
+    assert PostgresSettings.from_env({"ROTATION_POSTGRES_SSLROOTCERT": "system"}).sslrootcert in CA_BUNDLE_CANDIDATES

@@ -122,9 +122,11 @@ def _pending_check(
 def test_verify_rejects_a_key_equal_to_current(
     sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
 ) -> None:
+    # A value identical to AWSCURRENT is Secrets Manager's configuration test (tests/test_configuration_test.py);
+    # a new value that keeps the current key is refused.
     key = secrets.token_hex(32)
-    arn = make_secret(unique_name("session-secret"), key)
-    excinfo = _pending_check(sm_client, emulator, arn, key)
+    arn = make_secret(unique_name("session-secret"), _keyring(key, []))
+    excinfo = _pending_check(sm_client, emulator, arn, _keyring(key, [key]))
     assert "repeats the current" in str(excinfo.value)
 
 

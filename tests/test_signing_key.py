@@ -21,6 +21,7 @@ from rotator.keyring import BadSignatureError, Keyring, OutsideValidityError, Un
 from rotator.keyring_store import KeyringStore
 from rotator.kinds.signing_key import SigningKeySecret
 from rotator.signatures import sign
+from sandbox.moto_server import MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.seed import seed_signing_key
 from tests.helpers import KEYRING_BUCKET, emulator_for, engine_for, expect_failure, snapshot, stage_value
@@ -207,9 +208,68 @@ def test_keyring_missing_at_test_time_stops_the_rotation(
     emulator.invoke(arn, token, Step.SET)
     s3_client.delete_object(Bucket=KEYRING_BUCKET, Key=keyring_key)
     before = snapshot(sm_client, arn)
-    with pytest.raises(VerificationError, match="does not exist; the new key was not published"):
+    with pytest.raises(VerificationError, match="cannot be read: it does not exist; the new key was not published"):
         emulator.invoke(arn, token, Step.TEST)
     assert snapshot(sm_client, arn) == before
+
+
+def test_the_first_rotation_creates_the_keyring_when_s3_answers_403_for_a_missing_object(
+    moto_server: MotoServer,
+    sm_client: Any,
+    s3_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    keyring_key: str,
+) -> None:
+    """Real S3, to a caller without s3:ListBucket, answers a missing object with 403 AccessDenied."""
+    arn = seeded(make_secret, unique_name, seed_signing_key("EdDSA", key_id=f"k403-{secrets.token_hex(3)}-2025"))
+    emulator = emulator_for(engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key))
+    moto_server.log.missing_objects_denied = True
+    try:
+        with pytest.raises(s3_client.exceptions.ClientError, match="AccessDenied"):
+            s3_client.get_object(Bucket=KEYRING_BUCKET, Key=keyring_key)  # the sandbox models S3 here
+        result = emulator.rotate(arn)
+    finally:
+        moto_server.log.missing_objects_denied = False
+    assert result.ok, result.error
+    assert len(read_keyring(s3_client, keyring_key).keys) == 2
+
+
+def test_a_keyring_that_exists_but_cannot_be_read_is_never_overwritten(
+    moto_server: MotoServer,
+    sm_client: Any,
+    s3_client: Any,
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    keyring_key: str,
+) -> None:
+    """GetObject denied on an existing keyring: the conditional create fails, and the error names the read."""
+    from rotator.keyring_store import KeyringStore
+
+    s3_client.put_object(Bucket=KEYRING_BUCKET, Key=keyring_key, Body=b'{"keys": []}')
+    store = KeyringStore(KEYRING_BUCKET, keyring_key, client=_DeniedReads(s3_client))
+    published = json.loads(seed_signing_key("EdDSA"))
+    from rotator.kinds.signing_key import SigningKeySecret
+
+    key = SigningKeySecret.parse(json.dumps(published)).published()
+    with pytest.raises(TargetRejectedError, match=r"exists but GetObject is denied \(403\)"):
+        store.publish(key)
+    assert s3_client.get_object(Bucket=KEYRING_BUCKET, Key=keyring_key)["Body"].read() == b'{"keys": []}'
+
+
+class _DeniedReads:
+    """An S3 client whose GetObject is denied (no s3:GetObject), everything else as the real one."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_object(self, **_: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
 
 
 def _encrypted_pem() -> str:
@@ -291,3 +351,25 @@ def test_load_private_key_reports_its_format() -> None:
     assert isinstance(key, rsa.RSAPrivateKey)
     assert fmt.value == "traditional"
     assert Algorithm("EdDSA") is Algorithm.EDDSA
+
+
+def test_an_sdk_without_s3_conditional_writes_is_refused_before_writing(keyring_key: str) -> None:
+    """A runtime botocore from before S3's If-Match would send a blind write: refused, with what to do."""
+    from types import SimpleNamespace
+
+    from rotator.errors import ConfigurationError
+    from rotator.keyring_store import KeyringStore
+
+    writes: list[Any] = []
+    shape = SimpleNamespace(members={"Bucket": None, "Key": None, "Body": None})
+    old = SimpleNamespace(
+        meta=SimpleNamespace(
+            service_model=SimpleNamespace(operation_model=lambda name: SimpleNamespace(input_shape=shape))
+        ),
+        put_object=lambda **kwargs: writes.append(kwargs),
+    )
+    store = KeyringStore(KEYRING_BUCKET, keyring_key, client=old)  # type: ignore[arg-type]
+    key = SigningKeySecret.parse(seed_signing_key("EdDSA")).published()
+    with pytest.raises(ConfigurationError, match=r"lacks S3 conditional writes \(IfMatch, IfNoneMatch\)"):
+        store.publish(key)
+    assert writes == []

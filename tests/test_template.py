@@ -65,16 +65,22 @@ def _resource_arns(resource: Any, parameters: dict[str, Any]) -> list[str]:
     return [resource]
 
 
-def _policies(spec: Any) -> list[tuple[str | None, dict[str, Any]]]:
-    """Each policy document of a function with the condition it depends on (None: always attached)."""
+def _policies(spec: Any, resources: dict[str, Any] | None = None) -> list[tuple[str | None, dict[str, Any]]]:
+    """Each policy document of a function (SAM Policies, or its explicit role's) with the condition it
+    depends on (None: always attached)."""
+    role = spec.properties.get("Role")
+    if role is not None:
+        resources = resources or load_template()["Resources"]
+        entries = resources[role["Fn::GetAtt"][0]]["Properties"]["Policies"]
+    else:
+        entries = spec.properties["Policies"]
     found: list[tuple[str | None, dict[str, Any]]] = []
-    for policy in spec.properties["Policies"]:
+    for policy in entries:
+        condition = None
         if "Fn::If" in policy:
-            condition, document, otherwise = policy["Fn::If"]
+            condition, policy, otherwise = policy["Fn::If"]
             assert otherwise == {"Ref": "AWS::NoValue"}, policy
-            found.append((condition, document))
-        else:
-            found.append((None, policy))
+        found.append((condition, policy.get("PolicyDocument", policy)))
     return found
 
 
@@ -82,11 +88,16 @@ def test_every_function_has_a_scoped_policy_and_a_source_account_permission() ->
     template = load_template()
     resources = template["Resources"]
     for logical_id, spec in rotation_functions(template).items():
-        for _, policy in _policies(spec):
+        for _, policy in _policies(spec, resources):
             for statement in policy["Statement"]:
                 for arn in _resource_arns(statement["Resource"], template["Parameters"]):
                     assert arn != "*", f"{logical_id} has a wildcard resource"
-                    if all(action.startswith("s3:") for action in _actions(statement)):
+                    if _actions(statement) == ["s3:ListBucket"]:  # the keyring object's prefix only
+                        assert arn == "arn:${AWS::Partition}:s3:::${Bucket}", arn
+                        assert statement["Condition"] == {
+                            "StringEquals": {"s3:prefix": "checkpoint-signing-key/jwks.json"}
+                        }
+                    elif all(action.startswith("s3:") for action in _actions(statement)):
                         assert arn.endswith("/checkpoint-signing-key/jwks.json"), arn  # the keyring object only
                     else:
                         assert arn.startswith("<parameter ") or ":secret:${AppName}/${Environment}/" in arn, arn
@@ -108,7 +119,7 @@ def test_master_and_admin_secrets_are_readable_only_when_configured() -> None:
     functions = rotation_functions(template)
     reads = {}
     for logical_id in ("PostgresFunction", "RedisFunction"):
-        for condition, policy in _policies(functions[logical_id]):
+        for condition, policy in _policies(functions[logical_id], template["Resources"]):
             for statement in policy["Statement"]:
                 if _actions(statement) == ["secretsmanager:GetSecretValue"]:
                     reads[statement["Sid"]] = (condition, statement["Resource"])
@@ -260,3 +271,108 @@ def test_samconfig_has_every_environment_with_its_own_sections() -> None:
         assert (
             f'Environment=\\"{env}\\"'.replace("\\", "") in config[env]["deploy"]["parameters"]["parameter_overrides"]
         )
+
+
+def _resources_of(kind: str) -> dict[str, Any]:
+    return {k: v for k, v in load_template()["Resources"].items() if v["Type"] == kind}
+
+
+def test_no_concurrency_is_reserved_unless_asked() -> None:
+    template = load_template()
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] == 0
+    for spec in rotation_functions(template).values():
+        assert spec.properties["ReservedConcurrentExecutions"] == {
+            "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+        }
+
+
+def test_data_the_stack_owns_survives_a_delete_or_replacement() -> None:
+    resources = load_template()["Resources"]
+    kept = ("AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
+    owned = {k: v for k, v in resources.items() if v["Type"] in kept}
+    assert {v["Type"] for v in owned.values()} == set(kept)
+    for logical_id, resource in owned.items():
+        assert resource.get("DeletionPolicy") == "Retain", logical_id
+        assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
+
+
+def test_every_function_logs_to_its_own_group_with_the_configured_retention() -> None:
+    template = load_template()
+    groups = _resources_of("AWS::Logs::LogGroup")
+    for spec in rotation_functions(template).values():
+        group = spec.properties["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        name = groups[group]["Properties"]["LogGroupName"]["Fn::Sub"]
+        assert name == "/aws/lambda/" + spec.properties["FunctionName"]["Fn::Sub"]
+
+
+def test_the_vpc_policy_is_attached_only_in_a_vpc() -> None:
+    """SAM attaches AWSLambdaVPCAccessExecutionRole whenever VpcConfig is present, even as a false Fn::If."""
+    template = load_template()
+    for logical_id, spec in rotation_functions(template).items():
+        if "VpcConfig" not in spec.properties:
+            continue
+        assert "Policies" not in spec.properties, f"{logical_id}: SAM would attach the VPC policy unconditionally"
+        role = template["Resources"][spec.properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+        vpc = [arn for arn in role["ManagedPolicyArns"] if "Fn::If" in arn]
+        assert vpc, logical_id
+        condition, policy, otherwise = vpc[0]["Fn::If"]
+        assert condition == "InVpc"
+        assert policy["Fn::Sub"].endswith("/AWSLambdaVPCAccessExecutionRole")
+        assert otherwise == {"Ref": "AWS::NoValue"}
+
+
+def test_alarms_can_be_delivered_and_failures_of_this_stacks_secrets_reach_them() -> None:
+    resources = load_template()["Resources"]
+    topic = resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}  # not alias/aws/sns, whose policy cannot grant them
+    statements = resources["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    publishers = next(s for s in statements if s["Sid"] == "AlarmPublishersEncrypt")
+    assert set(publishers["Principal"]["Service"]) == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert set(publishers["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    pattern = resources["RotationFailedRule"]["Properties"]["EventPattern"]
+    assert set(pattern["detail"]["eventName"]) == {"RotationFailed", "RotationAbandoned", "TestRotationFailed"}
+    prefix = pattern["detail"]["additionalEventData"]["SecretId"][0]["prefix"]["Fn::Sub"]
+    assert prefix.endswith(":secret:${AppName}/${Environment}/")
+    delivery = resources["RotationAlarmDeliveryAlarm"]["Properties"]
+    assert (delivery["Namespace"], delivery["MetricName"]) == ("AWS/Events", "FailedInvocations")
+    assert delivery["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": "RotationFailedRule"}}]
+
+
+SECRET_ARN_PREFIX = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "accepted"),
+    [
+        ("KmsKeyArn", "", True),
+        ("KmsKeyArn", "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("KmsKeyArn", "alias/amply-secrets", False),
+        ("KmsKeyArn", "arn:aws:kms:eu-central-1:123456789012:alias/amply-secrets", False),
+        (
+            "PostgresMasterSecretArn",
+            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:amply/prod/db-AbC123",
+            True,
+        ),
+        ("PostgresMasterSecretArn", "arn:aws:secretsmanager:eu-central-1:123456789012:secret:amply/prod/db", False),
+        ("RedisAdminSecretArn", "amply/prod/redis-admin", False),
+        ("AppName", "a" * 26, True),
+        ("AppName", "a" * 27, False),
+    ],
+)
+def test_parameters_that_cannot_deploy_are_refused(parameter: str, value: str, accepted: bool) -> None:
+    import re
+
+    spec = load_template()["Parameters"][parameter]
+    assert bool(re.fullmatch(spec["AllowedPattern"], value)) is accepted
+
+
+def test_the_longest_app_name_keeps_the_keyring_bucket_name_within_63_characters() -> None:
+    longest = f"{'a' * 26}-staging-signing-keyring-123456789012"
+    assert len(longest) <= 63
+
+
+def test_subnets_without_security_groups_are_refused() -> None:
+    rule = load_template()["Rules"]["SubnetsNeedSecurityGroups"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Contains": [{"Ref": "DatabaseSubnetIds"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Contains": [{"Ref": "DatabaseSecurityGroupIds"}, ""]}]}

@@ -88,14 +88,11 @@ class Engine:
         return "pending value stored"
 
     def _finish(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> str:
-        try:
-            versions.pending()  # cached by the earlier steps of a warm container: no extra call
-        except ValueNotFoundError:
-            # Secrets Manager never sends finishSecret before createSecret stored a value; a manual or stale
-            # invocation can. Promoting an empty version would make AWSCURRENT unreadable.
-            raise NotPendingError(
-                f"version {ref.token} of {description.name} holds no value: nothing to promote"
-            ) from None
+        # Secrets Manager never sends finishSecret before createSecret stored a value; a manual or stale
+        # invocation can. Promoting an empty version would make AWSCURRENT unreadable. (Cached by the earlier
+        # steps of a warm container: no extra call.)
+        if not versions.pending_stored():
+            raise NotPendingError(f"version {ref.token} of {description.name} holds no value: nothing to promote")
         current_version = description.version_with(Stage.CURRENT)
         self.sm.move_stage(ref.arn, Stage.CURRENT, to_version=ref.token, from_version=current_version)
         logger.info("promoted", extra={"previous_version": current_version})

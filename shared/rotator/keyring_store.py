@@ -2,6 +2,10 @@
 
 Writes use ``If-Match`` (or ``If-None-Match: *`` for the first one), so two
 writers can never lose each other's keys: the loser re-reads and retries.
+S3 answers a GetObject of a missing object with 403, not 404, when the caller
+lacks ``s3:ListBucket``: a 403 is read as "maybe missing" and the first write
+stays conditional, so an object that does exist is never overwritten (its
+412 then names the missing read permission).
 Publishing is idempotent: a key already present with the same material is
 left alone; a key with the same ``kid`` and different material is refused.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rotator.clients import aws_client
-from rotator.errors import TargetRejectedError, TargetUnreachableError
+from rotator.errors import ConfigurationError, TargetRejectedError, TargetUnreachableError
 from rotator.observability import logger
 from rotator.timings import timed
 
@@ -35,6 +39,7 @@ class KeyringStore:
     ) -> None:  # fmt: skip
         self.bucket, self.key = bucket, key
         self._client = client
+        self.read_denied = False  # the last read was a 403: missing, or existing but unreadable
         self._options = (connect_timeout, read_timeout, max_attempts)
 
     @property
@@ -52,9 +57,13 @@ class KeyringStore:
         """The keyring and its ETag, or ``(None, None)`` when the object does not exist yet."""
         from rotator.keyring import Keyring
 
+        self.read_denied = False
         try:
             response = self._call("GetObject", self.client.get_object, Bucket=self.bucket, Key=self.key)
         except _Missing:
+            return None, None
+        except _Denied:
+            self.read_denied = True
             return None, None
         return Keyring.from_json(response["Body"].read()), str(response["ETag"])
 
@@ -62,6 +71,7 @@ class KeyringStore:
         """Make sure every key is in the keyring; returns True when the object was written."""
         from rotator.keyring import Keyring
 
+        self._require_conditional_writes()
         for _ in range(_ATTEMPTS):
             keyring, etag = self.read()
             current = keyring or Keyring({})
@@ -83,11 +93,32 @@ class KeyringStore:
                     Body=changed.to_json().encode(), ContentType=_CONTENT_TYPE, **conditions,
                 )  # fmt: skip
             except _Conflict:
+                if self.read_denied:  # it exists, yet GetObject answered 403: re-reading would not help
+                    raise TargetRejectedError(
+                        f"keyring {self.where} exists but GetObject is denied (403): grant s3:GetObject on it"
+                    ) from None
                 logger.info("keyring changed while publishing; re-reading", extra={"keyring": self.where})
                 continue
             logger.info("keyring published", extra={"keyring": self.where, "kids": [k.kid for k in keys]})
             return True
         raise TargetRejectedError(f"keyring {self.where} kept changing during {_ATTEMPTS} publish attempts")
+
+    def _require_conditional_writes(self) -> None:
+        """Refuse to write with an SDK that would drop If-Match/If-None-Match: a blind write can lose keys.
+
+        The layer relies on the Lambda runtime's boto3; runtimes older than S3's conditional writes (late 2024)
+        have a botocore whose PutObject knows neither header.
+        """
+        shape = self.client.meta.service_model.operation_model("PutObject").input_shape
+        members = shape.members if shape is not None else {}
+        missing = [name for name in ("IfMatch", "IfNoneMatch") if name not in members]
+        if missing:
+            import botocore
+
+            raise ConfigurationError(
+                f"botocore {botocore.__version__} lacks S3 conditional writes ({', '.join(missing)}): "
+                "update the function's runtime, or add a layer with a current boto3, before rotating signing keys"
+            )
 
     def _call(self, operation: str, method: Any, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -99,6 +130,8 @@ class KeyringStore:
             code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
             if code in ("NoSuchKey", "404") and operation == "GetObject":
                 raise _Missing from exc
+            if code in ("AccessDenied", "403") and operation == "GetObject":
+                raise _Denied from exc
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                 raise _Conflict from exc
             raise TargetRejectedError(f"{operation} on {self.where} failed: {code}") from exc
@@ -108,6 +141,10 @@ class KeyringStore:
 
 class _Missing(Exception):
     """The keyring object does not exist (yet)."""
+
+
+class _Denied(Exception):
+    """GetObject answered 403: the object is missing and s3:ListBucket is not granted, or reading is denied."""
 
 
 class _Conflict(Exception):

@@ -37,6 +37,15 @@ class VersionReader(Generic[_S]):
         """The DescribeSecret result of this invocation."""
         return self._description
 
+    def pending_stored(self) -> bool:
+        """Whether the pending version holds a value, without parsing it (finishSecret needs no more)."""
+        try:
+            value = self._sm.get_value(self._description.arn, version_id=self._token)
+        except ValueNotFoundError:
+            return False
+        self._redactor.add(value.text, *fallback_secret_parts(value.text))
+        return True
+
     def pending(self) -> SecretValue:
         """The AWSPENDING value of this rotation (ValueNotFoundError until createSecret stored it)."""
         return self._read(self._description.arn, version_id=self._token)

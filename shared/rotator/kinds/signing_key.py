@@ -235,7 +235,10 @@ class SigningKeyStrategy(Strategy[SigningKeySecret]):
         self._check_policy(pending)
         keyring, _ = self.store.read()
         if keyring is None:
-            raise VerificationError(f"keyring {self.store.where} does not exist; the new key was not published")
+            reason = "GetObject is denied (403)" if self.store.read_denied else "it does not exist"
+            raise VerificationError(
+                f"keyring {self.store.where} cannot be read: {reason}; the new key was not published"
+            )
         for needed in (current, pending):
             if needed.key_id not in keyring:
                 raise VerificationError(f"keyring {self.store.where} lacks kid {needed.key_id!r}")

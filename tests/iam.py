@@ -1,0 +1,160 @@
+"""template.yaml's IAM policies rendered with real parameter values, and the calls they must allow.
+
+``rendered_policies`` resolves the intrinsics the template uses (Ref, Sub, If, Join, Split, GetAtt of
+roles and buckets, AWS::NoValue) for given parameters and pseudo parameters. ``allows`` evaluates one call
+with moto's IAM policy engine (Effect, Action, Resource, StringEquals conditions), whose resource matching
+is corrected for the ``?`` wildcard that secret ARNs need (``-??????``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
+
+from sandbox.functions import load_template
+
+__all__ = ["Call", "Grant", "Renderer", "allows", "rendered_policies"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authorization a function needs: action, resource ARN and the condition keys the request carries."""
+
+    function: str
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+    implied: str = ""  # why AWS checks it although the function made no such call (KMS via Secrets Manager…)
+
+
+@dataclass
+class Grant:
+    """One statement of one function's policies, and which recorded calls it allowed."""
+
+    function: str
+    sid: str
+    statement: dict[str, Any]
+    used_by: list[Call] = field(default_factory=list)
+
+
+class _Statement(IAMPolicyStatement):  # type: ignore[misc]
+    @staticmethod
+    def _match(pattern: str, string: str) -> re.Match[str] | None:
+        # IAM wildcards: * any run, ? exactly one character (moto turns ? into a regex quantifier).
+        return re.match(fnmatch.translate(pattern), string)
+
+
+class _Policy(IAMPolicy):  # type: ignore[misc]
+    def is_action_permitted(self, action: str, resource: str = "*", principal: Any = None,
+                            incoming_condition_values: Any = None) -> PermissionResult:  # fmt: skip
+        permitted = False
+        for statement in self._policy_json["Statement"]:
+            result = _Statement(statement).is_action_permitted(action, resource, principal, incoming_condition_values)
+            if result == PermissionResult.DENIED:
+                return result
+            permitted = permitted or result == PermissionResult.PERMITTED
+        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+
+def allows(statement: dict[str, Any], call: Call) -> bool:
+    """Whether ``statement`` allows ``call`` (its Effect, Action, Resource and conditions)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    conditions = dict(call.context)
+    for operator, keys in (statement.get("Condition") or {}).items():
+        if operator != "StringEquals":
+            raise AssertionError(f"the evaluator does not know condition operator {operator}")
+        for key in keys:
+            if key not in conditions:
+                return False  # a condition on a key the request does not carry never matches
+    policy = _Policy(json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+    return bool(policy.is_action_permitted(call.action, call.resource, None, conditions) == PermissionResult.PERMITTED)
+
+
+class Renderer:
+    """Resolves the template's intrinsics for given parameters and pseudo parameters."""
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, Any], pseudo: dict[str, str]) -> None:
+        self.template = template
+        self.values: dict[str, Any] = {}
+        for name, spec in template["Parameters"].items():
+            value = parameters.get(name, spec.get("Default", ""))
+            if spec["Type"] == "CommaDelimitedList" and isinstance(value, str):
+                value = value.split(",") if value else [""]
+            self.values[name] = value
+        self.values.update(pseudo)
+        self.conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.render(self.template["Conditions"][name]))
+        return self.conditions[name]
+
+    def render(self, node: Any) -> Any:
+        if isinstance(node, list):
+            rendered = [self.render(item) for item in node]
+            return [item for item in rendered if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((name, arg),) = node.items()
+            if name == "Ref":
+                if arg == "AWS::NoValue":
+                    return _NO_VALUE
+                if arg in self.values:
+                    return self.values[arg]
+                return f"<{arg}>"  # a resource's physical id: names are rendered from Sub where it matters
+            if name == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.render(arg[1]))
+                return re.sub(r"\$\{([^}]+)\}", lambda m: str({**self.values, **extra}.get(m[1], m[0])), text)
+            if name == "Fn::If":
+                return self.render(arg[1] if self.condition(arg[0]) else arg[2])
+            if name == "Fn::Join":
+                return str(arg[0]).join(str(part) for part in self.render(arg[1]))
+            if name == "Fn::Equals":
+                return self.render(arg[0]) == self.render(arg[1])
+            if name == "Fn::Not":
+                return not self.render(arg[0])
+            if name == "Condition":
+                return self.condition(arg)
+        rendered_items = {key: self.render(value) for key, value in node.items()}
+        return {key: value for key, value in rendered_items.items() if value is not _NO_VALUE}
+
+
+_NO_VALUE = object()
+
+
+def rendered_policies(parameters: dict[str, Any], pseudo: dict[str, str]) -> list[Grant]:
+    """Every statement granted to each rotation function (by logical id), rendered."""
+    template = load_template()
+    renderer = Renderer(template, parameters, pseudo)
+    resources = template["Resources"]
+    grants: list[Grant] = []
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        role = props.get("Role")
+        documents = []
+        if role is not None:
+            for policy in renderer.render(resources[role["Fn::GetAtt"][0]]["Properties"]["Policies"]):
+                documents.append(policy["PolicyDocument"])
+        else:
+            documents = renderer.render(props["Policies"])
+        role_name = role["Fn::GetAtt"][0] if role is not None else f"{logical_id}Role"
+        for extra in resources.values():  # stand-alone policies attached to the function's role (KMS)
+            if (
+                extra["Type"] == "AWS::IAM::Policy"
+                and ("Condition" not in extra or renderer.condition(extra["Condition"]))
+                and {"Ref": role_name} in extra["Properties"]["Roles"]
+            ):
+                documents.append(renderer.render(extra["Properties"]["PolicyDocument"]))
+        for document in documents:
+            for number, statement in enumerate(document["Statement"]):
+                grants.append(Grant(logical_id, statement.get("Sid", f"#{number}"), statement))
+    return grants
