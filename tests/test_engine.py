@@ -386,3 +386,15 @@ def test_every_invocation_logs_one_structured_line_and_never_the_rotation_token(
         assert line["kind"] == "session_secret"
         assert line["duration_ms"] >= 0
     assert all(rotation_token not in str(line) for line in log_lines())
+
+
+def test_finish_never_promotes_a_version_without_a_value(
+    sm_client: Any, emulator: RotateSecretEmulator, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    """Secrets Manager never sends finishSecret first; a manual or stale invocation can."""
+    arn = make_secret(unique_name("session-secret"), _key())
+    token = emulator.begin(arn)  # an empty AWSPENDING version, as RotateSecret stages it
+    before = snapshot(sm_client, arn)
+    with pytest.raises(NotPendingError, match="holds no value: nothing to promote"):
+        emulator.invoke(arn, token, Step.FINISH)
+    assert snapshot(sm_client, arn) == before
