@@ -16,12 +16,12 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from rotation_cli.aws import Aws, kind_of
+from rotation_cli.aws import Aws, LogsUnavailable, kind_of
 from rotator.constants import Stage
-from rotator.errors import RotationError
+from rotator.errors import RotationError, SecretNotFoundError, SecretsManagerError, TargetUnreachableError
 from rotator.secrets_manager import SecretDescription
 from rotator.staging import STAGED_LABEL
 
@@ -60,27 +60,55 @@ class _RateLimiter:
 # rotate ---------------------------------------------------------------------------
 
 
-def follow(aws: Aws, secret_id: str, token: str, *, timeout: float, poll: float, since_ms: int, quiet: bool) -> None:
-    """Poll until the token is AWSCURRENT; raise CommandError naming the failing step when it fails."""
-    deadline = time.monotonic() + timeout
-    reported: set[tuple[str, str]] = set()
-    while True:
-        description = aws.sm.describe(secret_id)
-        for line in aws.rotation_log(description, token, since_ms):
-            if line.get("message") not in ("rotation step done", "rotation step failed"):
-                continue
+class _StepReporter:
+    """Reads the rotation function's log lines about one token: prints each finished step once, raises for a
+    failed one, and says once (then stays silent) when the logs cannot be read."""
+
+    def __init__(self, aws: Aws, description: SecretDescription, token: str, since_ms: int, quiet: bool) -> None:
+        self.aws, self.description, self.token, self.since_ms, self.quiet = aws, description, token, since_ms, quiet
+        self.reported: set[tuple[str, str]] = set()
+        self.readable = True
+
+    def read(self) -> None:
+        if not self.readable:
+            return
+        name = self.description.name
+        try:
+            lines = self.aws.rotation_log(self.description, self.token, self.since_ms)
+        except LogsUnavailable as exc:
+            self.readable = False
+            _say(f"  {name}: {exc}; following Secrets Manager's state only (failures show as timeouts)")
+            return
+        for line in lines:
             key = (str(line.get("step")), str(line.get("outcome")))
-            if key in reported:
+            if line.get("message") not in ("rotation step done", "rotation step failed") or key in self.reported:
                 continue
-            reported.add(key)
+            self.reported.add(key)
             if line.get("outcome") == "failed":
                 raise CommandError(
-                    f"{description.name}: {line.get('step')} failed: {line.get('error_type')}: {line.get('error')}"
+                    f"{name}: {line.get('step')} failed: {line.get('error_type')}: {line.get('error')}"
+                    "; Secrets Manager will retry it"
                 )
+            if not self.quiet:
+                _say(f"  {name}: {line.get('step')} ({line.get('outcome')}, {line.get('duration_ms')} ms)")
+
+
+def follow(aws: Aws, secret_id: str, token: str, *, timeout: float, poll: float, since_ms: int, quiet: bool) -> None:
+    """Poll until the token is AWSCURRENT (Secrets Manager's own state decides); the function's log lines add the
+    steps' progress and, when a step failed, its error. Raises CommandError for a failure or a timeout."""
+    deadline = time.monotonic() + timeout
+    reporter: _StepReporter | None = None
+    while True:
+        description = aws.sm.describe(secret_id)
+        reporter = reporter or _StepReporter(aws, description, token, since_ms, quiet)
+        stages = description.versions.get(token, ())
+        if Stage.CURRENT in stages:
             if not quiet:
-                _say(f"  {description.name}: {line.get('step')} ({line.get('outcome')}, {line.get('duration_ms')} ms)")
-        if Stage.CURRENT in description.versions.get(token, ()):
+                reporter.read()  # the steps logged since the last poll
             return
+        if Stage.PENDING not in stages:  # the label moved away (unstick, a newer rotation): this one is over
+            raise CommandError(f"{description.name}: rotation to {token} was abandoned (AWSPENDING is not on it)")
+        reporter.read()
         if time.monotonic() > deadline:
             raise CommandError(
                 f"{description.name}: version {token} is still not AWSCURRENT after {timeout:.0f} s; "
@@ -100,26 +128,48 @@ def rotate_one(aws: Aws, secret_id: str, args: argparse.Namespace, limiter: _Rat
         token = aws.sm.rotate(description.arn)
     except RotationError as exc:
         stuck = description.stuck_pending
-        hint = f" (AWSPENDING is stuck on {stuck}: `rotation unstick {description.name}`)" if stuck else ""
-        raise CommandError(f"{description.name}: RotateSecret refused: {exc}{hint}") from exc
+        if stuck is None:
+            raise CommandError(f"{description.name}: RotateSecret refused: {exc}") from exc
+        # Secrets Manager answers "A previous rotation isn't complete. That rotation will be reattempted."
+        retrying = f"{description.name}: a rotation to {stuck} is unfinished and Secrets Manager is retrying it"
+        if not getattr(args, "wait", False):
+            raise CommandError(
+                f"{retrying}; follow it with `rotation rotate {description.name} --wait`, or abandon it with "
+                f"`rotation unstick {description.name}`"
+            ) from exc
+        _say(f"{retrying}; following it")
+        token = stuck
+        since_ms = int(time.time() * 1000)  # the earlier attempts' lines (their failures) are not this retry's
     if not args.quiet:
         _say(f"{description.name}: rotating to version {token}")
     follow(aws, description.arn, token, timeout=args.timeout, poll=args.poll, since_ms=since_ms, quiet=args.quiet)
     return token
 
 
+def _waiting_for_a_staged_value(description: SecretDescription) -> bool:
+    """A secret whose kind needs an operator-staged value and has none staged (``rotate --all`` skips it)."""
+    kind = kind_of(description)
+    if kind is None or description.version_with(STAGED_LABEL) is not None:
+        return False
+    from rotator.kinds import strategy_class
+    from rotator.settings import Settings
+
+    strategy_type = strategy_class(kind)
+    return strategy_type.STAGEABLE and strategy_type(Settings.from_env()).needs_staged_value(description)
+
+
 def cmd_rotate(aws: Aws, args: argparse.Namespace) -> int:
     if args.all is None:
-        if not args.secret_id:
-            raise CommandError("rotate needs SECRET_ID or --all PREFIX", status=2)
         token = rotate_one(aws, args.secret_id, args)
         print(f"{args.secret_id}: rotated, AWSCURRENT is {token}")
         return 0
-    targets = [d for d in aws.sm.list_secrets(args.all) if d.rotation_enabled]
-    if not targets:
-        raise CommandError(f"no secret under {args.all} has rotation enabled", status=2)
+    found = [d for d in aws.sm.list_secrets(args.all) if d.rotation_enabled]
+    if not found:
+        raise CommandError(f"no secret under {args.all} has rotation enabled ({aws.where})", status=2)
+    skipped = [d for d in found if _waiting_for_a_staged_value(d)]
+    targets = [d for d in found if d not in skipped]
     limiter = _RateLimiter(_ROTATE_RATE_PER_SECOND)
-    results: dict[str, str] = {}
+    results: dict[str, str] = {d.name: f"skipped: needs a staged value (`rotation stage {d.name}`)" for d in skipped}
 
     def run(description: SecretDescription) -> None:
         try:
@@ -132,7 +182,7 @@ def cmd_rotate(aws: Aws, args: argparse.Namespace) -> int:
     for name in sorted(results):
         print(f"{name}: {results[name]}")
     failed = sum(1 for outcome in results.values() if outcome.startswith("FAILED"))
-    print(f"{len(results) - failed} rotated, {failed} failed")
+    print(f"{len(targets) - failed} rotated, {failed} failed, {len(skipped)} skipped")
     return 1 if failed else 0
 
 
@@ -152,8 +202,8 @@ def read_value(stream: Any) -> str:
 def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
     description = aws.sm.describe(args.secret_id)
     kind = kind_of(description)
-    if kind is None:
-        raise CommandError(f"{description.name} has no rotation function of this suite: nothing to stage for", 2)
+    if not description.rotation_enabled or kind is None:
+        raise CommandError(f"{description.name} has no rotation by this suite configured: nothing to stage for", 2)
     from rotator.kinds import strategy_class
     from rotator.settings import Settings
 
@@ -167,6 +217,8 @@ def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
         candidate = strategy.parse(value, what="the value on standard input")
         current = strategy.parse(aws.sm.get_value(description.arn, stage=Stage.CURRENT).text, what="the current value")
         strategy.check_staged(candidate, current, description.name)  # the very check createSecret runs
+    except (TargetUnreachableError, SecretsManagerError) as exc:  # not the value's fault: a failure, not bad input
+        raise CommandError(f"could not check the value, nothing staged: {exc}", 1) from exc
     except RotationError as exc:
         raise CommandError(f"refused, nothing staged: {exc}", 2) from exc
     aws.sm.put_staged(description.arn, value, STAGED_LABEL)
@@ -182,7 +234,12 @@ def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
 
 
 def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _short_time(value: str | None) -> str:
+    """``2026-11-23 16:50 UTC`` from an ISO-8601 UTC timestamp."""
+    return f"{value[:10]} {value[11:16]} UTC" if value else "-"
 
 
 def status_entry(description: SecretDescription) -> dict[str, Any]:
@@ -216,18 +273,18 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
     for entry in entries:
         versions = ", ".join(f"{vid[:8]}={'+'.join(stages)}" for vid, stages in entry["versions"].items())
         warning = f"STUCK AWSPENDING on {entry['stuck_pending'][:8]}" if entry["stuck_pending"] else ""
+        rotation = (entry["schedule"] or "on demand") if entry["rotation_enabled"] else "off"
         rows.append(
             [
-                entry["name"], entry["kind"] or "?", "on" if entry["rotation_enabled"] else "off",
-                entry["schedule"] or "-", (entry["last_rotated"] or "-")[:19], (entry["next_rotation"] or "-")[:19],
-                versions, warning,
+                entry["name"], entry["kind"] or "?", rotation, _short_time(entry["last_rotated"]),
+                _short_time(entry["next_rotation"]), versions, warning,
             ]
         )  # fmt: skip
-    headers = ["secret", "kind", "rotation", "schedule", "last rotated", "next rotation", "versions", "warning"]
+    headers = ["secret", "kind", "rotation", "last rotated", "next rotation", "versions", "warning"]
     if rows:
         print_table(headers, rows)
     else:
-        print("no secrets")
+        print(f"no secrets{f' under {args.prefix}' if args.prefix else ''} in {aws.where}")
     return 0
 
 
@@ -288,52 +345,101 @@ def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
 # entry point ----------------------------------------------------------------------
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _aws_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """--profile, --region and --endpoint-url, before or after the command, as the AWS CLI accepts them."""
+    parser.add_argument("--profile", default=default, help="AWS profile (as the AWS CLI)")
+    parser.add_argument("--region", default=default, help="AWS region (as the AWS CLI)")
+    parser.add_argument(
+        "--endpoint-url", default=default, help="Secrets Manager endpoint (the sandbox); default: AWS_ENDPOINT_URL"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="rotation", description=__doc__.splitlines()[0])
-    top.add_argument("--profile", help="AWS profile (as the AWS CLI)")
-    top.add_argument("--region", help="AWS region (as the AWS CLI)")
-    top.add_argument("--endpoint-url", help="Secrets Manager endpoint (the sandbox); default: AWS_ENDPOINT_URL")
+    top = argparse.ArgumentParser(prog="rotation", description=__doc__.splitlines()[0].replace("``", ""))
+    _aws_options(top, None)
+    common = argparse.ArgumentParser(add_help=False)
+    _aws_options(common, argparse.SUPPRESS)  # after the command, a value overrides the one before it
     sub = top.add_subparsers(dest="command", required=True)
 
-    def follow_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--timeout", type=float, default=600, help="seconds to wait for the rotation (default 600)")
-        p.add_argument("--poll", type=float, default=1.0, help="seconds between status checks")
-        p.add_argument("--quiet", action="store_true", help="no progress lines")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common])
 
-    rotate = sub.add_parser("rotate", help="rotate now and follow to completion")
+    def follow_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--timeout", type=_seconds, default=600, help="seconds to wait for the rotation (default 600)")
+        p.add_argument("--poll", type=_seconds, default=1.0, help="seconds between status checks")
+        p.add_argument("--quiet", action="store_true", help="no progress lines")
+        p.add_argument(
+            "--wait", action="store_true", help="when a rotation is unfinished, follow Secrets Manager's retry"
+        )
+
+    rotate = command("rotate", "rotate now and follow to completion")
     rotate.add_argument("secret_id", nargs="?")
     rotate.add_argument("--all", metavar="PREFIX", help="every secret under PREFIX with rotation enabled")
-    rotate.add_argument("--concurrency", type=int, default=5, help="rotations in flight with --all (default 5)")
+    rotate.add_argument("--concurrency", type=_positive, default=5, help="rotations in flight with --all (default 5)")
     follow_options(rotate)
-    stage = sub.add_parser("stage", help="validate a new value read from standard input, then rotate to it")
+    stage = command("stage", "validate a new value read from standard input, then rotate to it")
     stage.add_argument("secret_id")
     stage.add_argument("--no-rotate", action="store_true", help="stage only; the next rotation promotes it")
     follow_options(stage)
-    status = sub.add_parser("status", help="rotation state of every secret under a prefix")
+    status = command("status", "rotation state of every secret under a prefix")
     status.add_argument("prefix", nargs="?")
     status.add_argument("--json", action="store_true")
-    unstick = sub.add_parser("unstick", help="remove a stuck AWSPENDING label (after confirmation)")
+    unstick = command("unstick", "remove a stuck AWSPENDING label (after confirmation)")
     unstick.add_argument("secret_id")
     unstick.add_argument("--yes", action="store_true", help="do not ask")
-    rollback = sub.add_parser("rollback", help="make AWSPREVIOUS current again (after confirmation)")
+    rollback = command("rollback", "make AWSPREVIOUS current again (after confirmation)")
     rollback.add_argument("secret_id")
     rollback.add_argument("--yes", action="store_true", help="do not ask")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    arguments = parser()
+    args = arguments.parse_args(argv)
+    if args.command == "rotate" and (args.secret_id is None) == (args.all is None):
+        arguments.error("rotate needs SECRET_ID or --all PREFIX, not both")  # exit 2, before any call
     commands = {
         "rotate": cmd_rotate, "stage": cmd_stage, "status": cmd_status, "unstick": cmd_unstick,
         "rollback": cmd_rollback,
     }  # fmt: skip
+    from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError, ProfileNotFound
+
     try:
         aws = Aws(args.profile, args.region, args.endpoint_url)
         return commands[args.command](aws, args)
     except CommandError as exc:
         _say(f"error: {exc}")
         return exc.status
+    except SecretNotFoundError as exc:
+        _say(f"error: no such secret: {exc.secret_id} ({exc.code})")
+        return 2
     except RotationError as exc:
+        _say(f"error: {type(exc).__name__}: {exc}")
+        return 1
+    except (ProfileNotFound, NoRegionError, NoCredentialsError) as exc:
+        _say(f"error: {exc} (set --region/--profile, or AWS_REGION/AWS_PROFILE)")
+        return 2
+    except BotoCoreError as exc:
         _say(f"error: {type(exc).__name__}: {exc}")
         return 1
 

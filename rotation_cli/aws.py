@@ -9,7 +9,11 @@ from typing import Any
 from rotator import kinds
 from rotator.secrets_manager import SecretDescription, SecretsManager
 
-__all__ = ["Aws", "kind_of", "log_group_of"]
+__all__ = ["Aws", "LogsUnavailable", "kind_of", "log_group_of"]
+
+
+class LogsUnavailable(Exception):
+    """The rotation function's log group cannot be read (permissions, missing group): says which and why."""
 
 
 def kind_of(description: SecretDescription) -> str | None:
@@ -43,11 +47,15 @@ class Aws:
 
         self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
         options: dict[str, Any] = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
-        self.sm = SecretsManager(self._session.client("secretsmanager", **options))
+        client = self._session.client("secretsmanager", **options)
+        self.sm = SecretsManager(client)
         self._logs = self._session.client("logs", **options)
+        self.where = f"region {client.meta.region_name} at {client.meta.endpoint_url}"
 
     def rotation_log(self, description: SecretDescription, token: str, since_ms: int) -> list[dict[str, Any]]:
-        """The rotation function's structured lines about ``token`` (empty when logs are unreadable)."""
+        """The rotation function's structured lines about ``token``; LogsUnavailable when they cannot be read."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         group = log_group_of(description)
         if group is None:
             return []
@@ -55,8 +63,13 @@ class Aws:
             response = self._logs.filter_log_events(
                 logGroupName=group, startTime=since_ms, filterPattern=f'"{token}"', limit=100
             )
-        except Exception:
-            return []
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return []  # no line written yet
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise LogsUnavailable(f"cannot read {group} ({code}: needs logs:FilterLogEvents)") from None
+        except BotoCoreError as exc:
+            raise LogsUnavailable(f"cannot read {group} ({type(exc).__name__})") from None
         lines = []
         for event in response.get("events", []):
             try:

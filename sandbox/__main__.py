@@ -10,12 +10,16 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from sandbox.functions import schedules_by_kind
 from sandbox.harness import KindHarness, by_label
-from sandbox.session import Servers, quiet_handlers, running_sandbox
-from sandbox.table import print_table
+from sandbox.sam_local import local_invoke_arns, prepare_sam_local
+from sandbox.session import Servers, quiet_handlers, quiet_servers, running_sandbox
+from sandbox.table import WIDTH, print_table
 
 __all__ = ["main"]
 
@@ -32,9 +36,15 @@ DEMO: tuple[tuple[str, str], ...] = (
 )
 
 
-def _seed(servers: Servers, name: str, harness: KindHarness) -> None:
-    servers.targets.client.create_secret(Name=name, SecretString=harness.seed(servers.targets))
-    servers.emulator.enable_rotation(name, harness.kind)
+def _seed(
+    servers: Servers, name: str, harness: KindHarness, value: str | None = None, *, arn: str | None = None
+) -> None:
+    """Create the secret and configure its rotation as template.yaml does (its kind's schedule, or none)."""
+    servers.targets.client.create_secret(
+        Name=name, SecretString=value or harness.seed(servers.targets),
+        Tags=[{"Key": "rotation:kind", "Value": harness.kind}],
+    )  # fmt: skip
+    servers.emulator.enable_rotation(name, harness.kind, schedule=schedules_by_kind().get(harness.kind), arn=arn)
 
 
 def demo() -> int:
@@ -44,7 +54,7 @@ def demo() -> int:
         print(f"Secrets Manager emulator (moto server) on {server.endpoint}")
         print(f"PostgreSQL {postgres.host}:{postgres.port} (SCRAM-SHA-256, every statement logged)")
         print(f"Redis {servers.redis.host}:{servers.redis.port} (ACL file)")
-        rows, failures, passwords = [], 0, []
+        rows, checks, failures, passwords = [], [], 0, []
         for name, label in DEMO:
             harness = by_label(label)
             _seed(servers, name, harness)
@@ -66,10 +76,13 @@ def demo() -> int:
                 failures += 1
                 proof = f"FAILED at {result.failed_step}: {type(result.error).__name__}: {result.error}"
                 after = "unchanged"
-            old_new = f"{(result.old_version or '-')[:8]} -> {result.token[:8]}"
-            rows.append([name, harness.kind, old_new, after, f"{elapsed * 1000:.0f} ms", str(calls), proof])
+            rows.append([name, harness.kind, after, f"{elapsed * 1000:.0f} ms", str(calls)])
+            checks.append(f"{name}: {proof}")
         print()
-        print_table(["secret", "kind", "old -> new version", "stages after", "duration", "SM calls", "check"], rows)
+        print_table(["secret", "kind", "versions after (old, new)", "took", "SM calls"], rows)
+        print("\nchecked after each rotation:")
+        for check in checks:
+            print(textwrap.fill(check, WIDTH, initial_indent="  ", subsequent_indent="      "))
         log = postgres.log_text()
         leaked = sum(1 for password in passwords if password in log)
         print()
@@ -80,26 +93,37 @@ def demo() -> int:
     return 1 if failures or leaked else 0
 
 
-def serve(port: int) -> int:
-    """Keep a seeded sandbox running for the operator tool: RotateSecret works over the API, logs land in CloudWatch."""
+def _sandbx_key() -> str:
+    """A Stripe test key of the sandbox account: the stand-in reads the account from the six characters after
+    the mode, and a staged key must belong to the current key's account."""
+    return "sk_test_sandbx" + secrets.token_hex(12)
+
+
+def serve(port: int, *, bind: str = "127.0.0.1", advertise: str | None = None, sam_local: Path | None = None) -> int:
+    """Keep a seeded sandbox running for the operator tool: RotateSecret works over the API, logs land in CloudWatch.
+
+    With ``sam_local``, also get ready for ``sam local invoke``: secrets name the functions as SAM's emulator
+    invokes them, each sample event's token is staged, and the functions' ``--env-vars`` file is written.
+    """
     import signal
     import threading
 
     from sandbox.lambda_logs import ship_handler_logs
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with running_sandbox(port) as servers:
+    for number in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal too: servers and temp files are removed
+        signal.signal(number, lambda *_: stop.set())
+    with running_sandbox(port, bind=bind, advertise=advertise) as servers:
         servers.moto.log.rotate_secret = servers.emulator.handle_api
         ship_handler_logs(servers.moto.endpoint)
+        arns = local_invoke_arns(servers.emulator) if sam_local else {}
         for name, label in DEMO:
             harness = by_label(label)
-            if harness.kind == "stripe":
-                # An operator stages keys by hand here: any key starting sk_test_sandbx is in the sandbox account.
-                servers.targets.client.create_secret(Name=name, SecretString="sk_test_sandbx" + secrets.token_hex(12))
-                servers.emulator.enable_rotation(name, harness.kind)
-            else:
-                _seed(servers, name, harness)
+            value = _sandbx_key() if harness.kind == "stripe" else None  # Stripe keys are staged by hand here
+            _seed(servers, name, harness, value, arn=arns.get(harness.kind))
+        if sam_local:
+            prepare_sam_local(servers, sam_local, advertise or "127.0.0.1", staged_key=_sandbx_key())
+            print(f"sam local invoke: --env-vars {sam_local} written; each sample event's token is staged")
         print(f"export AWS_ENDPOINT_URL={servers.moto.endpoint}")
         print(f"export ROTATION_STRIPE_API_BASE={servers.stripe.base_url}")
         print("export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_DEFAULT_REGION=us-east-1")
@@ -112,18 +136,48 @@ def serve(port: int) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535; 0 picks a free one)")
+    return int(text)
+
+
+def _clean_up_on_hangup() -> None:
+    """SIGHUP/SIGTERM end the run through Python's exit path, so every server and temp folder is removed."""
+    import signal
+
+    def leave(number: int, _: object) -> None:
+        raise SystemExit(128 + number)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, leave)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sandbox`` runs the demo; ``python -m sandbox serve`` keeps a sandbox up for ``rotation``."""
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs and metrics")
     sub = parser.add_subparsers(dest="command")
     serve_parser = sub.add_parser("serve", help="keep a seeded sandbox running for the rotation command")
-    serve_parser.add_argument("--port", type=int, default=0, help="moto server port (default: any free port)")
+    serve_parser.add_argument("--port", type=_port, default=0, help="moto server port (default: any free port)")
+    serve_parser.add_argument(
+        "--sam-local", type=Path, metavar="ENV_VARS_FILE",
+        help="get ready for `sam local invoke`: write its --env-vars file here, stage each sample event's token; "
+        "implies --bind 0.0.0.0 --advertise host.docker.internal unless given",
+    )  # fmt: skip
+    serve_parser.add_argument("--bind", help="address the servers listen on (default 127.0.0.1)")
+    serve_parser.add_argument("--advertise", help="host name secrets and the env-vars file give for the servers")
     args = parser.parse_args(argv)
-    if not args.verbose:
+    _clean_up_on_hangup()
+    if args.verbose:
+        quiet_servers()  # the handlers' lines and metrics, not the emulator's request lines
+    else:
         quiet_handlers("INFO" if args.command == "serve" else "ERROR")  # serve ships INFO lines to CloudWatch Logs
     if args.command == "serve":
-        return serve(args.port)
+        containers = args.sam_local is not None
+        bind = args.bind or ("0.0.0.0" if containers else "127.0.0.1")  # noqa: S104 - containers reach the host
+        advertise = args.advertise or ("host.docker.internal" if containers else None)
+        return serve(args.port, bind=bind, advertise=advertise, sam_local=args.sam_local)
     return demo()
 
 

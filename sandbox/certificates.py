@@ -26,8 +26,15 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_tls(host: str = "127.0.0.1") -> TlsMaterial:
-    """A CA and a server certificate for ``host`` (an IP SAN), both valid for a day."""
+def _subject_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def make_tls(host: str = "127.0.0.1", *also: str) -> TlsMaterial:
+    """A CA and a server certificate for ``host`` and ``also`` (IP or DNS names), both valid for a day."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -50,7 +57,9 @@ def make_tls(host: str = "127.0.0.1") -> TlsMaterial:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([_subject_name(name) for name in dict.fromkeys((host, *also))]), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     return TlsMaterial(

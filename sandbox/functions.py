@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PROJECT_ROOT", "FunctionSpec", "load_handler", "load_template", "rotation_functions"]
+__all__ = ["PROJECT_ROOT", "FunctionSpec", "load_handler", "load_template", "rotation_functions", "schedules_by_kind"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,3 +88,16 @@ def load_handler(spec: FunctionSpec) -> Any:
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return getattr(module, spec.attribute)
+
+
+def schedules_by_kind(template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The rotation schedule the template gives the secrets of each kind (kinds without one rotate by hand)."""
+    template = template or load_template()
+    functions = rotation_functions(template)
+    schedules: dict[str, str] = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::SecretsManager::RotationSchedule":
+            props = resource["Properties"]
+            kind = functions[props["RotationLambdaARN"]["Fn::GetAtt"][0]].kind
+            schedules.setdefault(kind, props["RotationRules"]["ScheduleExpression"])
+    return schedules

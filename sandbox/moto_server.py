@@ -119,22 +119,21 @@ def _discard_response(*_: object) -> None:
 
 
 class MotoServer:
-    """A moto server thread bound to 127.0.0.1 (on a free port unless one is given)."""
+    """A moto server thread bound to ``bind`` (127.0.0.1), on a free port unless one is given."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, bind: str = "127.0.0.1") -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
         self.log = _RequestLog(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", port, self.log, threaded=True, request_handler=MotoRequestHandler
+            bind, port, self.log, threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto-server")
 
     @property
     def endpoint(self) -> str:
-        """The ``http://127.0.0.1:PORT`` URL handlers use as ``AWS_ENDPOINT_URL``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        """The ``http://127.0.0.1:PORT`` URL handlers on this machine use as ``AWS_ENDPOINT_URL``."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> MotoServer:
         self._thread.start()

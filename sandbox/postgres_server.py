@@ -72,16 +72,17 @@ class PostgresServer:
             "?sslmode=verify-full"
         )
 
-    def start_front(self) -> Any:
-        """Start the TLS front (a fresh CA in this server's folder, ``ca_path``); returns it."""
+    def start_front(self, *, bind: str = "127.0.0.1", advertise: str | None = None) -> Any:
+        """Start the TLS front on ``bind`` (a fresh CA in this server's folder, ``ca_path``), its certificate
+        for 127.0.0.1 and ``advertise``, the name clients use; returns it."""
         from sandbox.certificates import make_tls, write_ca
         from sandbox.tls_proxy import TlsProxy
 
-        material = make_tls()
+        material = make_tls("127.0.0.1", *([advertise] if advertise else []))
         self.ca_path = write_ca(material, self._root)
         self.front = TlsProxy(
             (self.host, self.port), material.cert_pem, material.key_pem, protocol="postgres",
-            scram_verifier=self.scram_verifier,
+            scram_verifier=self.scram_verifier, bind=bind, advertise=advertise,
         ).start()  # fmt: skip
         return self.front
 

@@ -40,15 +40,17 @@ class RedisServer:
         acl_file: bool = True,
         replica_of: tuple[str, int, str, str] | None = None,
         extra_config: list[str] | None = None,
+        bind: str = "127.0.0.1",
     ) -> None:
-        self.host = "127.0.0.1"
+        self.host = "127.0.0.1"  # where this machine reaches it (``bind`` may add other interfaces)
         self.port = _free_port()
         self._root = Path(tempfile.mkdtemp(prefix="rotation-redis-"))
         self.config_path = self._root / "redis.conf"
         self._process: subprocess.Popen[bytes] | None = None
         lines = [
             f"port {self.port}",
-            f"bind {self.host}",
+            f"bind {bind}",
+            f"protected-mode {'yes' if bind == self.host else 'no'}",  # users need passwords (ACL file)
             f"dir {self._root}",
             'save ""',
             "appendonly no",

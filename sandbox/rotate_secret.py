@@ -99,16 +99,22 @@ class RotateSecretEmulator:
     def _secret(self, secret_id: str) -> Any:
         return self._backend().secrets[secret_id]
 
+    def also_as(self, arn: str, function: str) -> None:
+        """Answer for ``function`` under another ARN too (the one ``sam local invoke`` gives the function)."""
+        self._handlers[arn] = self._handlers[lambda_arn(function)]
+
     def enable_rotation(
-        self, secret_id: str, function: str, *, schedule: str = "rate(30 days)", days: int = 30
+        self, secret_id: str, function: str, *, schedule: str | None = "rate(30 days)", arn: str | None = None
     ) -> None:
-        """Turn rotation on with ``function`` as the rotation Lambda (no immediate rotation)."""
+        """Turn rotation on with ``function`` (or the function at ``arn``) as the rotation Lambda, without
+        rotating; ``schedule`` is a ``rate(N days)`` expression, or None for a secret rotated by hand."""
         secret = self._secret(secret_id)
         secret.rotation_requested = True
         secret.rotation_enabled = True
-        secret.rotation_lambda_arn = lambda_arn(function)
+        secret.rotation_lambda_arn = arn or lambda_arn(function)
+        days = int(schedule.removeprefix("rate(").split()[0]) if schedule else 0
         secret.auto_rotate_after_days = days
-        secret.next_rotation_date = int(time.time()) + days * 86400
+        secret.next_rotation_date = int(time.time()) + days * 86400 if days else None
 
     def test_configuration(self, secret_id: str) -> None:
         """Secrets Manager's test of a rotation configured without rotating: testSecret alone on a temporary
@@ -132,7 +138,7 @@ class RotateSecretEmulator:
                 secret.versions.pop(token, None)
 
     def configure_rotation(
-        self, secret_id: str, function: str, *, rotate_immediately: bool, days: int = 30
+        self, secret_id: str, function: str, *, rotate_immediately: bool, schedule: str | None = "rate(30 days)"
     ) -> RotationResult | None:
         """RotateSecret with a rotation configuration: rotate now, or (RotateImmediately=false) only test it.
 
@@ -140,7 +146,7 @@ class RotateSecretEmulator:
         """
         secret = self._secret(secret_id)
         before = (secret.rotation_enabled, secret.rotation_lambda_arn, secret.auto_rotate_after_days)
-        self.enable_rotation(secret_id, function, days=days)
+        self.enable_rotation(secret_id, function, schedule=schedule)
         if rotate_immediately:
             return self.rotate(secret_id)
         try:
@@ -226,8 +232,8 @@ class RotateSecretEmulator:
             result.completed_steps.append(step)
         if result.ok:
             secret.last_rotation_date = int(time.time())
-            days = secret.auto_rotate_after_days or 30
-            secret.next_rotation_date = int(time.time()) + days * 86400
+            days = secret.auto_rotate_after_days
+            secret.next_rotation_date = int(time.time()) + days * 86400 if days else None
         return result
 
     def handle_api(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

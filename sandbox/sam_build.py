@@ -1,6 +1,7 @@
 """``sam build`` without Docker or python3.13, and what the built artifacts must look like.
 
-``python -m sandbox.sam_build`` builds into a temporary folder and prints the
+``python -m sandbox.sam_build`` (``make build``) builds into ``.aws-sam/build``, where
+``sam deploy`` and ``sam local invoke`` look for the built template, and prints the
 size of every function, with and without the shared layer.
 """
 
@@ -9,12 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from sandbox.functions import PROJECT_ROOT
 
-__all__ = ["artifact_sizes", "build", "tool"]
+__all__ = ["BUILD_DIR", "artifact_sizes", "build", "tool"]
+
+BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"  # SAM CLI's default: deploy and local invoke read it
 
 
 def tool(name: str) -> Path:
@@ -48,18 +50,17 @@ def artifact_sizes(build_dir: Path) -> dict[str, int]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="rotation-sam-") as folder:
-        build_dir = Path(folder) / "build"
-        result = build(build_dir)
-        if result.returncode != 0:
-            print(result.stdout[-3000:], result.stderr[-3000:], file=sys.stderr)
-            return 1
-        sizes = artifact_sizes(build_dir)
-        layer = sizes.pop("SharedLayer", 0)
-        print(f"{'function':<24} {'function MiB':>12} {'with layer MiB':>15}")
-        for name, size in sizes.items():
-            print(f"{name:<24} {size / 2**20:>12.1f} {(size + layer) / 2**20:>15.1f}")
-        print(f"{'SharedLayer':<24} {layer / 2**20:>12.1f}")
+    result = build(BUILD_DIR)
+    if result.returncode != 0:
+        print(result.stdout[-3000:], result.stderr[-3000:], file=sys.stderr)
+        return 1
+    sizes = artifact_sizes(BUILD_DIR)
+    layer = sizes.pop("SharedLayer", 0)
+    print(f"{'function':<24} {'function MiB':>12} {'with layer MiB':>15}")
+    for name, size in sizes.items():
+        print(f"{name:<24} {size / 2**20:>12.1f} {(size + layer) / 2**20:>15.1f}")
+    print(f"{'SharedLayer':<24} {layer / 2**20:>12.1f}")
+    print(f"built into {BUILD_DIR.relative_to(PROJECT_ROOT)}: `sam deploy --config-env <env>` deploys it")
     return 0
 
 

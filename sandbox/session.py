@@ -24,7 +24,7 @@ from typing import Any
 
 from sandbox.harness import Targets
 
-__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Servers", "quiet_handlers", "running_sandbox"]
+__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Servers", "quiet_handlers", "quiet_servers", "running_sandbox"]
 
 MASTER = "amply/sandbox/database-master"
 REDIS_ADMIN = "amply/sandbox/redis-admin"
@@ -35,7 +35,15 @@ def quiet_handlers(level: str = "ERROR") -> None:
     """Keep the handlers' JSON logs (below ``level``) and metrics off the console; call before they load."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", level)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    quiet_servers()
+
+
+def quiet_servers() -> None:
+    """The emulator's own noise stays off the console: request lines, and a warning about a missing runtime dir."""
+    import warnings
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 @dataclass
@@ -51,8 +59,12 @@ class Servers:
 
 
 @contextmanager
-def running_sandbox(port: int = 0) -> Iterator[Servers]:
-    """Start moto, PostgreSQL, Redis and the Stripe stand-in; load the handlers; seed the shared secrets."""
+def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | None = None) -> Iterator[Servers]:
+    """Start moto, PostgreSQL, Redis and the Stripe stand-in; load the handlers; seed the shared secrets.
+
+    ``bind`` is the address the servers a rotation function reaches listen on (0.0.0.0 for containers);
+    ``advertise`` the host name secrets give for them (one a container resolves), else 127.0.0.1.
+    """
     import boto3
 
     from sandbox.functions import load_handler, rotation_functions
@@ -65,8 +77,8 @@ def running_sandbox(port: int = 0) -> Iterator[Servers]:
     redis_admin_password = secrets.token_urlsafe(24)
     redis_users = {"admin": ("on ~* &* +@all", redis_admin_password), "default": ("off", redis_admin_password)}
     with (
-        MotoServer(port) as server,
-        StripeServer(open_registration=True) as stripe_server,
+        MotoServer(port, bind=bind) as server,
+        StripeServer(open_registration=True, bind=bind) as stripe_server,
         # The sandbox databases run without TLS on loopback; real secrets keep verify-full.
         sandbox_environment(
             server.endpoint,
@@ -78,13 +90,14 @@ def running_sandbox(port: int = 0) -> Iterator[Servers]:
             },
         ),
         PostgresServer() as postgres,
-        RedisServer(redis_users) as redis_server,
+        RedisServer(redis_users, bind=bind) as redis_server,
     ):
-        postgres.start_front()
+        postgres.start_front(bind=bind, advertise=advertise)
         client = boto3.client("secretsmanager")
-        redis_place = (redis_server.host, redis_server.port, redis_admin_password)
+        redis_host = advertise or redis_server.host
+        redis_place = (redis_host, redis_server.port, redis_admin_password)
         master_arn = str(client.create_secret(Name=MASTER, SecretString=postgres.master_url)["ARN"])
-        admin_url = f"redis://admin:{redis_admin_password}@{redis_server.host}:{redis_server.port}/0"
+        admin_url = f"redis://admin:{redis_admin_password}@{redis_host}:{redis_server.port}/0"
         admin_arn = str(client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)["ARN"])
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
         targets = Targets(client, postgres.front_url, master_arn, redis_place, admin_arn, stripe_server, KEYRING)

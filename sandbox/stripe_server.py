@@ -48,7 +48,7 @@ class StripeServer:
     operator can stage keys without registering them first.
     """
 
-    def __init__(self, *, open_registration: bool = False) -> None:
+    def __init__(self, *, open_registration: bool = False, bind: str = "127.0.0.1") -> None:
         self.state = _State()
         state = self.state
 
@@ -155,13 +155,12 @@ class StripeServer:
                     del state.endpoints[endpoint_id]
                 self._reply(200, {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((bind, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="stripe-server")
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def add_key(self, api_key: str, account: str, permissions: set[str] | None = None) -> None:
         with self.state.lock:

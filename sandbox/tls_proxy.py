@@ -39,7 +39,8 @@ _GSSENC_REQUEST = 80877104
 
 
 class TlsProxy:
-    """Listens on 127.0.0.1:<port>; relays to ``backend`` (host, port)."""
+    """Listens on ``bind`` (127.0.0.1), port ``port``; relays to ``backend`` (host, port). ``host`` is the name
+    clients use (``advertise``, else 127.0.0.1)."""
 
     def __init__(
         self,
@@ -49,18 +50,20 @@ class TlsProxy:
         *,
         protocol: str,
         scram_verifier: Callable[[str], str | None] | None = None,
+        bind: str = "127.0.0.1",
+        advertise: str | None = None,
     ) -> None:
         if protocol not in ("postgres", "direct", "plain"):
             raise ValueError(f"unknown protocol {protocol!r}")
         self.backend = backend
         self.protocol = protocol
-        folder = Path(tempfile.mkdtemp(prefix="rotation-pg-tls-"))
-        (folder / "cert.pem").write_bytes(cert_pem)
-        (folder / "key.pem").write_bytes(key_pem)
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.host, self.port = "127.0.0.1", int(self._listener.getsockname()[1])
+        with tempfile.TemporaryDirectory(prefix="rotation-pg-tls-") as folder:  # ssl loads a chain from files only
+            (Path(folder) / "cert.pem").write_bytes(cert_pem)
+            (Path(folder) / "key.pem").write_bytes(key_pem)
+            self._context.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
+        self._listener = socket.create_server((bind, 0))
+        self.host, self.port = advertise or "127.0.0.1", int(self._listener.getsockname()[1])
         self._thread = threading.Thread(target=self._accept, daemon=True, name="tls-proxy")
         self._closed = False
         self.client_bytes = bytearray()

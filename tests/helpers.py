@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,9 @@ __all__ = [
     "expect_failure",
     "snapshot",
     "stage_value",
+    "start_serve",
+    "stop_serve",
+    "table_rows",
     "version_with",
 ]
 
@@ -132,3 +139,51 @@ def crash_once_after(handler: Any, method: str) -> Any:
 
     setattr(handler.strategy, method, crash)
     return handler
+
+
+def table_rows(text: str, prefix: str) -> dict[str, list[str]]:
+    """The cells of each printed-table row whose first cell starts with ``prefix``, wrapped lines rejoined.
+
+    Column bounds come from the table's rule of dashes; a cell's wrapped parts are joined with one space.
+    """
+    lines = text.splitlines()
+    rule = next(line for line in lines if line.startswith("-") and set(line) <= {"-", " "})
+    bounds = [(m.start(), m.end()) for m in re.finditer(r"-+", rule)]
+    rows: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines[lines.index(rule) + 1 :]:
+        if line.startswith(prefix):
+            current = rows.setdefault(line.split()[0], ["" for _ in bounds])
+        elif current is None or not line.startswith(" "):
+            current = None
+            continue
+        for n, (start, end) in enumerate(bounds):
+            part = line[start:end].strip()
+            current[n] = f"{current[n]} {part}".strip() if part else current[n]
+    return rows
+
+
+def start_serve(log: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m sandbox <args>`` (a ``serve``) in its own session, output to ``log``; waits for its READY line
+    and returns the process and the endpoint it printed."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", *args], stdout=out, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while "READY " not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("sandbox serve did not start:\n" + log.read_text()[-2000:])
+        time.sleep(0.2)
+    return process, next(line.split()[1] for line in log.read_text().splitlines() if line.startswith("READY "))
+
+
+def stop_serve(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

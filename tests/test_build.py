@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.functions import PROJECT_ROOT, rotation_functions
-from sandbox.sam_build import artifact_sizes, build, tool
+from sandbox.sam_build import BUILD_DIR, artifact_sizes, build, tool
 
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 
@@ -88,6 +88,16 @@ def test_built_handlers_import_under_the_target_python(built: Path, tmp_path: Pa
         )  # fmt: skip
         assert result.returncode == 0, f"{logical_id}: {result.stderr[-2000:]}"
         assert "(3, 13)" in result.stdout
+
+
+def test_make_build_leaves_the_build_where_sam_deploy_reads_it() -> None:
+    """SAM CLI's own default for the built template, asked from the SAM CLI that ``make test`` installs."""
+    sam_python = tool("sam").with_name("python")
+    asked = subprocess.run(
+        [str(sam_python), "-c", "from samcli.commands._utils import constants as c; print(c.DEFAULT_BUILD_DIR)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert PROJECT_ROOT / asked.stdout.strip() == BUILD_DIR
 
 
 def test_sam_validate_lint_is_clean() -> None:

@@ -7,7 +7,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
+from sandbox.table import WIDTH
+from tests.helpers import start_serve, stop_serve, table_rows
 from tests.leak_canary import register_output, register_secret
 
 
@@ -22,20 +23,8 @@ from tests.leak_canary import register_output, register_secret
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """``python -m sandbox serve`` in its own process; yields the environment the CLI needs."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "serve"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    process, endpoint = start_serve(log, "serve")
     try:
-        deadline = time.monotonic() + 90
-        endpoint = ""
-        while not endpoint:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("sandbox serve did not start:\n" + log.read_text()[-2000:])
-            time.sleep(0.2)
-            for line in log.read_text().splitlines():
-                if line.startswith("READY "):
-                    endpoint = line.split()[1]
         stripe_base = next(
             line.split("=", 1)[1] for line in log.read_text().splitlines() if "ROTATION_STRIPE_API_BASE=" in line
         )
@@ -50,11 +39,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         env.pop("AWS_PROFILE", None)
         yield env
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_serve(process)
         register_output("sandbox serve output", log.read_text())
 
 
@@ -115,8 +100,10 @@ def test_status_json_schema(sandbox: dict[str, str]) -> None:
         assert list(entry["versions"].values()).count(["AWSCURRENT"]) == 1
     text = rotation(sandbox, "status", "amply/sandbox/")
     assert text.returncode == 0
-    assert "amply/sandbox/session-secret" in text.stdout
-    assert "session_secret" in text.stdout
+    assert max(map(len, text.stdout.splitlines())) <= WIDTH
+    rows = table_rows(text.stdout, "amply/sandbox/")
+    assert {name: rows[name][1] for name in expected_kinds} == expected_kinds
+    assert rows["amply/sandbox/session-secret"][4].endswith(" UTC")  # next rotation, in UTC
     harvest(sandbox)
 
 
@@ -138,7 +125,7 @@ def test_failed_rotation_names_the_step_and_unstick_recovers(sandbox: dict[str, 
     assert f"rotation stage {name}" in failed.stderr
     stuck = status(sandbox)[name]["stuck_pending"]
     assert stuck
-    assert "STUCK AWSPENDING" in rotation(sandbox, "status", name).stdout
+    assert table_rows(rotation(sandbox, "status", name).stdout, name)[name][-1].startswith("STUCK AWSPENDING")
     refused = rotation(sandbox, "rotate", name)
     assert refused.returncode == 1
     assert f"rotation unstick {name}" in refused.stderr
@@ -217,3 +204,133 @@ def test_usage_errors_exit_2(sandbox: dict[str, str]) -> None:
     assert rotation(sandbox, "rotate").returncode == 2
     assert rotation(sandbox, "frobnicate").returncode == 2
     assert rotation(sandbox, "stage", "amply/sandbox/session-secret", stdin="x").returncode == 2
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers, so any AWS call would fail with exit 1
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], status: int) -> str:
+    """The result failed with ``status`` and one message line, no traceback; returns that line."""
+    assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, result.stderr
+    assert lines[-1].startswith(("error:", "rotation")), result.stderr
+    return lines[-1]
+
+
+def test_a_name_with_all_is_refused_before_any_call(sandbox: dict[str, str]) -> None:
+    env = {**sandbox, "AWS_ENDPOINT_URL": UNREACHABLE}
+    refused = rotation(env, "rotate", "amply/sandbox/redis-url", "--all", "amply/")
+    assert "not both" in one_line_error(refused, 2)
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["rotate", "--all", "amply/", "--concurrency", "0"], "must be at least 1"),
+        (["rotate", "amply/sandbox/redis-url", "--timeout", "soon"], "not a number of seconds"),
+        (["rotate", "amply/sandbox/no-such-secret"], "no such secret"),
+        (["status", "--profile", "no-such-profile"], "no-such-profile"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(sandbox: dict[str, str], args: list[str], problem: str) -> None:
+    assert problem in one_line_error(rotation(sandbox, *args), 2)
+
+
+def test_a_missing_region_exits_2_with_one_line(sandbox: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in sandbox.items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+    env["AWS_CONFIG_FILE"] = str(tmp_path / "no-config")
+    assert "region" in one_line_error(rotation(env, "status"), 2)
+
+
+def test_aws_options_after_the_command_and_the_place_looked_in(sandbox: dict[str, str]) -> None:
+    env = {k: v for k, v in sandbox.items() if k != "AWS_ENDPOINT_URL"}
+    endpoint = sandbox["AWS_ENDPOINT_URL"]
+    elsewhere = rotation(env, "status", "amply/", "--region", "eu-west-1", "--endpoint-url", endpoint)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert elsewhere.stdout.strip() == f"no secrets under amply/ in region eu-west-1 at {endpoint}"
+    here = rotation(env, "status", "amply/sandbox/", "--json", "--endpoint-url", endpoint)
+    assert here.returncode == 0, here.stderr
+    assert {entry["name"] for entry in json.loads(here.stdout)["secrets"]} >= {"amply/sandbox/redis-url"}
+
+
+def test_help_shows_no_markup(sandbox: dict[str, str]) -> None:
+    for args in (["--help"], ["rotate", "--help"], ["stage", "--help"]):
+        shown = rotation(sandbox, *args)
+        assert shown.returncode == 0
+        assert "``" not in shown.stdout
+        assert "usage: rotation" in shown.stdout
+
+
+def test_stage_on_a_secret_without_rotation_says_so(sandbox: dict[str, str]) -> None:
+    line = one_line_error(rotation(sandbox, "stage", "amply/sandbox/database-master", stdin="x"), 2)
+    assert "has no rotation by this suite configured" in line
+
+
+def test_an_unreachable_stripe_is_a_failure_not_bad_input(sandbox: dict[str, str]) -> None:
+    name = "amply/sandbox/stripe-secret-key"
+    rotation(sandbox, "unstick", name, "--yes")
+    env = {**sandbox, "ROTATION_STRIPE_API_BASE": UNREACHABLE}
+    line = one_line_error(rotation(env, "stage", name, stdin="sk_test_sandbx" + "u" * 24), 1)
+    assert "nothing staged" in line
+
+
+def test_rotate_all_skips_secrets_waiting_for_a_staged_value(sandbox: dict[str, str]) -> None:
+    name = "amply/sandbox/stripe-secret-key"
+    rotation(sandbox, "unstick", name, "--yes")
+    before = status(sandbox)[name]["versions"]
+    result = rotation(sandbox, "rotate", "--all", "amply/sandbox/", "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{name}: skipped: needs a staged value (`rotation stage {name}`)" in result.stdout
+    rotatable = [e for e in status(sandbox).values() if e["rotation_enabled"] and e["name"] != name]
+    assert result.stdout.splitlines()[-1] == f"{len(rotatable)} rotated, 0 failed, 1 skipped"
+    assert status(sandbox)[name]["versions"] == before  # not touched: no stuck rotation left behind
+    harvest(sandbox)
+
+
+def test_a_stuck_rotation_says_secrets_manager_retries_and_wait_follows_it(sandbox: dict[str, str]) -> None:
+    name = "amply/sandbox/stripe-secret-key"
+    rotation(sandbox, "unstick", name, "--yes")
+    assert rotation(sandbox, "rotate", name, "--quiet").returncode == 1  # nothing staged: stuck in createSecret
+    stuck = status(sandbox)[name]["stuck_pending"]
+    refused = one_line_error(rotation(sandbox, "rotate", name), 1)
+    assert "Secrets Manager is retrying it" in refused
+    assert f"rotation rotate {name} --wait" in refused
+    key = "sk_test_sandbx" + secrets.token_hex(12)
+    register_secret(key)
+    staged = rotation(sandbox, "stage", name, "--no-rotate", stdin=key)
+    assert staged.returncode == 0, staged.stderr
+    followed = rotation(sandbox, "rotate", name, "--wait")
+    assert followed.returncode == 0, followed.stderr
+    assert "following it" in followed.stderr
+    assert status(sandbox)[name]["versions"][stuck] == ["AWSCURRENT", "AWSPENDING"]
+    assert client(sandbox).get_secret_value(SecretId=name)["SecretString"] == key
+
+
+def test_the_outcome_comes_from_secrets_manager_when_logs_are_unreadable(
+    sandbox: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3 as aws_sdk
+
+    from rotation_cli.__main__ import CommandError, follow
+    from rotation_cli.aws import Aws
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(key, sandbox[key])
+    aws = Aws(region="us-east-1", endpoint_url=sandbox["AWS_ENDPOINT_URL"])
+    aws._logs = aws_sdk.client("logs", region_name="us-east-1", endpoint_url=UNREACHABLE)  # logs cannot be read
+    name = "amply/sandbox/session-secret"
+    token = client(sandbox).rotate_secret(SecretId=name)["VersionId"]
+    follow(aws, name, token, timeout=60, poll=0.2, since_ms=0, quiet=False)  # returns: AWSCURRENT moved to token
+    said = capsys.readouterr().err
+    assert said.count("cannot read /aws/lambda/") == 1
+    assert status(sandbox)[name]["versions"][token] == ["AWSCURRENT", "AWSPENDING"]
+    stripe = "amply/sandbox/stripe-secret-key"
+    rotation(sandbox, "unstick", stripe, "--yes")
+    stuck = client(sandbox).rotate_secret(SecretId=stripe)["VersionId"]  # fails: nothing staged
+    with pytest.raises(CommandError, match="still not AWSCURRENT after 2 s"):
+        follow(aws, stripe, stuck, timeout=2, poll=0.2, since_ms=0, quiet=False)
+    assert capsys.readouterr().err.count("cannot read /aws/lambda/") == 1
+    rotation(sandbox, "unstick", stripe, "--yes")
+    harvest(sandbox)

@@ -9,6 +9,8 @@ import sys
 from rotator import kinds
 from sandbox.__main__ import DEMO
 from sandbox.harness import by_label
+from sandbox.table import WIDTH
+from tests.helpers import table_rows
 from tests.leak_canary import register_output
 
 EXPECTED = {name: by_label(label).kind for name, label in DEMO}
@@ -23,16 +25,18 @@ def test_demo_rotates_every_sandbox_secret_and_proves_it() -> None:
     register_output("make demo stdout", result.stdout)
     register_output("make demo stderr", result.stderr)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("amply/sandbox/")}
+    assert max(map(len, result.stdout.splitlines())) <= WIDTH
+    rows = table_rows(result.stdout, "amply/sandbox/")
     assert set(rows) == set(EXPECTED)
     for name, kind in EXPECTED.items():
         row = rows[name]
-        assert row.split()[1] == kind
-        assert "AWSPREVIOUS" in row
-        assert "AWSCURRENT+AWSPENDING" in row
-        assert "FAILED" not in row
+        assert row[1] == kind
+        assert "AWSPREVIOUS" in " ".join(row)
+        assert "AWSCURRENT+AWSPENDING" in " ".join(row)
+    words = " ".join(result.stdout.split())
+    assert "FAILED" not in words
     assert re.search(
-        r"AWSCURRENT \((amply_reporting_\w+)_clone\) and AWSPREVIOUS \(\1\) both log in",
-        rows["amply/sandbox/reporting-database-url"],
+        r"reporting-database-url: AWSCURRENT \((amply_reporting_\w+)_clone\) and AWSPREVIOUS \(\1\) both log in",
+        words,
     )
     assert "0 of 2 new password(s) found in clear" in result.stdout

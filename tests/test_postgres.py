@@ -540,3 +540,21 @@ def test_the_default_ca_is_the_lambda_runtimes_bundle_file_never_libpqs_system()
     )
     assert PostgresSettings.from_env({}).sslrootcert in CA_BUNDLE_CANDIDATES
     assert PostgresSettings.from_env({"ROTATION_POSTGRES_SSLROOTCERT": "system"}).sslrootcert in CA_BUNDLE_CANDIDATES
+
+
+def test_a_ca_given_as_pem_text_is_written_once_to_a_private_file(tmp_path: Path, monkeypatch: Any) -> None:
+    """A container (``sam local invoke``) cannot read this machine's CA file: the variable may hold the PEM."""
+    import stat
+    import tempfile
+
+    from rotator.settings import ca_bundle
+    from sandbox.certificates import make_tls
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    pem = make_tls().ca_pem.decode()
+    path = Path(ca_bundle(pem))
+    assert path.parent == tmp_path
+    assert path.read_text() == pem.strip() + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert ca_bundle("\n" + pem) == str(path)  # the same certificate, the same file
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

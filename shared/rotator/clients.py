@@ -1,7 +1,9 @@
 """The one place the layer builds boto3 clients: bounded timeouts and adaptive retries, always.
 
-The endpoint, region and credentials come from the standard AWS configuration
-(``AWS_ENDPOINT_URL``, profiles), so the same code talks to AWS or the sandbox.
+The region and credentials come from the standard AWS configuration, the endpoint
+too (``AWS_ENDPOINT_URL``) unless ``ROTATION_ENDPOINT_URL`` names one: the template
+declares that variable, so ``sam local invoke --env-vars`` can point a function at
+the sandbox. The same code talks to AWS or the sandbox.
 boto3 is imported on first use: importing a handler stays cheap.
 """
 
@@ -14,12 +16,19 @@ __all__ = ["aws_client"]
 
 def aws_client(service: str, *, connect_timeout: float = 5.0, read_timeout: float = 10.0, max_attempts: int = 6) -> Any:
     """A boto3 client for ``service`` with the suite's timeouts and retry policy."""
+    import os
+
     import boto3
     from botocore.config import Config
 
+    from rotator.constants import ENV_ENDPOINT_URL
+
+    endpoint = os.environ.get(ENV_ENDPOINT_URL, "").strip() or None
     config = Config(
         retries={"mode": "adaptive", "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
+        # A sandbox reached by host name: bucket names go in the path, not in a DNS name that does not exist.
+        s3={"addressing_style": "path"} if endpoint else None,
     )
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    return boto3.client(service, config=config, endpoint_url=endpoint)  # type: ignore[call-overload]

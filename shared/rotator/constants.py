@@ -5,11 +5,13 @@ from enum import StrEnum
 __all__ = [
     "DEFAULT_METRICS_NAMESPACE",
     "DEFAULT_SERVICE_NAME",
+    "ENV_ENDPOINT_URL",
     "ENV_EXCLUDE_CHARACTERS",
     "ENV_KEYRING_BUCKET",
     "ENV_KEYRING_KEY",
     "ENV_METRICS_NAMESPACE",
     "ENV_PASSWORD_LENGTH",
+    "ENV_POSTGRES_ALLOW_MD5",
     "ENV_POSTGRES_ALLOW_UNVERIFIED_TLS",
     "ENV_POSTGRES_CLONE_SUFFIX",
     "ENV_POSTGRES_CONNECT_TIMEOUT",
@@ -62,6 +64,9 @@ class Stage(StrEnum):
     PENDING = "AWSPENDING"
     PREVIOUS = "AWSPREVIOUS"
 
+
+# AWS clients (Secrets Manager, S3): an endpoint other than AWS's, for the sandbox and `sam local invoke`.
+ENV_ENDPOINT_URL = "ROTATION_ENDPOINT_URL"
 
 # Secrets Manager client.
 ENV_SM_CONNECT_TIMEOUT = "ROTATION_SM_CONNECT_TIMEOUT"

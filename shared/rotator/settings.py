@@ -79,10 +79,27 @@ CA_BUNDLE_CANDIDATES = ("/etc/pki/tls/cert.pem", "/etc/ssl/certs/ca-certificates
 
 
 def ca_bundle(configured: str | None, *, exists: Callable[[str], bool] = os.path.isfile) -> str:
-    """The CA bundle file to verify servers with: ``configured``, else the first system bundle that exists."""
+    """The CA bundle file to verify servers with: ``configured`` (a path, or the PEM text itself, which is
+    written once to a private temporary file), else the first system bundle that exists."""
+    if configured and configured.lstrip().startswith("-----BEGIN CERTIFICATE-----"):
+        return _pem_file(configured.strip() + "\n")
     if configured and configured != "system":
         return configured
     return next((path for path in CA_BUNDLE_CANDIDATES if exists(path)), CA_BUNDLE_CANDIDATES[0])
+
+
+def _pem_file(pem: str) -> str:
+    """A file holding ``pem`` (public CA certificates), named by its digest so each cold start writes it once."""
+    import hashlib
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"rotation-ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem")
+    if not os.path.isfile(path):
+        descriptor, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".partial")
+        with os.fdopen(descriptor, "w", encoding="ascii") as out:
+            out.write(pem)
+        os.replace(partial, path)
+    return path
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``environ`` (default: ``os.environ``), validating every value."""
-        env = dict(os.environ if environ is None else environ)
+        source = os.environ if environ is None else environ
+        # The template declares every variable (so `sam local invoke --env-vars` can set it); empty means default.
+        env = {k: v for k, v in source.items() if not (k.startswith("ROTATION_") and not v.strip())}
         policy = PasswordPolicy(
             length=env_int(env, c.ENV_PASSWORD_LENGTH, 32, low=12, high=4096),
             exclude_characters=env.get(c.ENV_EXCLUDE_CHARACTERS, DEFAULT_EXCLUDE_CHARACTERS),

@@ -1,0 +1,227 @@
+"""``sam local invoke`` against the sandbox, as the README gives it.
+
+Without Docker, SAM CLI's own Python API (from the SAM tool environment ``make test``
+installs) resolves each function's environment from the template and the file
+``serve --sam-local`` writes, and each kind's four sample events then run, in that
+environment and as the ARN SAM's emulator reports, through the template's handler
+path. With a Docker engine, the README's exact lines run.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from rotator import constants
+from sandbox.functions import PROJECT_ROOT, rotation_functions
+from sandbox.sam_build import tool
+from sandbox.sam_local import declared_variables, invoked_arn, sample_events
+from tests.helpers import start_serve, stop_serve
+from tests.leak_canary import register_output
+
+PARAMETERS = {"Environment": "sandbox", "AppName": "amply"}
+
+_RESOLVE = """
+import json, sys
+from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+template, env_file, region = sys.argv[1:4]
+overrides = dict(pair.split("=", 1) for pair in sys.argv[4:])
+stacks, _ = SamLocalStackProvider.get_stacks(template, parameter_overrides=overrides)
+provider = SamFunctionProvider(stacks)
+with open(env_file) as handle:
+    runner = LocalLambdaRunner(None, provider, ".", ".", aws_region=region, env_vars_values=json.load(handle))
+print(json.dumps({f.name: runner._make_env_vars(f).resolve() for f in provider.get_all()}))
+"""
+
+_INVOKE = """
+import json, sys
+from dataclasses import dataclass
+from sandbox.functions import load_handler, rotation_functions
+from sandbox.sam_local import invoked_arn
+import os
+
+@dataclass
+class Context:
+    invoked_function_arn: str
+    aws_request_id: str = "local"
+    function_name: str = ""
+
+spec = rotation_functions()[sys.argv[1]]
+handler = load_handler(spec)
+context = Context(invoked_arn(os.environ["AWS_LAMBDA_FUNCTION_NAME"]))
+for path in sys.argv[2:]:
+    with open(path) as handle:
+        handler(json.load(handle), context)
+"""
+
+
+def _variables_read() -> dict[str, set[str]]:
+    """Per kind (None: every kind), the ``ROTATION_*`` names the layer's modules refer to."""
+    names = {name: value for name, value in vars(constants).items() if name.startswith("ENV_")}
+    read: dict[str, set[str]] = {}
+    for module in (PROJECT_ROOT / "shared" / "rotator").rglob("*.py"):
+        if module.name == "constants.py":
+            continue
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        used |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        owner = module.stem if module.parent.name == "kinds" else "*"
+        read.setdefault(owner, set()).update(names[n] for n in used & set(names) if names[n].startswith("ROTATION_"))
+    return read
+
+
+def test_every_variable_a_handler_reads_is_declared_for_its_function() -> None:
+    read = _variables_read()
+    everything = {value for name, value in vars(constants).items() if name.startswith("ENV_")}
+    assert set().union(*read.values()) == {name for name in everything if name.startswith("ROTATION_")}
+    declared = declared_variables()
+    for logical_id, spec in rotation_functions().items():
+        wanted = read["*"] | read.get(spec.kind, set())
+        assert wanted - declared[logical_id] == set(), logical_id
+        assert {n for n in declared[logical_id] if n.startswith("ROTATION_")} <= wanted, f"{logical_id}: unread"
+
+
+def test_no_module_names_a_variable_outside_the_constants() -> None:
+    for module in (PROJECT_ROOT / "shared").rglob("*.py"):
+        if module.name == "constants.py":
+            continue
+        strings = [
+            node.value for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        ]  # fmt: skip
+        assert not [s for s in strings if s.startswith("ROTATION_") and s != "ROTATION_"], module
+
+
+@contextmanager
+def _serving(folder: Path, *options: str) -> Iterator[dict[str, Any]]:
+    """``python -m sandbox serve --sam-local <folder>/env.json`` with ``options``, until the block ends."""
+    env_file = folder / "env.json"
+    process, endpoint = start_serve(folder / "serve.log", "serve", "--sam-local", str(env_file), *options)
+    try:
+        yield {"env_file": env_file, "endpoint": endpoint, "folder": folder}
+    finally:
+        stop_serve(process)
+        register_output("serve --sam-local output", (folder / "serve.log").read_text())
+
+
+@pytest.fixture(scope="module")
+def sam_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Advertised as ``localhost``: a host name (as a container's is) that this machine resolves."""
+    with _serving(tmp_path_factory.mktemp("sam-local"), "--bind", "127.0.0.1", "--advertise", "localhost") as sandbox:
+        yield sandbox
+
+
+def _resolved(env_file: Path) -> dict[str, dict[str, str]]:
+    sam_python = tool("sam").with_name("python")
+    overrides = [f"{key}={value}" for key, value in PARAMETERS.items()]
+    done = subprocess.run(
+        [str(sam_python), "-c", _RESOLVE, str(PROJECT_ROOT / "template.yaml"), str(env_file), "us-east-1", *overrides],
+        capture_output=True, text=True, check=True, cwd=PROJECT_ROOT, timeout=120,
+    )  # fmt: skip
+    resolved: dict[str, dict[str, str]] = json.loads(done.stdout)
+    return resolved
+
+
+def test_sam_passes_every_generated_variable_to_each_function(sam_sandbox: dict[str, Any]) -> None:
+    written = json.loads(sam_sandbox["env_file"].read_text())
+    resolved = _resolved(sam_sandbox["env_file"])
+    assert set(written) == set(resolved) == set(rotation_functions())
+    for logical_id, variables in written.items():
+        assert variables, logical_id
+        assert variables["ROTATION_ENDPOINT_URL"].startswith("http://localhost:")
+        for name, value in variables.items():
+            assert resolved[logical_id].get(name) == value, f"{logical_id}: {name} does not reach the function"
+
+
+def test_each_kind_rotates_through_its_sample_events_as_sam_runs_them(sam_sandbox: dict[str, Any]) -> None:
+    """The four events in SAM's resolved environment (no AWS_ENDPOINT_URL: the template's variable points the
+    functions at the sandbox), as SAM's emulator's ARN: each event's token ends AWSCURRENT."""
+    resolved = _resolved(sam_sandbox["env_file"])
+    sm = boto3.client(
+        "secretsmanager", endpoint_url=sam_sandbox["endpoint"], region_name="us-east-1",
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+    )  # fmt: skip
+    by_kind: dict[str, list[tuple[Path, dict[str, str]]]] = {}
+    for kind, path, event in sample_events():
+        by_kind.setdefault(kind, []).append((path, event))
+    steps = ["createSecret", "setSecret", "testSecret", "finishSecret"]
+    for logical_id, spec in rotation_functions().items():
+        events = sorted(by_kind[spec.kind], key=lambda item: steps.index(item[1]["Step"]))
+        (secret_id,), (token,) = {e["SecretId"] for _, e in events}, {e["ClientRequestToken"] for _, e in events}
+        description = sm.describe_secret(SecretId=secret_id)
+        assert description["RotationLambdaARN"] == invoked_arn(resolved[logical_id]["AWS_LAMBDA_FUNCTION_NAME"])
+        assert description["VersionIdsToStages"][token] == ["AWSPENDING"]
+        keep = ("ROTATION_", "POWERTOOLS_", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME")
+        env = {name: value for name, value in resolved[logical_id].items() if name.startswith(keep)}
+        env.update(
+            PATH=os.environ["PATH"], PYTHONPATH=f"{PROJECT_ROOT / 'shared'}{os.pathsep}{PROJECT_ROOT}",
+            AWS_ACCESS_KEY_ID="sandbox", AWS_SECRET_ACCESS_KEY="sandbox", AWS_CONFIG_FILE=os.devnull,
+            HOME=str(sam_sandbox["folder"]),
+        )  # fmt: skip
+        run = subprocess.run(
+            [sys.executable, "-c", _INVOKE, logical_id, *(str(path) for path, _ in events)],
+            capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120, check=False,
+        )  # fmt: skip
+        register_output(f"{logical_id} local invoke", run.stdout + run.stderr)
+        assert run.returncode == 0, run.stderr[-3000:]
+        after = sm.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+        assert sorted(after[token]) == ["AWSCURRENT", "AWSPENDING"], logical_id
+
+
+def _docker() -> str | None:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "info"], capture_output=True, check=False, timeout=60).returncode == 0:
+        return docker
+    return None
+
+
+@pytest.mark.skipif(_docker() is None, reason="no Docker engine here: `sam local invoke` needs one")
+def test_the_readme_lines_run_with_docker(tmp_path: Path) -> None:
+    """README: serve --sam-local, sam build, then the four events of a kind through sam local invoke."""
+    sam = str(tool("sam"))
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+    with _serving(tmp_path) as sandbox:
+        built = subprocess.run([sam, "build"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+        assert built.returncode == 0, built.stderr[-3000:]
+        for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+            invoked = subprocess.run(
+                [sam, "local", "invoke", "SessionSecretFunction", "-e", f"events/session_secret/{step}.json",
+                 "--env-vars", str(sandbox["env_file"]), "--parameter-overrides", "Environment=sandbox AppName=amply",
+                 "--region", "us-east-1", "--add-host", "host.docker.internal:host-gateway"],
+                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
+            )  # fmt: skip
+            register_output(f"sam local invoke {step}", invoked.stdout + invoked.stderr)
+            assert invoked.returncode == 0, invoked.stderr[-3000:]
+            assert '"errorType"' not in invoked.stdout
+
+
+def test_an_empty_declared_variable_means_the_default() -> None:
+    """The template declares every variable with "" where it sets none: "" must behave as unset, everywhere."""
+    from dataclasses import is_dataclass
+
+    from rotator.kinds import names, strategy_class
+    from rotator.settings import Settings
+
+    required = {constants.ENV_KEYRING_BUCKET: "keyring", constants.ENV_KEYRING_KEY: "jwks.json"}
+    every = {value: "" for name, value in vars(constants).items() if name.startswith("ENV_")}
+    empty, unset = Settings.from_env({**every, **required}), Settings.from_env(required)
+    assert empty == unset
+    for kind in names():
+        made = [vars(strategy_class(kind)(settings)) for settings in (empty, unset)]
+        kind_settings = [name for name, value in made[1].items() if is_dataclass(value)]
+        assert kind_settings, kind
+        for name in kind_settings:
+            assert made[0][name] == made[1][name], f"{kind}: {name}"
