@@ -288,6 +288,61 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
     return 0
 
 
+# consumers ------------------------------------------------------------------------
+
+
+def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -> dict[str, Any]:
+    """The secret's ECS consumers, each running task's start against when AWSCURRENT became current."""
+    from rotator.consumers import find_consumers, running_tasks
+
+    description = aws.sm.describe(secret_id)
+    since = aws.current_since(description)
+    search = find_consumers(aws.ecs, clusters or aws.clusters(), description.arn, description.name, description.tags)
+    consumers = []
+    for consumer in search.consumers:
+        tasks = running_tasks(aws.ecs, consumer)
+        consumers.append(
+            {
+                "cluster": consumer.cluster, "service": consumer.service, "declared_by_tag": consumer.declared,
+                "task_definitions": list(consumer.task_definitions),
+                "tasks": [
+                    {"task": task.arn, "started_at": _when(task.started_at),
+                     "stale": since is not None and task.started_before(since)}
+                    for task in tasks
+                ],
+            }
+        )  # fmt: skip
+    return {"secret": description.name, "current_since": _when(since), "consumers": consumers,
+            "unsearched_clusters": search.unsearched}  # fmt: skip
+
+
+def cmd_consumers(aws: Aws, args: argparse.Namespace) -> int:
+    report = consumers_report(aws, args.secret_id, args.cluster)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    from sandbox.table import print_table
+
+    for cluster, code in report["unsearched_clusters"].items():
+        _say(f"warning: cluster {cluster} not searched ({code})")
+    if not report["consumers"]:
+        print(f"{report['secret']}: no ECS service injects it in {aws.where}")
+        return 0
+    print(f"{report['secret']}: AWSCURRENT current since {_short_time(report['current_since'])}")
+    rows = []
+    for consumer in report["consumers"]:
+        stale = [task for task in consumer["tasks"] if task["stale"]]
+        rows.append(
+            [
+                f"{consumer['cluster'].rsplit('/', 1)[-1]}/{consumer['service']}",
+                "tag" if consumer["declared_by_tag"] else "valueFrom", str(len(consumer["tasks"])),
+                str(len(stale)), ", ".join(task["task"].rsplit("/", 1)[-1][:12] for task in stale) or "-",
+            ]
+        )  # fmt: skip
+    print_table(["service", "found by", "running", "stale", "stale tasks"], rows)
+    return 0
+
+
 # recovery -------------------------------------------------------------------------
 
 
@@ -407,6 +462,10 @@ def parser() -> argparse.ArgumentParser:
     unstick = command("unstick", "remove a stuck AWSPENDING label (after confirmation)")
     unstick.add_argument("secret_id")
     unstick.add_argument("--yes", action="store_true", help="do not ask")
+    consumers = command("consumers", "ECS services that inject the secret, and their tasks still on an older value")
+    consumers.add_argument("secret_id")
+    consumers.add_argument("--cluster", action="append", help="search this cluster (repeatable; default: all)")
+    consumers.add_argument("--json", action="store_true")
     rollback = command("rollback", "make AWSPREVIOUS current again (after confirmation)")
     rollback.add_argument("secret_id")
     rollback.add_argument("--yes", action="store_true", help="do not ask")
@@ -420,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments.error("rotate needs SECRET_ID or --all PREFIX, not both")  # exit 2, before any call
     commands = {
         "rotate": cmd_rotate, "stage": cmd_stage, "status": cmd_status, "unstick": cmd_unstick,
-        "rollback": cmd_rollback,
+        "rollback": cmd_rollback, "consumers": cmd_consumers,
     }  # fmt: skip
     from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError, ProfileNotFound
 

@@ -41,7 +41,7 @@ class Fault:
 
 
 class _RequestLog:
-    """WSGI middleware: counts Secrets Manager operations and injects faults."""
+    """WSGI middleware: counts Secrets Manager operations and injects faults into any JSON API's."""
 
     def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
         self._app = app
@@ -73,10 +73,11 @@ class _RequestLog:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         if self.missing_objects_denied and not target and environ.get("REQUEST_METHOD") == "GET":
             return self._missing_as_denied(environ, start_response)
-        operation = target.rsplit(".", 1)[-1] if target.startswith("secretsmanager.") else ""
+        operation = target.rsplit(".", 1)[-1]  # any JSON API (Secrets Manager, ECS, Logs) can be faulted
         if operation:
-            with self._lock:
-                self.calls[operation] += 1
+            if target.startswith("secretsmanager."):
+                with self._lock:
+                    self.calls[operation] += 1
             fault = self._take_fault(operation)
             if fault is not None and fault.kind == "throttle":
                 body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()

@@ -190,38 +190,21 @@ def _docker() -> str | None:
 
 @pytest.mark.skipif(_docker() is None, reason="no Docker engine here: `sam local invoke` needs one")
 def test_the_readme_lines_run_with_docker(tmp_path: Path) -> None:
-    """README: serve --sam-local, sam build, then the four events of a kind through sam local invoke."""
+    """README: serve --sam-local, sam build, then each function's four events through sam local invoke."""
     sam = str(tool("sam"))
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
     with _serving(tmp_path) as sandbox:
         built = subprocess.run([sam, "build"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
         assert built.returncode == 0, built.stderr[-3000:]
-        for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-            invoked = subprocess.run(
-                [sam, "local", "invoke", "SessionSecretFunction", "-e", f"events/session_secret/{step}.json",
-                 "--env-vars", str(sandbox["env_file"]), "--parameter-overrides", "Environment=sandbox AppName=amply",
-                 "--region", "us-east-1", "--add-host", "host.docker.internal:host-gateway"],
-                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
-            )  # fmt: skip
-            register_output(f"sam local invoke {step}", invoked.stdout + invoked.stderr)
-            assert invoked.returncode == 0, invoked.stderr[-3000:]
-            assert '"errorType"' not in invoked.stdout
-
-
-def test_an_empty_declared_variable_means_the_default() -> None:
-    """The template declares every variable with "" where it sets none: "" must behave as unset, everywhere."""
-    from dataclasses import is_dataclass
-
-    from rotator.kinds import names, strategy_class
-    from rotator.settings import Settings
-
-    required = {constants.ENV_KEYRING_BUCKET: "keyring", constants.ENV_KEYRING_KEY: "jwks.json"}
-    every = {value: "" for name, value in vars(constants).items() if name.startswith("ENV_")}
-    empty, unset = Settings.from_env({**every, **required}), Settings.from_env(required)
-    assert empty == unset
-    for kind in names():
-        made = [vars(strategy_class(kind)(settings)) for settings in (empty, unset)]
-        kind_settings = [name for name, value in made[1].items() if is_dataclass(value)]
-        assert kind_settings, kind
-        for name in kind_settings:
-            assert made[0][name] == made[1][name], f"{kind}: {name}"
+        for logical_id, spec in rotation_functions().items():  # the README's lines, for every function
+            for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+                invoked = subprocess.run(
+                    [sam, "local", "invoke", logical_id, "-e", f"events/{spec.kind}/{step}.json",
+                     "--env-vars", str(sandbox["env_file"]),
+                     "--parameter-overrides", "Environment=sandbox AppName=amply",
+                     "--region", "us-east-1", "--add-host", "host.docker.internal:host-gateway"],
+                    cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
+                )  # fmt: skip
+                register_output(f"sam local invoke {logical_id} {step}", invoked.stdout + invoked.stderr)
+                assert invoked.returncode == 0, invoked.stderr[-3000:]
+                assert '"errorType"' not in invoked.stdout, f"{logical_id} {step}"

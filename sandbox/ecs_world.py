@@ -1,0 +1,59 @@
+"""ECS consumers on the moto server: clusters, services whose task definitions inject secrets, running tasks.
+
+moto models the ECS API but not time or rollouts: a task has no start time, and a new deployment replaces
+the old one at once. ECS keeps the old deployment ACTIVE (its tasks still running) while the new PRIMARY
+one rolls out, and reports each task's ``startedAt``. ``roll_out`` and ``start_tasks`` model both on
+moto's backend (the server runs in this process).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sandbox.moto_server import ACCOUNT_ID, REGION
+
+__all__ = ["add_container_host", "inject", "roll_out", "start_tasks"]
+
+
+def _backend() -> Any:
+    from moto.backends import get_backend
+
+    return get_backend("ecs")[ACCOUNT_ID][REGION]
+
+
+def add_container_host(ecs: Any, ec2: Any, cluster: str) -> None:
+    """Create ``cluster`` with one EC2 container instance, so tasks can run in it."""
+    ecs.create_cluster(clusterName=cluster)
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    document = {"instanceId": instance, "region": REGION, "availabilityZone": f"{REGION}a", "accountId": ACCOUNT_ID,
+                "instanceType": "t3.micro", "imageId": "ami-12c6146b", "privateIp": "10.0.0.10"}  # fmt: skip
+    ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=json.dumps(document))
+
+
+def inject(ecs: Any, family: str, *value_froms: str) -> str:
+    """Register a task definition whose container gets each ``valueFrom`` as a secret; returns its ARN."""
+    secrets = [{"name": f"SECRET_{n}", "valueFrom": value} for n, value in enumerate(value_froms)]
+    container = {"name": family, "image": "app:latest", "memory": 256, "secrets": secrets}
+    return str(ecs.register_task_definition(family=family, containerDefinitions=[container])["taskDefinition"]
+               ["taskDefinitionArn"])  # fmt: skip
+
+
+def roll_out(cluster: str, service: str, task_definition: str) -> None:
+    """A new PRIMARY deployment of ``task_definition`` while the old one stays ACTIVE, as during an ECS rollout."""
+    found = _backend().services[f"{cluster}:{service}"]
+    previous = [dict(d, status="ACTIVE") for d in found.deployments if d["status"] == "PRIMARY"]
+    primary = dict(found.deployments[0], status="PRIMARY", taskDefinition=task_definition, id=f"ecs-svc/{service}-2")
+    found.deployments = [primary, *previous]
+    found.task_definition = task_definition
+
+
+def start_tasks(ecs: Any, cluster: str, service: str, task_definition: str, count: int, at: datetime) -> list[str]:
+    """Run ``count`` tasks of ``service`` that started at ``at`` (ECS read their secrets then)."""
+    tasks = ecs.run_task(cluster=cluster, taskDefinition=task_definition, count=count, startedBy=service)["tasks"]
+    arns = [task["taskArn"] for task in tasks]
+    for task in _backend().tasks[cluster].values():
+        if task.task_arn in arns:
+            task.started_at = at
+    return arns

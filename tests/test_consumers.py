@@ -1,0 +1,140 @@
+"""ECS consumer discovery and ``rotation consumers``, against ECS on the moto server (real HTTP calls)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from rotation_cli.__main__ import main as rotation
+from rotator.consumers import CONSUMERS_TAG, NOT_CONSUMERS_TAG, find_consumers, injects, running_tasks
+from sandbox.ecs_world import add_container_host, inject, roll_out, start_tasks
+from sandbox.moto_server import Fault, MotoServer
+
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:amply/prod/database-url-AbC123"
+NAME = "amply/prod/database-url"
+PARTIAL = "arn:aws:secretsmanager:us-east-1:123456789012:secret:amply/prod/database-url"
+
+
+@pytest.mark.parametrize(
+    "value_from",
+    [NAME, ARN, PARTIAL, f"{ARN}:password::", f"{ARN}::AWSCURRENT:", f"{PARTIAL}:url:AWSPREVIOUS:",
+     f"{ARN}:::0f3c2b1a-0000-4000-8000-000000000000"],
+)  # fmt: skip
+def test_every_value_from_form_names_the_secret(value_from: str) -> None:
+    assert injects(value_from, ARN, NAME)
+
+
+@pytest.mark.parametrize(
+    "value_from",
+    [
+        "amply/prod/database-url-old",  # another secret whose name starts the same
+        f"{PARTIAL}-old",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:amply/prod/database-url-old-XyZ789",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/amply/prod/database-url",
+        f"{ARN}:password",  # not the four-part suffix ECS accepts
+        "amply/prod/database",
+    ],
+)
+def test_look_alikes_do_not(value_from: str) -> None:
+    assert not injects(value_from, ARN, NAME)
+
+
+@pytest.fixture
+def world(moto_server: MotoServer, fault_free: None) -> dict[str, Any]:
+    """A cluster whose services inject the secret in each form, and services that do not."""
+    ecs, ec2 = boto3.client("ecs"), boto3.client("ec2")
+    sm = boto3.client("secretsmanager")
+    name = f"amply/test/database-url-{secrets.token_hex(3)}"
+    arn = sm.create_secret(Name=name, SecretString="postgresql://app:pw@db.internal:5432/app")["ARN"]
+    cluster = f"app-{secrets.token_hex(3)}"
+    add_container_host(ecs, ec2, cluster)
+    forms = {"by-arn": arn, "by-name": name, "by-partial": arn[:-7], "by-json-key": f"{arn}:password::"}
+    for service, value_from in {**forms, "unrelated": f"{name}-old"}.items():
+        task_definition = inject(ecs, f"{cluster}-{service}", value_from, "arn:aws:ssm:us-east-1:1:parameter/x")
+        ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=task_definition, desiredCount=1)
+    return {"ecs": ecs, "sm": sm, "name": name, "arn": arn, "cluster": cluster, "forms": forms}
+
+
+def test_services_injecting_the_secret_in_any_form_are_found(world: dict[str, Any]) -> None:
+    search = find_consumers(world["ecs"], [world["cluster"]], world["arn"], world["name"])
+    assert sorted(c.service for c in search.consumers) == sorted(world["forms"])
+    assert search.unsearched == {}
+
+
+def test_a_service_still_rolling_out_is_a_consumer_through_its_active_deployment(world: dict[str, Any]) -> None:
+    ecs, cluster = world["ecs"], world["cluster"]
+    roll_out(cluster, "by-arn", inject(ecs, f"{cluster}-by-arn", "arn:aws:ssm:us-east-1:1:parameter/other"))
+    consumer = next(
+        c for c in find_consumers(ecs, [cluster], world["arn"], world["name"]).consumers if c.service == "by-arn"
+    )
+    assert len(consumer.task_definitions) == 2  # the new PRIMARY and the old, still ACTIVE
+    roll_out(cluster, "unrelated", inject(ecs, f"{cluster}-unrelated", "arn:aws:ssm:us-east-1:1:parameter/y"))
+    found = {c.service for c in find_consumers(ecs, [cluster], world["arn"], world["name"]).consumers}
+    assert "unrelated" not in found
+
+
+def test_tags_declare_and_exclude_consumers(world: dict[str, Any]) -> None:
+    cluster = world["cluster"]
+    tags = {CONSUMERS_TAG: "batch/nightly-report, " + f"{cluster}/by-name", NOT_CONSUMERS_TAG: f"{cluster}/by-arn"}
+    search = find_consumers(world["ecs"], [cluster], world["arn"], world["name"], tags)
+    found = {c.key: c.declared for c in search.consumers}
+    assert found == {
+        f"{cluster}/by-name": False, f"{cluster}/by-partial": False, f"{cluster}/by-json-key": False,
+        "batch/nightly-report": True,
+    }  # fmt: skip
+
+
+def test_many_services_are_paged_and_described_ten_at_a_time(world: dict[str, Any]) -> None:
+    ecs, cluster = world["ecs"], world["cluster"]
+    other = inject(ecs, f"{cluster}-filler", "arn:aws:ssm:us-east-1:1:parameter/z")
+    for n in range(23):
+        ecs.create_service(cluster=cluster, serviceName=f"filler-{n:02}", taskDefinition=other, desiredCount=0)
+    search = find_consumers(ecs, [cluster], world["arn"], world["name"])
+    assert sorted(c.service for c in search.consumers) == sorted(world["forms"])
+
+
+def test_a_missing_cluster_is_reported_and_the_others_searched(world: dict[str, Any]) -> None:
+    search = find_consumers(world["ecs"], ["no-such-cluster", world["cluster"]], world["arn"], world["name"])
+    assert search.unsearched == {"no-such-cluster": "ClusterNotFoundException"}
+    assert len(search.consumers) == len(world["forms"])
+
+
+def test_throttling_is_retried(world: dict[str, Any], moto_server: MotoServer) -> None:
+    faults = [Fault("ListServices", times=2), Fault("DescribeTaskDefinition", times=1)]
+    for fault in faults:
+        moto_server.log.inject(fault)
+    search = find_consumers(world["ecs"], [world["cluster"]], world["arn"], world["name"])
+    assert len(search.consumers) == len(world["forms"])
+    assert [fault.times for fault in faults] == [0, 0]  # each throttle was answered, then retried
+
+
+def test_rotation_consumers_lists_tasks_still_on_an_older_value(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ecs, cluster = world["ecs"], world["cluster"]
+    current_since = world["sm"].describe_secret(SecretId=world["arn"])["CreatedDate"]
+    definition = ecs.describe_services(cluster=cluster, services=["by-name"])["services"][0]["taskDefinition"]
+    stale = start_tasks(ecs, cluster, "by-name", definition, 2, current_since - timedelta(hours=1))
+    fresh = start_tasks(ecs, cluster, "by-name", definition, 1, datetime.now(UTC) + timedelta(seconds=5))
+    assert rotation(["consumers", world["name"], "--cluster", cluster, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    by_service = {c["service"]: c for c in report["consumers"]}
+    assert set(by_service) == set(world["forms"])
+    tasks = {t["task"]: t["stale"] for t in by_service["by-name"]["tasks"]}
+    assert tasks == {**dict.fromkeys(stale, True), **dict.fromkeys(fresh, False)}
+    consumer = next(c for c in find_consumers(ecs, [cluster], world["arn"], world["name"]).consumers
+                    if c.service == "by-name")  # fmt: skip
+    assert len(running_tasks(ecs, consumer)) == 3
+    assert rotation(["consumers", world["name"], "--cluster", cluster]) == 0
+    text = capsys.readouterr().out
+    assert "by-name" in text
+    assert "AWSCURRENT current since" in text
+
+
+def test_rotation_consumers_of_an_unknown_secret_exits_2(moto_server: MotoServer) -> None:
+    assert rotation(["consumers", "amply/test/no-such-secret"]) == 2
