@@ -122,7 +122,7 @@ def serve(port: int, *, bind: str = "127.0.0.1", advertise: str | None = None, s
             value = _sandbx_key() if harness.kind == "stripe" else None  # Stripe keys are staged by hand here
             _seed(servers, name, harness, value, arn=arns.get(harness.kind))
         if sam_local:
-            prepare_sam_local(servers, sam_local, advertise or "127.0.0.1", staged_key=_sandbx_key())
+            prepare_sam_local(servers, sam_local, advertise or "127.0.0.1", {n: by_label(label) for n, label in DEMO})
             print(f"sam local invoke: --env-vars {sam_local} written; each sample event's token is staged")
         print(f"export AWS_ENDPOINT_URL={servers.moto.endpoint}")
         print(f"export ROTATION_STRIPE_API_BASE={servers.stripe.base_url}")

@@ -181,8 +181,7 @@ def _seed_stripe(targets: Targets) -> str:
 def _stage_stripe(targets: Targets, arn: str) -> None:
     from rotator.staging import STAGED_LABEL
 
-    current = targets.value(arn, "AWSCURRENT")
-    account = targets.stripe.state.keys[current].account
+    account = targets.stripe.account_of(targets.value(arn, "AWSCURRENT"))
     staged = _stripe_key(targets, account)
     targets.client.put_secret_value(SecretId=arn, SecretString=staged, VersionStages=[STAGED_LABEL])
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sandbox.functions import PROJECT_ROOT, rotation_functions
 
 if TYPE_CHECKING:
+    from sandbox.harness import KindHarness
     from sandbox.rotate_secret import RotateSecretEmulator
     from sandbox.session import Servers
 
@@ -95,17 +96,13 @@ def container_values(servers: Servers, host: str, environ: Mapping[str, str]) ->
     return values
 
 
-def prepare_sam_local(servers: Servers, path: Path, host: str, *, staged_key: str) -> None:
+def prepare_sam_local(servers: Servers, path: Path, host: str, harnesses: Mapping[str, KindHarness]) -> None:
     """Write the ``--env-vars`` file and stage each sample event's token (AWSPENDING, as RotateSecret leaves
-    it); a Stripe secret also gets a staged key, as an operator's ``rotation stage --no-rotate`` would."""
+    it) on its secret, after what the secret's harness does before a rotation (Stripe: a key staged, as
+    ``rotation stage`` would). ``harnesses``: the seeded secrets' harness entries, by name."""
     import os
 
-    from rotator.staging import STAGED_LABEL
-
     write_env_vars(path, container_values(servers, host, os.environ))
-    for kind, _, event in sample_events():
-        if kind == "stripe":
-            servers.targets.client.put_secret_value(
-                SecretId=event["SecretId"], SecretString=staged_key, VersionStages=[STAGED_LABEL]
-            )
-        servers.emulator.begin(event["SecretId"], token=event["ClientRequestToken"])
+    for secret_id, token in dict.fromkeys((e["SecretId"], e["ClientRequestToken"]) for _, _, e in sample_events()):
+        harnesses[secret_id].before_rotation(servers.targets, secret_id)
+        servers.emulator.begin(secret_id, token=token)

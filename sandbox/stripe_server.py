@@ -181,6 +181,16 @@ class StripeServer:
             self.state.endpoints[str(endpoint["id"])] = endpoint
         return endpoint
 
+    def account_of(self, api_key: str) -> str:
+        """The account a key authenticates as: registered, or (open registration) read from the key."""
+        with self.state.lock:
+            if api_key in self.state.keys:
+                return self.state.keys[api_key].account
+        match = _OPEN_KEY.fullmatch(api_key)
+        if match is None:
+            raise KeyError("not a key of this stand-in")
+        return "acct_" + match["account"]
+
     def start(self) -> StripeServer:
         self._thread.start()
         return self

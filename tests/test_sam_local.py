@@ -208,3 +208,22 @@ def test_the_readme_lines_run_with_docker(tmp_path: Path) -> None:
                 register_output(f"sam local invoke {logical_id} {step}", invoked.stdout + invoked.stderr)
                 assert invoked.returncode == 0, invoked.stderr[-3000:]
                 assert '"errorType"' not in invoked.stdout, f"{logical_id} {step}"
+
+
+def test_an_empty_declared_variable_means_the_default() -> None:
+    """The template declares every variable with "" where it sets none: "" must behave as unset, everywhere."""
+    from dataclasses import is_dataclass
+
+    from rotator.kinds import names, strategy_class
+    from rotator.settings import Settings
+
+    required = {constants.ENV_KEYRING_BUCKET: "keyring", constants.ENV_KEYRING_KEY: "jwks.json"}
+    every = {value: "" for name, value in vars(constants).items() if name.startswith("ENV_")}
+    empty, unset = Settings.from_env({**every, **required}), Settings.from_env(required)
+    assert empty == unset
+    for kind in names():
+        made = [vars(strategy_class(kind)(settings)) for settings in (empty, unset)]
+        kind_settings = [name for name, value in made[1].items() if is_dataclass(value)]
+        assert kind_settings, kind
+        for name in kind_settings:
+            assert made[0][name] == made[1][name], f"{kind}: {name}"
