@@ -10,14 +10,14 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-__all__ = ["ACCOUNT_ID", "REGION", "Fault", "MotoServer", "sandbox_environment"]
+__all__ = ["ACCOUNT_ID", "REGION", "Fault", "MotoServer", "environment", "sandbox_environment"]
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -153,10 +153,27 @@ class MotoServer:
 
 
 @contextmanager
-def sandbox_environment(endpoint: str, extra: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
-    """Point the AWS SDK at the sandbox (dummy credentials, fixed region) for the duration."""
+def environment(values: Mapping[str, str], drop: Iterable[str] = ()) -> Iterator[None]:
+    """Set ``values`` and unset ``drop`` in the process environment for the duration, then restore both."""
     import os
 
+    saved = {key: os.environ.get(key) for key in (*values, *drop)}
+    for key in drop:
+        os.environ.pop(key, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def sandbox_environment(endpoint: str, extra: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """Point the AWS SDK at the sandbox (dummy credentials, fixed region) for the duration."""
     wanted = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "sandbox",
@@ -167,15 +184,5 @@ def sandbox_environment(endpoint: str, extra: dict[str, str] | None = None) -> I
         **(extra or {}),
     }
     dropped = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
-    saved = {key: os.environ.get(key) for key in (*wanted, *dropped)}
-    for key in dropped:
-        os.environ.pop(key, None)
-    os.environ.update(wanted)
-    try:
+    with environment(wanted, dropped):
         yield wanted
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

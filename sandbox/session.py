@@ -68,7 +68,7 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
     import boto3
 
     from sandbox.functions import load_handler, rotation_functions
-    from sandbox.moto_server import MotoServer, sandbox_environment
+    from sandbox.moto_server import MotoServer, environment, sandbox_environment
     from sandbox.postgres_server import PostgresServer
     from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
@@ -108,10 +108,6 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
             "ROTATION_REDIS_ADMIN_SECRET_ARN": admin_arn,
             "ROTATION_REDIS_ADMIN_SECRET_ARNS": admin_arn,
         }
-        os.environ.update(configured)
-        try:
+        with environment(configured):
             handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
             yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), targets)
-        finally:
-            for key in configured:
-                os.environ.pop(key, None)

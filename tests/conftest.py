@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 
 from rotator.codecs import ConnectionUrl
 from sandbox.functions import load_handler, rotation_functions
 from sandbox.harness import Targets
-from sandbox.moto_server import MotoServer, sandbox_environment
+from sandbox.moto_server import MotoServer, environment, sandbox_environment
 from sandbox.postgres_server import PostgresServer
 from sandbox.redis_server import RedisServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
@@ -65,7 +66,7 @@ def postgres(moto_server: MotoServer) -> Iterator[PostgresTarget]:
     if existing:
         log = os.environ.get("ROTATION_TEST_POSTGRES_LOG")  # the server's log file, for the no-password-in-log test
         arn = str(client.create_secret(Name="amply/test/postgres-master", SecretString=existing)["ARN"])
-        with _environment(ROTATION_POSTGRES_MASTER_SECRET_ARNS=arn):
+        with environment({"ROTATION_POSTGRES_MASTER_SECRET_ARNS": arn}):
             yield PostgresTarget(existing, None, Path(log) if log else None, existing, arn)
         return
     server = PostgresServer().start()
@@ -73,26 +74,27 @@ def postgres(moto_server: MotoServer) -> Iterator[PostgresTarget]:
         server.start_front()
         register_secret(server.superuser_password)
         arn = str(client.create_secret(Name="amply/test/postgres-master", SecretString=server.master_url)["ARN"])
-        with _environment(ROTATION_POSTGRES_SSLROOTCERT=str(server.ca_path), ROTATION_POSTGRES_MASTER_SECRET_ARNS=arn):
+        with environment(
+            {"ROTATION_POSTGRES_SSLROOTCERT": str(server.ca_path), "ROTATION_POSTGRES_MASTER_SECRET_ARNS": arn}
+        ):
             yield PostgresTarget(server.front_url, server, server.log_path, server.master_url, arn)
     finally:
         register_output("postgres server log", server.log_text())
         server.cleanup()
 
 
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the duration (handlers read them when they load)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+@pytest.fixture
+def admin(postgres: PostgresTarget) -> Iterator[psycopg.Connection[Any]]:
+    """A superuser connection to the test PostgreSQL server."""
+    with psycopg.connect(postgres.superuser_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def place(postgres: PostgresTarget) -> tuple[str, int]:
+    """Where application secrets point: the server's TLS front, the master secret's own host and port."""
+    url = ConnectionUrl.parse(postgres.superuser_url)
+    return url.host, url.port or 5432
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +114,7 @@ def redis_primary(moto_server: MotoServer) -> Iterator[RedisTarget]:
         url = ConnectionUrl.parse(existing)
         target = RedisTarget(url.host, url.port or 6379, url.password or "")
         arn = admin_secret(target)
-        with _environment(ROTATION_REDIS_ADMIN_SECRET_ARNS=arn):
+        with environment({"ROTATION_REDIS_ADMIN_SECRET_ARNS": arn}):
             yield RedisTarget(target.host, target.port, target.admin_password, arn)
         return
     password = secrets.token_urlsafe(24)
@@ -120,7 +122,7 @@ def redis_primary(moto_server: MotoServer) -> Iterator[RedisTarget]:
     with RedisServer({"admin": ("on ~* &* +@all", password), "default": ("off", password)}) as server:
         target = RedisTarget(server.host, server.port, password)
         arn = admin_secret(target)
-        with _redis_watch(target), _environment(ROTATION_REDIS_ADMIN_SECRET_ARNS=arn):
+        with _redis_watch(target), environment({"ROTATION_REDIS_ADMIN_SECRET_ARNS": arn}):
             yield RedisTarget(server.host, server.port, password, arn)
 
 

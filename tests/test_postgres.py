@@ -14,7 +14,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from rotator.codecs import ConnectionUrl
 from rotator.constants import Stage, Step
 from rotator.errors import (
     AuthenticationError,
@@ -36,18 +35,6 @@ from tests.helpers import PostgresTarget, crash_once_after, emulator_for, engine
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
-
-
-@pytest.fixture
-def admin(postgres: PostgresTarget) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(postgres.superuser_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def place(postgres: PostgresTarget) -> tuple[str, int]:
-    url = ConnectionUrl.parse(postgres.superuser_url)
-    return url.host, url.port or 5432
 
 
 def create_role(admin: psycopg.Connection[Any], name: str, password: str) -> None:

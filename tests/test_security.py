@@ -59,19 +59,6 @@ from tests.test_redis import secret_text as redis_secret
 MakeSecret = Callable[..., str]
 
 
-@pytest.fixture
-def admin(postgres: PostgresTarget) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(postgres.superuser_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def place(postgres: PostgresTarget) -> tuple[str, int]:
-    """Where application secrets point: the server's TLS front, the master secret's own host and port."""
-    url = ConnectionUrl.parse(postgres.superuser_url)
-    return url.host, url.port or 5432
-
-
 def _verifier(admin: psycopg.Connection[Any], role: str) -> str | None:
     row = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)).fetchone()
     return None if row is None else str(row[0])
@@ -212,38 +199,31 @@ def _acl_passwords(server: RedisTarget, user: str) -> list[str]:
         return sorted(client.acl_getuser(user)["passwords"])
 
 
-def test_redis_secret_naming_default_cannot_reset_the_administrator(
+@pytest.mark.parametrize(
+    ("user", "error", "says"),
+    [
+        ("default", TargetRejectedError, "cannot prove the secret owns default"),  # takeover by a guessed name
+        ("admin", ForbiddenTargetError, "admin secret's own user"),  # the admin's own user, never changed
+    ],
+)
+def test_a_redis_secret_naming_the_administrator_changes_nothing(
     redis_primary: RedisTarget,
     sm_client: Any,
     emulator: RotateSecretEmulator,
     make_secret: MakeSecret,
     unique_name: Callable[[str], str],
+    user: str,
+    error: type[Exception],
+    says: str,
 ) -> None:
-    before = _acl_passwords(redis_primary, "default")
+    before = _acl_passwords(redis_primary, user)
     text = redis_secret(
-        "json", redis_primary, "default", "guessed-" + secrets.token_hex(8), adminarn=redis_primary.admin_arn
+        "json", redis_primary, user, "guessed-" + secrets.token_hex(8), adminarn=redis_primary.admin_arn
     )
     arn = make_secret(unique_name("redis-url"), text, "redis")
-    error = expect_failure(sm_client, emulator, arn, Step.SET, TargetRejectedError)
-    assert "cannot prove the secret owns default" in str(error)
-    assert _acl_passwords(redis_primary, "default") == before
-
-
-def test_redis_never_changes_the_admins_own_user(
-    redis_primary: RedisTarget,
-    sm_client: Any,
-    emulator: RotateSecretEmulator,
-    make_secret: MakeSecret,
-    unique_name: Callable[[str], str],
-) -> None:
-    before = _acl_passwords(redis_primary, "admin")
-    text = redis_secret(
-        "json", redis_primary, "admin", "guessed-" + secrets.token_hex(8), adminarn=redis_primary.admin_arn
-    )
-    arn = make_secret(unique_name("redis-url"), text, "redis")
-    error = expect_failure(sm_client, emulator, arn, Step.SET, ForbiddenTargetError)
-    assert "admin secret's own user" in str(error)
-    assert _acl_passwords(redis_primary, "admin") == before
+    raised = expect_failure(sm_client, emulator, arn, Step.SET, error)
+    assert says in str(raised)
+    assert _acl_passwords(redis_primary, user) == before
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ __all__ = [
     "env_bool",
     "env_float",
     "env_int",
+    "permitted_arn",
 ]
 
 # Characters that need quoting in a URL userinfo, an SQL literal or a shell word.
@@ -76,6 +77,28 @@ def env_arns(environ: Mapping[str, str], *names: str) -> frozenset[str]:
 # the usual Debian/Alpine and macOS places. libpq's "system" would mean the CA directory compiled into the
 # bundled OpenSSL of psycopg-binary, which does not exist on Lambda.
 CA_BUNDLE_CANDIDATES = ("/etc/pki/tls/cert.pem", "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem")
+
+
+def permitted_arn(
+    named: str | None,
+    configured: str | None,
+    allowed: frozenset[str],
+    *,
+    field: str,
+    role: str,
+    variable: str,
+    parameter: str,
+) -> str | None:
+    """The privileged secret to log in with: the one a secret names, only if ``allowed`` lists it (else a
+    ConfigurationError says where to add it), or the ``configured`` default when it names none."""
+    if named is None:
+        return configured
+    if named not in allowed:
+        raise ConfigurationError(
+            f"the secret's {field} is not {role} this function may use: add it to {variable} "
+            f"(template parameter {parameter})"
+        )
+    return named
 
 
 def ca_bundle(configured: str | None, *, exists: Callable[[str], bool] = os.path.isfile) -> str:

@@ -50,7 +50,7 @@ from rotator.errors import (
 )
 from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
-from rotator.settings import Settings, ca_bundle, env_arns, env_bool, env_int
+from rotator.settings import Settings, ca_bundle, env_arns, env_bool, env_int, permitted_arn
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
 from rotator.timings import timed
 from rotator.versions import VersionReader
@@ -319,15 +319,10 @@ class PostgresStrategy(Strategy[PostgresSecret]):
     # helpers ----------------------------------------------------------------------
 
     def _master_arn(self, current: PostgresSecret) -> str | None:
-        named = current.master_arn
-        if named is None:
-            return self.pg.master_arn
-        if named not in self.pg.allowed_master_arns:
-            raise ConfigurationError(
-                f"the secret's masterarn is not a master secret this function may use: add it to "
-                f"{c.ENV_POSTGRES_MASTER_SECRET_ARNS} (template parameter PostgresMasterSecretArns)"
-            )
-        return named
+        return permitted_arn(
+            current.master_arn, self.pg.master_arn, self.pg.allowed_master_arns, field="masterarn",
+            role="a master secret", variable=c.ENV_POSTGRES_MASTER_SECRET_ARNS, parameter="PostgresMasterSecretArns",
+        )  # fmt: skip
 
     def _base(self, username: str) -> str:
         suffix = self.pg.clone_suffix

@@ -47,7 +47,7 @@ from rotator.errors import (
 )
 from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
-from rotator.settings import Settings, env_arns, env_int
+from rotator.settings import Settings, env_arns, env_int, permitted_arn
 from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
 from rotator.timings import timed
 from rotator.versions import VersionReader
@@ -308,15 +308,10 @@ class RedisStrategy(Strategy[RedisSecret]):
     # helpers ----------------------------------------------------------------------
 
     def _admin_arn(self, current: RedisSecret) -> str | None:
-        named = current.admin_arn
-        if named is None:
-            return self.redis.admin_arn
-        if named not in self.redis.allowed_admin_arns:
-            raise ConfigurationError(
-                f"the secret's adminarn is not an admin secret this function may use: add it to "
-                f"{c.ENV_REDIS_ADMIN_SECRET_ARNS} (template parameter RedisAdminSecretArns)"
-            )
-        return named
+        return permitted_arn(
+            current.admin_arn, self.redis.admin_arn, self.redis.allowed_admin_arns, field="adminarn",
+            role="an admin secret", variable=c.ENV_REDIS_ADMIN_SECRET_ARNS, parameter="RedisAdminSecretArns",
+        )  # fmt: skip
 
     def _with_configured(self, endpoints: Iterable[Node]) -> list[Node]:
         """``endpoints`` plus ``ROTATION_REDIS_NODES``, each once."""
