@@ -296,7 +296,7 @@ def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -
     from rotator.consumers import find_consumers, running_tasks
 
     description = aws.sm.describe(secret_id)
-    since = aws.current_since(description)
+    since = aws.sm.current_since(description)
     search = find_consumers(aws.ecs, clusters or aws.clusters(), description.arn, description.name, description.tags)
     consumers = []
     for consumer in search.consumers:
@@ -306,8 +306,8 @@ def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -
                 "cluster": consumer.cluster, "service": consumer.service, "declared_by_tag": consumer.declared,
                 "task_definitions": list(consumer.task_definitions),
                 "tasks": [
-                    {"task": task.arn, "started_at": _when(task.started_at),
-                     "stale": since is not None and task.started_before(since)}
+                    {"task": task.arn, "launched_at": _when(task.launched_at),
+                     "stale": since is not None and task.launched_before(since)}
                     for task in tasks
                 ],
             }

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from rotator import kinds
-from rotator.constants import Stage
 from rotator.secrets_manager import SecretDescription, SecretsManager
 
 __all__ = ["Aws", "LogsUnavailable", "kind_of", "log_group_of"]
@@ -82,24 +80,6 @@ class Aws:
             if isinstance(line, dict) and line.get("token") == token:
                 lines.append(line)
         return lines
-
-    def current_since(self, description: SecretDescription) -> datetime | None:
-        """When AWSCURRENT's value became current: the later of the last rotation and the version's creation
-        (a value put by hand). A task started before it holds an older value."""
-        current = description.version_with(Stage.CURRENT)
-        created = None
-        client: Any = self.sm.client
-        options: dict[str, Any] = {"SecretId": description.arn}
-        while True:  # botocore has no paginator for this operation
-            page = client.list_secret_version_ids(**options)
-            for version in page["Versions"]:
-                if version["VersionId"] == current:
-                    created = version.get("CreatedDate")
-            if not page.get("NextToken"):
-                break
-            options["NextToken"] = page["NextToken"]
-        moments = [moment for moment in (description.last_rotated, created) if moment is not None]
-        return max(moments) if moments else None
 
     def clusters(self) -> list[str]:
         """Every ECS cluster of the account in this region."""

@@ -3,8 +3,12 @@
 from enum import StrEnum
 
 __all__ = [
+    "Action",
     "DEFAULT_METRICS_NAMESPACE",
     "DEFAULT_SERVICE_NAME",
+    "ENV_ACCEPT_CONSUMER_OUTAGE",
+    "ENV_ALARM_TOPIC_ARN",
+    "ENV_CONSUMER_CLUSTERS",
     "ENV_ENDPOINT_URL",
     "ENV_EXCLUDE_CHARACTERS",
     "ENV_KEYRING_BUCKET",
@@ -57,6 +61,12 @@ class Step(StrEnum):
     FINISH = "finishSecret"
 
 
+class Action(StrEnum):
+    """What an operator asks of a rotation function outside the protocol (``rotation revoke-previous``)."""
+
+    REVOKE_PREVIOUS = "revokePrevious"
+
+
 class Stage(StrEnum):
     """Staging labels that carry meaning in the rotation protocol."""
 
@@ -67,6 +77,12 @@ class Stage(StrEnum):
 
 # AWS clients (Secrets Manager, S3): an endpoint other than AWS's, for the sandbox and `sam local invoke`.
 ENV_ENDPOINT_URL = "ROTATION_ENDPOINT_URL"
+
+# ECS consumers: the clusters searched for services that inject a secret, and the single-user opt-in.
+ENV_CONSUMER_CLUSTERS = "ROTATION_CONSUMER_CLUSTERS"
+ENV_ACCEPT_CONSUMER_OUTAGE = "ROTATION_ACCEPT_CONSUMER_OUTAGE"
+# The refresh function sends its failures to the stack's alarm topic.
+ENV_ALARM_TOPIC_ARN = "ROTATION_ALARM_TOPIC_ARN"
 
 # Secrets Manager client.
 ENV_SM_CONNECT_TIMEOUT = "ROTATION_SM_CONNECT_TIMEOUT"

@@ -6,7 +6,9 @@ cached per call) for services whose primary or still-active deployments inject t
 ``valueFrom`` accepts: the name, the full ARN, the partial ARN (without the random suffix), and either ARN
 followed by ``:json-key:version-stage:version-id``. The secret's tags can add consumers the search cannot
 see (``rotation:consumers``) or leave some out (``rotation:not-consumers``): comma-separated
-``cluster/service`` pairs. ``running_tasks`` lists a consumer's running tasks and when each started.
+``cluster/service`` pairs. ``running_tasks`` lists a consumer's running tasks and when each was launched,
+``stale_tasks`` those that may hold a value older than a given moment, and ``refresh`` starts a new
+deployment of a service (its new tasks read the secret again).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 __all__ = [
     "CONSUMERS_TAG", "NOT_CONSUMERS_TAG", "Consumer", "ConsumerSearch", "RunningTask", "find_consumers",
-    "injects", "running_tasks",
+    "describe", "injects", "refresh", "running_tasks", "stale_tasks",
 ]  # fmt: skip
 
 CONSUMERS_TAG = "rotation:consumers"
@@ -38,12 +40,18 @@ def injects(value_from: str, secret_arn: str, secret_name: str) -> bool:
 
 @dataclass(frozen=True)
 class Consumer:
-    """One ECS service that injects the secret; ``declared``: named by the secret's tag, not found."""
+    """One ECS service that injects the secret; ``declared``: named by the secret's tag, not found.
+
+    ``deployed_at`` and ``rollout`` are its primary deployment's creation time and rollout state (unknown
+    for a declared consumer until it is described).
+    """
 
     cluster: str
     service: str
     task_definitions: tuple[str, ...] = ()
     declared: bool = False
+    deployed_at: datetime | None = None
+    rollout: str | None = None
 
     @property
     def key(self) -> str:
@@ -52,14 +60,18 @@ class Consumer:
 
 @dataclass(frozen=True)
 class RunningTask:
-    """A running task of a consumer service and when it started."""
+    """A running task of a consumer service and when ECS launched it (``createdAt``, else ``startedAt``)."""
 
     arn: str
-    started_at: datetime | None
+    launched_at: datetime | None
 
-    def started_before(self, moment: datetime) -> bool:
-        """Whether it holds a value older than ``moment`` (ECS read the secret when the task started)."""
-        return self.started_at is None or self.started_at < moment
+    def launched_before(self, moment: datetime) -> bool:
+        """Whether it may hold a value older than ``moment``.
+
+        ECS reads ``valueFrom`` after it creates a task and before its containers start, so a task created
+        after ``moment`` holds the newer value; one created before may not (an unknown time counts as before).
+        """
+        return self.launched_at is None or self.launched_at < moment
 
 
 @dataclass
@@ -80,10 +92,19 @@ def _services(ecs: Any, cluster: str) -> Iterator[dict[str, Any]]:
         yield from ecs.describe_services(cluster=cluster, services=arns[start : start + _DESCRIBE_BATCH])["services"]
 
 
-def _deployed(service: Mapping[str, Any]) -> tuple[str, ...]:
-    """The task definitions of a service's primary and still-active deployments (tasks may run either)."""
-    deployments = service.get("deployments", [])
-    return tuple(d["taskDefinition"] for d in deployments if d.get("status") in ("PRIMARY", "ACTIVE"))
+def _deployments(service: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A service's primary and still-active deployments (tasks may run either), primary first."""
+    deployments = [d for d in service.get("deployments", []) if d.get("status") in ("PRIMARY", "ACTIVE")]
+    return sorted(deployments, key=lambda d: d.get("status") != "PRIMARY")
+
+
+def _consumer(cluster: str, service: Mapping[str, Any], declared: bool = False) -> Consumer:
+    deployments = _deployments(service)
+    primary = deployments[0] if deployments and deployments[0].get("status") == "PRIMARY" else {}
+    return Consumer(
+        cluster, str(service["serviceName"]), tuple(d["taskDefinition"] for d in deployments), declared,
+        primary.get("createdAt"), primary.get("rolloutState"),
+    )  # fmt: skip
 
 
 def find_consumers(
@@ -101,12 +122,8 @@ def find_consumers(
             for service in _services(ecs, cluster):
                 if service.get("status") != "ACTIVE":
                     continue
-                task_definitions = tuple(
-                    d["taskDefinition"]
-                    for d in service.get("deployments", [])
-                    if d.get("status") in ("PRIMARY", "ACTIVE")
-                )
-                for arn in task_definitions:
+                found = _consumer(cluster, service)
+                for arn in found.task_definitions:
                     if arn not in definitions:
                         document = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
                         definitions[arn] = [
@@ -114,10 +131,9 @@ def find_consumers(
                             for container in document.get("containerDefinitions", [])
                             for entry in container.get("secrets", [])
                         ]
-                if any(injects(v, secret_arn, secret_name) for arn in task_definitions for v in definitions[arn]):
-                    found = Consumer(cluster, service["serviceName"], task_definitions)
-                    if found.key not in excluded:
-                        search.consumers.append(found)
+                values = (value for arn in found.task_definitions for value in definitions[arn])
+                if found.key not in excluded and any(injects(value, secret_arn, secret_name) for value in values):
+                    search.consumers.append(found)
         except ClientError as exc:
             search.unsearched[cluster] = exc.response.get("Error", {}).get("Code", "error")
     known = {consumer.key for consumer in search.consumers}
@@ -136,5 +152,24 @@ def running_tasks(ecs: Any, consumer: Consumer) -> list[RunningTask]:
     tasks: list[RunningTask] = []
     for start in range(0, len(arns), 100):  # DescribeTasks takes at most 100 tasks
         for task in ecs.describe_tasks(cluster=consumer.cluster, tasks=arns[start : start + 100])["tasks"]:
-            tasks.append(RunningTask(task["taskArn"], task.get("startedAt") or task.get("createdAt")))
+            tasks.append(RunningTask(task["taskArn"], task.get("createdAt") or task.get("startedAt")))
     return tasks
+
+
+def stale_tasks(ecs: Any, consumer: Consumer, moment: datetime) -> list[RunningTask]:
+    """The consumer's running tasks that may hold a value older than ``moment``."""
+    return [task for task in running_tasks(ecs, consumer) if task.launched_before(moment)]
+
+
+def describe(ecs: Any, consumer: Consumer) -> Consumer:
+    """The consumer as ECS describes it now (its primary deployment's time and rollout state)."""
+    services = ecs.describe_services(cluster=consumer.cluster, services=[consumer.service])["services"]
+    if not services:
+        return consumer
+    return _consumer(consumer.cluster, services[0], consumer.declared)
+
+
+def refresh(ecs: Any, consumer: Consumer) -> Consumer:
+    """A new deployment of the service (``forceNewDeployment``): its new tasks read the secret again."""
+    service = ecs.update_service(cluster=consumer.cluster, service=consumer.service, forceNewDeployment=True)
+    return _consumer(consumer.cluster, service["service"], consumer.declared)

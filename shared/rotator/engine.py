@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from rotator.boundary import InvocationScope, invoked_function
-from rotator.constants import Stage, Step
+from rotator.constants import Action, Stage, Step
+from rotator.consumer_guard import ConsumerGuard, ConsumerSettings, Revokes
 from rotator.errors import (
     NotPendingError,
     NotRotationFunctionError,
@@ -25,7 +26,15 @@ from rotator.event import RotationEvent
 from rotator.observability import Redactor, logger
 from rotator.secrets_manager import SecretDescription, SecretsManager
 from rotator.staging import STAGED_LABEL, used_up
-from rotator.strategy import ApplyRequest, GenerateRequest, RetireRequest, SecretRef, Strategy, VerifyRequest
+from rotator.strategy import (
+    ApplyRequest,
+    GenerateRequest,
+    RetireRequest,
+    RevokeRequest,
+    SecretRef,
+    Strategy,
+    VerifyRequest,
+)
 from rotator.versions import VersionReader
 
 __all__ = ["Engine"]
@@ -34,9 +43,10 @@ __all__ = ["Engine"]
 class Engine:
     """Runs one rotation step per invocation for one kind of secret."""
 
-    def __init__(self, strategy: Strategy[Any], sm: SecretsManager) -> None:
+    def __init__(self, strategy: Strategy[Any], sm: SecretsManager, guard: ConsumerGuard | None = None) -> None:
         self.strategy = strategy
         self.sm = sm
+        self.guard = guard or ConsumerGuard(ConsumerSettings())
 
     def __call__(self, event: Any, context: Any = None) -> None:
         """The Lambda handler."""
@@ -61,6 +71,8 @@ class Engine:
         _check_invoker(description, invoked_arn)
         ref = SecretRef(arn=description.arn, name=description.name, token=request.token)
         versions = VersionReader(self.sm, description, request.token, scope.redactor, self.strategy)
+        if request.step is Action.REVOKE_PREVIOUS:
+            return self._revoke_previous(description, ref, versions, stages)
         if Stage.CURRENT in stages:
             if request.step is Step.FINISH:
                 # Promotion already happened (a re-driven finishSecret): only the idempotent clean-up is left.
@@ -69,7 +81,9 @@ class Engine:
         if request.step is Step.CREATE:
             return self._create(request, ref, versions, scope.redactor)
         if request.step is Step.SET:
-            self.strategy.apply(ApplyRequest(ref, versions))
+            apply = ApplyRequest(ref, versions)
+            self.guard.before_revoking(self.strategy.revokes(apply), description, self.sm)
+            self.strategy.apply(apply)
             return "applied"
         if request.step is Step.TEST:
             self.strategy.verify(VerifyRequest(ref, versions))
@@ -98,6 +112,19 @@ class Engine:
         logger.info("promoted", extra={"previous_version": current_version})
         self._after_promotion(ref, versions)
         return "promoted"
+
+    def _revoke_previous(
+        self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any], stages: tuple[str, ...]
+    ) -> str:
+        """An operator's last step of a rotation: AWSPREVIOUS stops working, once no consumer can hold it."""
+        if Stage.CURRENT not in stages:
+            raise NotPendingError(f"revokePrevious names version {ref.token}, which is not AWSCURRENT of {ref.name}")
+        if description.stuck_pending is not None:
+            raise NotPendingError(f"a rotation of {ref.name} is under way: revoke after it finished")
+        if description.version_with(Stage.PREVIOUS) is None:
+            return "nothing to revoke: the secret never rotated"
+        self.guard.before_revoking(Revokes.PREVIOUS, description, self.sm)
+        return self.strategy.revoke_previous(RevokeRequest(ref, versions))
 
     def _after_promotion(self, ref: SecretRef, versions: VersionReader[Any]) -> None:
         """Idempotent clean-up, also when finishSecret is re-driven after a crash right after the stage move."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "ConsumerCheckError",
     "EventError",
     "ForbiddenTargetError",
     "NotPendingError",
@@ -22,6 +23,7 @@ __all__ = [
     "SecretNotFoundError",
     "SecretsManagerError",
     "SecretsManagerUnavailableError",
+    "StaleConsumersError",
     "StagingRequiredError",
     "TargetRejectedError",
     "TargetUnreachableError",
@@ -117,6 +119,21 @@ class TargetRejectedError(RotationError):
 
 class AuthenticationError(TargetRejectedError):
     """The target refused the credentials (wrong password or unknown user)."""
+
+
+class StaleConsumersError(RotationError):
+    """Running consumer tasks still hold the credential a step would take away; their services were refreshed.
+
+    Retryable: Secrets Manager re-drives the step later, and nothing changed meanwhile.
+    """
+
+    def __init__(self, message: str, services: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.services = services
+
+
+class ConsumerCheckError(RotationError):
+    """The secret's consumers could not be checked (a cluster missing, access denied, throttled): nothing changed."""
 
 
 class VerificationError(RotationError):

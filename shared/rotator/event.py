@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotator.codecs.text import has_control
-from rotator.constants import Step
+from rotator.constants import Action, Step
 from rotator.errors import EventError
 
 __all__ = ["RotationEvent"]
@@ -19,9 +19,13 @@ _MAX_SECRET_ID = 2048
 
 @dataclass(frozen=True)
 class RotationEvent:
-    """``Step``, ``SecretId``, ``ClientRequestToken`` and the optional, sensitive ``RotationToken``."""
+    """``Step``, ``SecretId``, ``ClientRequestToken`` and the optional, sensitive ``RotationToken``.
 
-    step: Step
+    ``Step`` is one of the protocol's four, or an operator's ``Action`` (``revokePrevious``, whose token is
+    AWSCURRENT's version).
+    """
+
+    step: Step | Action
     arn: str
     token: str
     rotation_token: str | None = field(default=None, repr=False)
@@ -32,8 +36,9 @@ class RotationEvent:
         if not isinstance(event, Mapping):
             raise EventError("event must be a JSON object")
         step = _string(event, "Step")
-        if step not in Step.__members__.values():
-            raise EventError("event key 'Step' is not one of " + ", ".join(s.value for s in Step))
+        steps = {member.value: member for member in (*Step, *Action)}
+        if step not in steps:
+            raise EventError("event key 'Step' is not one of " + ", ".join(steps))
         arn = _string(event, "SecretId")
         if len(arn) > _MAX_SECRET_ID or has_control(arn):
             raise EventError("event key 'SecretId' is too long or contains control characters")
@@ -43,7 +48,7 @@ class RotationEvent:
         rotation_token = event.get("RotationToken")
         if rotation_token is not None and (not isinstance(rotation_token, str) or not rotation_token):
             raise EventError("event key 'RotationToken' must be a non-empty string")
-        return cls(Step(step), arn, token, rotation_token)
+        return cls(steps[step], arn, token, rotation_token)
 
 
 def _string(event: Mapping[str, Any], key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rotator.consumer_guard import ConsumerGuard, ConsumerSettings
 from rotator.engine import Engine
 from rotator.kinds import strategy_class
 from rotator.secrets_manager import SecretsManager
@@ -18,4 +19,5 @@ def handler_for(kind: str, settings: Settings | None = None, sm: SecretsManager 
         read_timeout=settings.sm_read_timeout,
         max_attempts=settings.sm_max_attempts,
     )
-    return Engine(strategy_class(kind)(settings), sm)
+    guard = ConsumerGuard(ConsumerSettings.from_env(settings.environ))
+    return Engine(strategy_class(kind)(settings), sm, guard)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar, cast
 
 from rotator.codecs.parsed import ParsedSecret
+from rotator.consumer_guard import Revokes
 from rotator.errors import PolicyError, SecretFormatError
 from rotator.secrets_manager import SecretDescription
 from rotator.settings import Settings
@@ -24,6 +25,7 @@ __all__ = [
     "ApplyRequest",
     "GenerateRequest",
     "RetireRequest",
+    "RevokeRequest",
     "SecretRef",
     "Strategy",
     "VerifyRequest",
@@ -84,6 +86,15 @@ class RetireRequest(_Request[_S]):
     """After finishSecret promoted the pending value: clean up what the old one needed."""
 
 
+class RevokeRequest(_Request[_S]):
+    """``rotation revoke-previous``: make AWSPREVIOUS's credential stop working (``current`` is the new one)."""
+
+    @property
+    def previous(self) -> _S | None:
+        """The parsed AWSPREVIOUS value, or None when the secret never rotated."""
+        return self.versions.previous_secret()
+
+
 class Strategy(ABC, Generic[_S]):
     """One kind of secret. Implementations talk only to their target system."""
 
@@ -120,6 +131,14 @@ class Strategy(ABC, Generic[_S]):
 
     def retire(self, request: RetireRequest[_S]) -> None:
         """Clean up after promotion. Must be idempotent; default does nothing."""
+
+    def revokes(self, request: ApplyRequest[_S]) -> Revokes:
+        """Which credential ``apply`` stops accepting (the engine checks consumers first); default: none."""
+        return Revokes.NOTHING
+
+    def revoke_previous(self, request: RevokeRequest[_S]) -> str:
+        """Make AWSPREVIOUS's credential stop working; what was done. Must be idempotent."""
+        raise PolicyError(f"{self.KIND} secrets have no previous credential to revoke")
 
     def needs_staged_value(self, description: SecretDescription) -> bool:
         """Whether a rotation of this secret needs an operator-staged value (default: the kind generates it)."""

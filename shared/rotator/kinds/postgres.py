@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from rotator import constants as c
 from rotator.codecs import ConnectionSecret, LoginSecret
+from rotator.consumer_guard import Revokes
 from rotator.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -51,7 +52,7 @@ from rotator.errors import (
 from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
 from rotator.settings import Settings, ca_bundle, env_arns, env_bool, env_int, permitted_arn
-from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+from rotator.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Strategy, VerifyRequest
 from rotator.timings import timed
 from rotator.versions import VersionReader
 
@@ -218,6 +219,27 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         else:
             self._apply_alternating(pending, current, master_arn, versions)
 
+    def revokes(self, request: ApplyRequest[PostgresSecret]) -> Revokes:
+        """Single user: the current password; alternating users: the previous user's password."""
+        return Revokes.CURRENT if self._master_arn(request.current) is None else Revokes.PREVIOUS
+
+    def revoke_previous(self, request: RevokeRequest[PostgresSecret]) -> str:
+        """Alternating users: the master sets AWSPREVIOUS's user a random password nobody keeps."""
+        current, previous, versions = request.current, request.previous, request.versions
+        master_arn = self._master_arn(current)
+        if master_arn is None or previous is None or previous.username == current.username:
+            return "nothing to revoke: the previous password stopped working when the current one was set"
+        base = self._base(current.username)
+        if self._base(previous.username) != base or previous.place != current.place:
+            raise SecretFormatError("AWSPREVIOUS names a user, host or database outside the alternating pair")
+        master = self._master(versions, master_arn, current, base)
+        self._prove_ownership(current, current, versions, base)
+        with self._connect(master, as_master=True) as conn:
+            self._refuse_privileged(conn, base, base + self.pg.clone_suffix, previous)
+            unknown = generate_password(self.settings.password_policy)
+            self._set_password(conn, previous.username, unknown, previous)
+        return f"previous user {previous.username} given an unknown password"
+
     def _apply_single_user(
         self, pending: PostgresSecret, current: PostgresSecret, versions: VersionReader[PostgresSecret]
     ) -> None:
@@ -253,16 +275,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         clone = base + self.pg.clone_suffix
         if pending.username not in (base, clone) or pending.place != current.place:
             raise SecretFormatError("pending secret names a user, host or database outside the alternating pair")
-        master = PostgresSecret.parse(versions.other(master_arn).text, what="master secret")
-        if master.username in (base, clone):
-            raise ForbiddenTargetError(
-                f"{master.username} is the master secret's own user: never changed by a rotation"
-            )
-        if master.server != current.server:
-            raise ForbiddenTargetError(
-                f"the master secret is for {master.host}:{master.port}, not the secret's server "
-                f"{current.host}:{current.port}: the master is used only on its own server"
-            )
+        master = self._master(versions, master_arn, current, base)
         proof = self._prove_ownership(current, pending, versions, base)
         if proof is pending:
             logger.info("pending password already set", extra={"db_user": pending.username})
@@ -271,6 +284,22 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             self._refuse_privileged(conn, base, clone, pending)
             self._ensure_clone(conn, base, clone, pending)
             self._set_password(conn, pending.username, pending.password, pending)
+
+    def _master(
+        self, versions: VersionReader[PostgresSecret], master_arn: str, current: PostgresSecret, base: str
+    ) -> PostgresSecret:
+        """The master login, only for the secret's own server and never for a user of the pair."""
+        master = PostgresSecret.parse(versions.other(master_arn).text, what="master secret")
+        if master.username in (base, base + self.pg.clone_suffix):
+            raise ForbiddenTargetError(
+                f"{master.username} is the master secret's own user: never changed by a rotation"
+            )
+        if master.server != current.server:
+            raise ForbiddenTargetError(
+                f"the master secret is for {master.host}:{master.port}, not the secret's server "
+                f"{current.host}:{current.port}: the master is used only on its own server"
+            )
+        return master
 
     def _prove_ownership(
         self, current: PostgresSecret, pending: PostgresSecret, versions: VersionReader[PostgresSecret], base: str

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from rotator import constants as c
 from rotator.codecs import ConnectionSecret, LoginSecret
 from rotator.codecs.text import check_host
+from rotator.consumer_guard import Revokes
 from rotator.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -48,7 +49,7 @@ from rotator.errors import (
 from rotator.generation import generate_password, meets_policy
 from rotator.observability import logger
 from rotator.settings import Settings, env_arns, env_int, permitted_arn
-from rotator.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+from rotator.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Strategy, VerifyRequest
 from rotator.timings import timed
 from rotator.versions import VersionReader
 
@@ -198,30 +199,50 @@ class RedisStrategy(Strategy[RedisSecret]):
             raise SecretFormatError("pending secret names another user or host than current")
         if not meets_policy(pending.password, self.settings.password_policy):
             raise PolicyError("pending password does not meet the generation policy: createSecret did not make it")
+        self._change_passwords(current, pending, versions, keep=(current, pending))
+        logger.info("passwords set on every node", extra={"redis_user": current.username})
+
+    def revokes(self, request: ApplyRequest[RedisSecret]) -> Revokes:
+        """setSecret keeps the current and pending passwords: AWSPREVIOUS's stops working."""
+        return Revokes.PREVIOUS
+
+    def revoke_previous(self, request: RevokeRequest[RedisSecret]) -> str:
+        """Only AWSCURRENT's password stays: the overlap ends early."""
+        current, versions = request.current, request.versions
+        self._change_passwords(current, current, versions, keep=(current,))
+        return f"{current.username} accepts only the current password on every node"
+
+    def _change_passwords(
+        self,
+        current: RedisSecret,
+        pending: RedisSecret,
+        versions: VersionReader[RedisSecret],
+        *,
+        keep: tuple[RedisSecret, ...],
+    ) -> None:
+        """The user accepts exactly the passwords of ``keep`` on every node, as itself or through the admin."""
         admin_arn = self._admin_arn(current)
         if admin_arn is None:
             for node in self._with_configured(current.endpoints):
                 with self._first_login(node, self._own_logins(current, pending, versions)) as client:
-                    self._set_passwords(client, node, current, pending)
-        else:
-            admin = RedisSecret.parse(versions.other(admin_arn).text, what="admin secret")
-            nodes = self._admin_nodes(admin, current)
-            self._prove_ownership(current, self._own_logins(current, pending, versions))
-            for node in nodes:
-                with self._login(node, admin, tls_from=admin) as client:
-                    self._set_passwords(client, node, current, pending, admin=admin)
-        logger.info("passwords set on every node", extra={"redis_user": current.username})
+                    self._set_passwords(client, node, current.username, keep)
+            return
+        admin = RedisSecret.parse(versions.other(admin_arn).text, what="admin secret")
+        nodes = self._admin_nodes(admin, current)
+        self._prove_ownership(current, self._own_logins(current, pending, versions))
+        for node in nodes:
+            with self._login(node, admin, tls_from=admin) as client:
+                self._set_passwords(client, node, current.username, keep, admin=admin)
 
     def _set_passwords(
         self,
         client: redis.Redis,
         node: Node,
-        current: RedisSecret,
-        pending: RedisSecret,
+        user: str,
+        keep: Iterable[RedisSecret],
         *,
         admin: RedisSecret | None = None,
     ) -> None:
-        user = current.username
         reply = self._run(client, node, "ACL GETUSER", "ACL", "GETUSER", user)
         # ACL SETUSER would create a missing user: refuse instead of inventing one.
         if reply is None:
@@ -230,7 +251,7 @@ class RedisStrategy(Strategy[RedisSecret]):
             self._refuse_privileged(client, node, user, reply)
         self._run(
             client, node, "ACL SETUSER",
-            "ACL", "SETUSER", user, "resetpass", _hash(current.password), _hash(pending.password),
+            "ACL", "SETUSER", user, "resetpass", *dict.fromkeys(_hash(login.password) for login in keep),
         )  # fmt: skip
         self._persist(client, node)
 
