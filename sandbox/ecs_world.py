@@ -1,9 +1,11 @@
 """ECS consumers on the moto server: clusters, services whose task definitions inject secrets, running tasks.
 
-moto models the ECS API but not time or rollouts: a task has no start time, and a new deployment replaces
-the old one at once. ECS keeps the old deployment ACTIVE (its tasks still running) while the new PRIMARY
-one rolls out, and reports each task's ``startedAt``. ``roll_out`` and ``start_tasks`` model both on
-moto's backend (the server runs in this process).
+moto models the ECS API but not time, rollouts or services' tasks: a task has no start time, a new
+deployment replaces the old one at once, and ``ListTasks`` ignores ``serviceName`` (a TODO in moto's
+source). ECS keeps the old deployment ACTIVE (its tasks still running) while the new PRIMARY one rolls out,
+reports each task's ``createdAt``/``startedAt``, and lists a service's tasks (their ``group`` is
+``service:<name>``). ``roll_out``, ``start_tasks`` and ``model_service_tasks`` model these on moto's
+backend (the server runs in this process).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
-__all__ = ["add_container_host", "inject", "roll_out", "start_tasks"]
+__all__ = ["add_container_host", "inject", "model_service_tasks", "roll_out", "start_tasks"]
 
 
 def _backend() -> Any:
@@ -49,11 +51,39 @@ def roll_out(cluster: str, service: str, task_definition: str) -> None:
     found.task_definition = task_definition
 
 
+def model_service_tasks() -> None:
+    """``ListTasks(serviceName=…)`` lists that service's tasks only, as ECS does (idempotent)."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.list_tasks
+    if getattr(original, "by_service", False):
+        return
+
+    def list_tasks(
+        self: Any,
+        cluster_str: Any = None,
+        container_instance: Any = None,
+        family: Any = None,
+        started_by: Any = None,
+        service_name: Any = None,
+        desiredStatus: Any = None,
+    ) -> Any:
+        tasks = original(self, cluster_str, container_instance, family, started_by, None, desiredStatus)
+        if service_name:
+            tasks = [task for task in tasks if task.group == f"service:{service_name.rsplit('/', 1)[-1]}"]
+        return tasks
+
+    list_tasks.by_service = True  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
+
+
 def start_tasks(ecs: Any, cluster: str, service: str, task_definition: str, count: int, at: datetime) -> list[str]:
-    """Run ``count`` tasks of ``service`` that started at ``at`` (ECS read their secrets then)."""
-    tasks = ecs.run_task(cluster=cluster, taskDefinition=task_definition, count=count, startedBy=service)["tasks"]
+    """Run ``count`` tasks of ``service`` created and started at ``at`` (ECS read their secrets then)."""
+    model_service_tasks()
+    tasks = ecs.run_task(cluster=cluster, taskDefinition=task_definition, count=count, startedBy=service,
+                         group=f"service:{service}")["tasks"]  # fmt: skip
     arns = [task["taskArn"] for task in tasks]
     for task in _backend().tasks[cluster].values():
         if task.task_arn in arns:
-            task.started_at = at
+            task.started_at = task.created_at = at
     return arns

@@ -9,7 +9,16 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PROJECT_ROOT", "FunctionSpec", "load_handler", "load_template", "rotation_functions", "schedules_by_kind"]
+__all__ = [
+    "PROJECT_ROOT",
+    "FunctionSpec",
+    "load_handler",
+    "load_template",
+    "refresh_function",
+    "rotation_functions",
+    "schedules_by_kind",
+    "template_functions",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +76,7 @@ class FunctionSpec:
         return self.handler.rsplit(".", 1)[1]
 
 
-def rotation_functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]:
+def template_functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]:
     """Every function of the template, by logical id."""
     template = template or load_template()
     specs = {}
@@ -77,6 +86,18 @@ def rotation_functions(template: dict[str, Any] | None = None) -> dict[str, Func
         props = resource["Properties"]
         specs[logical_id] = FunctionSpec(logical_id, props["CodeUri"].rstrip("/"), props["Handler"], props)
     return specs
+
+
+def rotation_functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]:
+    """The template's rotation functions (one per kind of ``rotator.kinds``), by logical id."""
+    from rotator import kinds
+
+    return {key: spec for key, spec in template_functions(template).items() if spec.kind in kinds.names()}
+
+
+def refresh_function(template: dict[str, Any] | None = None) -> FunctionSpec:
+    """The function that redeploys a secret's ECS consumers after a rotation."""
+    return next(spec for spec in template_functions(template).values() if spec.kind == "refresh_consumers")
 
 
 def load_handler(spec: FunctionSpec) -> Any:

@@ -1,8 +1,9 @@
 """template.yaml's IAM policies rendered with real parameter values, and the calls they must allow.
 
-``rendered_policies`` resolves the intrinsics the template uses (Ref, Sub, If, Join, Split, GetAtt of
-roles and buckets, AWS::NoValue) for given parameters and pseudo parameters. ``allows`` evaluates one call
-with moto's IAM policy engine (Effect, Action, Resource, StringEquals conditions), whose resource matching
+``rendered_policies`` resolves the intrinsics the template uses (Ref, Sub, If, Join, Split, GetAtt,
+AWS::NoValue) for given parameters and pseudo parameters (which may also name resources: ``AlarmTopic``,
+``AlarmTopicKey.Arn``). ``allows`` evaluates one call: its StringEquals and ArnLike conditions here, then
+Effect, Action and Resource with moto's IAM policy engine, whose resource matching
 is corrected for the ``?`` wildcard that secret ARNs need (``-??????``).
 """
 
@@ -65,15 +66,23 @@ def allows(statement: dict[str, Any], call: Call) -> bool:
     """Whether ``statement`` allows ``call`` (its Effect, Action, Resource and conditions)."""
     if statement.get("Effect") != "Allow":
         return False
-    conditions = dict(call.context)
+    context = dict(call.context)
     for operator, keys in (statement.get("Condition") or {}).items():
-        if operator != "StringEquals":
-            raise AssertionError(f"the evaluator does not know condition operator {operator}")
-        for key in keys:
-            if key not in conditions:
+        for key, expected in keys.items():
+            if key not in context:
                 return False  # a condition on a key the request does not carry never matches
-    policy = _Policy(json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
-    return bool(policy.is_action_permitted(call.action, call.resource, None, conditions) == PermissionResult.PERMITTED)
+            values = expected if isinstance(expected, list) else [expected]
+            if operator == "StringEquals":
+                matched = context[key] in values
+            elif operator == "ArnLike":
+                matched = any(fnmatch.fnmatchcase(context[key], pattern) for pattern in values)
+            else:
+                raise AssertionError(f"the evaluator does not know condition operator {operator}")
+            if not matched:
+                return False
+    unconditional = {k: v for k, v in statement.items() if k != "Condition"}
+    policy = _Policy(json.dumps({"Version": "2012-10-17", "Statement": [unconditional]}))
+    return bool(policy.is_action_permitted(call.action, call.resource, None, {}) == PermissionResult.PERMITTED)
 
 
 class Renderer:
@@ -114,6 +123,10 @@ class Renderer:
                 return re.sub(r"\$\{([^}]+)\}", lambda m: str({**self.values, **extra}.get(m[1], m[0])), text)
             if name == "Fn::If":
                 return self.render(arg[1] if self.condition(arg[0]) else arg[2])
+            if name == "Fn::Split":
+                return str(self.render(arg[1])).split(str(arg[0]))
+            if name == "Fn::GetAtt":  # a resource's attribute, when the pseudo parameters name it
+                return self.values.get(".".join(arg), f"<{'.'.join(arg)}>")
             if name == "Fn::Join":
                 return str(arg[0]).join(str(part) for part in self.render(arg[1]))
             if name == "Fn::Equals":

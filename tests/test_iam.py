@@ -15,16 +15,21 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import os
 import secrets
 import tomllib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from rotator.errors import StaleConsumersError
+from rotator.refresh import refresh_handler
 from rotator.staging import STAGED_LABEL
-from sandbox.functions import PROJECT_ROOT, load_template
+from sandbox.ecs_world import add_container_host, inject, start_tasks
+from sandbox.functions import PROJECT_ROOT, load_template, refresh_function
 from sandbox.harness import REDIS_APP_RULES, Targets
 from sandbox.moto_server import ACCOUNT_ID, REGION
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
@@ -49,6 +54,7 @@ class Recorder:
     def __init__(self, sm_client: Any) -> None:
         self.calls: list[Call] = []
         self._sm = sm_client
+        self._sns = boto3.client("sns")
 
     def before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         function = _FUNCTION.get()
@@ -67,6 +73,14 @@ class Recorder:
                 kms_action = "kms:Decrypt" if operation == "GetSecretValue" else "kms:GenerateDataKey"
                 via = (("kms:ViaService", f"secretsmanager.{REGION}.amazonaws.com"),)
                 self.calls.append(Call(function, kms_action, key, via, implied="KMS via Secrets Manager"))
+        elif service == "ecs":
+            self.calls.extend(_ecs_calls(function, operation, params))
+        elif service == "sns":
+            topic = params["TopicArn"]
+            self.calls.append(Call(function, action, topic))
+            key = self._sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId")
+            for kms_action in ("kms:GenerateDataKey", "kms:Decrypt") if key else ():
+                self.calls.append(Call(function, kms_action, key, implied="SNS encrypts what its publisher sends"))
         elif service == "s3":
             self.calls.append(Call(function, action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"))
         else:
@@ -80,6 +94,22 @@ class Recorder:
         prefix = (("s3:prefix", key),)
         self.calls.append(Call(function, "s3:ListBucket", f"arn:aws:s3:::{bucket}", prefix,
                                implied="S3 tells a missing object from a denied one"))  # fmt: skip
+
+
+def _ecs_calls(function: str, operation: str, params: dict[str, Any]) -> list[Call]:
+    """An ECS call as IAM authorizes it: each service or task ARN it names (``*`` for the list calls and task
+    definitions, which have none) with the ``ecs:cluster`` condition key."""
+    cluster = str(params.get("cluster", "default"))
+    cluster_arn = cluster if cluster.startswith("arn:") else f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:cluster/{cluster}"
+    name, context = cluster_arn.rsplit("/", 1)[-1], (("ecs:cluster", cluster_arn),)
+    action = f"ecs:{operation}"
+    if operation == "DescribeTaskDefinition":
+        return [Call(function, action, "*")]
+    if operation in ("ListServices", "ListTasks"):
+        return [Call(function, action, "*", context)]
+    kind, ids = ("task", params["tasks"]) if operation == "DescribeTasks" else ("service", params.get("services"))
+    names = [str(item).rsplit("/", 1)[-1] for item in (ids if ids is not None else [params["service"]])]
+    return [Call(function, action, f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:{kind}/{name}/{n}", context) for n in names]
 
 
 @contextlib.contextmanager
@@ -134,14 +164,20 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         "PostgresCaBundle": str(postgres.server.ca_path),
     }  # fmt: skip
     assert parameters["Environment"] == "prod"
-    grants = rendered_policies(parameters, PSEUDO)
+    alarm_key = boto3.client("kms").create_key(Description="alarm topic")["KeyMetadata"]["Arn"]
+    topic = boto3.client("sns").create_topic(
+        Name="amply-prod-rotation-alarms", Attributes={"KmsMasterKeyId": alarm_key}
+    )["TopicArn"]
+    resources = {"AlarmTopic": topic, "AlarmTopicKey.Arn": alarm_key}
+    grants = rendered_policies(parameters, {**PSEUDO, **resources})
     template = load_template()
     functions = {
         logical: (resource["Properties"]["CodeUri"].rstrip("/").rsplit("/", 1)[1], resource["Properties"])
         for logical, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
-    renderer = Renderer(template, parameters, PSEUDO)
+    renderer = Renderer(template, parameters, {**PSEUDO, **resources})
+    refresher = refresh_function(template).logical_id
     handlers, names = {}, {}
     for logical, (kind, props) in functions.items():
         name = renderer.render(props["FunctionName"])
@@ -149,6 +185,9 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
                **renderer.render(props.get("Environment", {}).get("Variables", {}))}  # fmt: skip
         # "" declares a variable without setting it (the default): here that is the sandbox's own setting.
         env = {key: str(value) for key, value in env.items() if str(value) != ""}
+        if logical == refresher:
+            refresh = _as(logical, refresh_handler({**os.environ, **env}))
+            continue
         handlers[lambda_arn(name)] = _as(logical, engine_for(kind, **env))
         names[kind] = name
     emulator = RotateSecretEmulator(handlers)
@@ -178,6 +217,7 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         ("stripe-secret-key", "stripe", [live_key()]),
         ("stripe-webhook-secret", "stripe", ["whsec_" + secrets.token_urlsafe(24)]),
     ]  # fmt: skip
+    ecs, ec2 = boto3.client("ecs"), boto3.client("ec2")
     with _recording(sm_client) as recorder:
         for short, kind, values in inventory:
             name = f"amply/prod/{short}"
@@ -191,12 +231,26 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
                         value = json.dumps({**_redis_json(sm_client, arn), "adminarn": admins[1]})
                     register_secret(*secret_parts(value))
                     sm_client.put_secret_value(SecretId=arn, SecretString=value, VersionStages=["AWSCURRENT"])
+                if round_ == 1 and kind in ("postgres", "redis"):
+                    _consumed_by_stale_tasks(ecs, ec2, arn, short)
                 if kind == "stripe":
                     staged = live_key() if short == "stripe-secret-key" else "whsec_" + secrets.token_urlsafe(24)
                     register_secret(staged)
                     sm_client.put_secret_value(SecretId=arn, SecretString=staged, VersionStages=[STAGED_LABEL])
                 result = emulator.rotate(arn)
+                if round_ == 1 and kind in ("postgres", "redis"):  # the guard refreshed the stale consumer
+                    assert isinstance(result.error, StaleConsumersError), (short, result.error)
+                    _replace_tasks(ecs, short)
+                    result = emulator.retry(arn)
                 assert result.ok, (short, round_, result.error)
+                if round_ == 1 and kind in ("postgres", "redis"):
+                    rotated = {"detail": {"eventName": "RotationSucceeded", "additionalEventData": {"SecretId": arn}}}
+                    assert refresh(rotated, None)["refreshed"] == [f"amply-prod/{short}-app"]
+        failed = {
+            "resources": [f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:service/amply-prod/database-url-app"],
+            "detail": {"eventName": "SERVICE_DEPLOYMENT_FAILED", "deploymentId": "ecs-svc/1", "reason": "x"},
+        }
+        assert refresh(failed, None)["alarm"] is True
 
     calls = recorder.calls
     assert {call.function for call in calls} == set(functions), "a function made no call"
@@ -216,6 +270,25 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         for resource in listed if isinstance(listed, list) else [listed]:
             single = Grant(grant.function, grant.sid, {**grant.statement, "Resource": resource})
             assert any(allows(single.statement, call) for call in grant.used_by), f"{grant.sid}: {resource} unused"
+
+
+def _consumed_by_stale_tasks(ecs: Any, ec2: Any, arn: str, short: str) -> None:
+    """An ECS service of the prod cluster injects the secret; its task read the value before the last rotation."""
+    if "amply-prod" not in [c.rsplit("/", 1)[-1] for c in ecs.list_clusters()["clusterArns"]]:
+        add_container_host(ecs, ec2, "amply-prod")
+    definition = inject(ecs, f"{short}-app", arn)
+    ecs.create_service(cluster="amply-prod", serviceName=f"{short}-app", taskDefinition=definition, desiredCount=1)
+    start_tasks(ecs, "amply-prod", f"{short}-app", definition, 1, datetime.now(UTC) - timedelta(days=1))
+
+
+def _replace_tasks(ecs: Any, short: str) -> None:
+    """What the deployment the guard started does: a new task (reading the current value), the old one gone."""
+    service = f"{short}-app"
+    old = ecs.list_tasks(cluster="amply-prod", serviceName=service)["taskArns"]
+    definition = ecs.describe_services(cluster="amply-prod", services=[service])["services"][0]["taskDefinition"]
+    start_tasks(ecs, "amply-prod", service, definition, 1, datetime.now(UTC) + timedelta(seconds=1))
+    for task in old:
+        ecs.stop_task(cluster="amply-prod", task=task)
 
 
 def _unique(prefix: str) -> str:

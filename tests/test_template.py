@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rotator.constants import Stage, Step
-from sandbox.functions import PROJECT_ROOT, load_handler, load_template, rotation_functions
+from sandbox.functions import PROJECT_ROOT, load_handler, load_template, refresh_function, rotation_functions
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
 from tests.helpers import version_with
 from tests.leak_canary import register_secret, secret_parts
@@ -84,13 +84,39 @@ def _policies(spec: Any, resources: dict[str, Any] | None = None) -> list[tuple[
     return found
 
 
+_CLUSTER_SCOPE = {"ArnLike": {"ecs:cluster": {"Fn::Split": [",", {"Fn::Sub": [
+    "arn:*:ecs:*:*:cluster/${Names}", {"Names": {"Fn::Join": [",arn:*:ecs:*:*:cluster/", {"Ref": "ConsumerClusters"}]}}
+]}]}}}  # fmt: skip
+
+
+def _ecs_scoped(statement: dict[str, Any], arn: str) -> bool:
+    """ECS: the consumer clusters only. DescribeTaskDefinition has no resource type (``*``); the list calls
+    have no resource but the ``ecs:cluster`` condition; services and tasks are this account's and region's."""
+    actions = _actions(statement)
+    if not all(action.startswith("ecs:") for action in actions):
+        return False
+    if actions == ["ecs:DescribeTaskDefinition"]:
+        assert arn == "*"
+        return True
+    assert statement["Condition"] == _CLUSTER_SCOPE, statement
+    if arn == "*":
+        assert set(actions) <= {"ecs:ListServices", "ecs:ListTasks"}, actions
+    else:
+        assert arn in ("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*",
+                       "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*"), arn  # fmt: skip
+    return True
+
+
 def test_every_function_has_a_scoped_policy_and_a_source_account_permission() -> None:
     template = load_template()
     resources = template["Resources"]
     for logical_id, spec in rotation_functions(template).items():
-        for _, policy in _policies(spec, resources):
+        for condition, policy in _policies(spec, resources):
             for statement in policy["Statement"]:
                 for arn in _resource_arns(statement["Resource"], template["Parameters"]):
+                    if _ecs_scoped(statement, arn):
+                        assert condition == "HasConsumerClusters", "ECS permissions only with consumer clusters"
+                        continue
                     assert arn != "*", f"{logical_id} has a wildcard resource"
                     if _actions(statement) == ["s3:ListBucket"]:  # the keyring object's prefix only
                         assert arn == "arn:${AWS::Partition}:s3:::${Bucket}", arn
@@ -111,6 +137,34 @@ def test_every_function_has_a_scoped_policy_and_a_source_account_permission() ->
         for permission in permissions:
             assert permission["Principal"] == "secretsmanager.amazonaws.com"
             assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_the_refresh_function_exists_only_with_consumer_clusters_and_is_scoped() -> None:
+    template = load_template()
+    resources = template["Resources"]
+    spec = refresh_function(template)
+    for name, resource in resources.items():
+        if "Consumers" in name or name in ("RotationSucceededRule", "ConsumerDeploymentFailedRule"):
+            assert resource.get("Condition") == "HasConsumerClusters", name
+    ((_, policy),) = _policies(spec, resources)
+    alarm_topic = ({"Ref": "AlarmTopic"}, {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]})
+    for statement in policy["Statement"]:
+        if statement["Resource"] in alarm_topic:  # publishing failures to the stack's own topic
+            continue
+        for arn in _resource_arns(statement["Resource"], template["Parameters"]):
+            if not _ecs_scoped(statement, arn):
+                assert ":secret:${AppName}/${Environment}/" in arn, arn
+    permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"
+                   and r["Properties"]["FunctionName"] == {"Fn::GetAtt": [spec.logical_id, "Arn"]}]  # fmt: skip
+    assert sorted(p["SourceArn"]["Fn::GetAtt"][0] for p in permissions) == [
+        "ConsumerDeploymentFailedRule", "RotationSucceededRule"]  # fmt: skip
+    assert {p["Principal"] for p in permissions} == {"events.amazonaws.com"}
+    pattern = resources["RotationSucceededRule"]["Properties"]["EventPattern"]
+    assert pattern["detail"]["eventName"] == ["RotationSucceeded"]
+    assert (
+        pattern["detail"]["additionalEventData"]
+        == (resources["RotationFailedRule"]["Properties"]["EventPattern"]["detail"]["additionalEventData"])
+    ), "the same secrets as the failure rule: the stack's own"
 
 
 def test_master_and_admin_secrets_are_readable_only_when_configured() -> None:
