@@ -16,7 +16,7 @@ from typing import Any
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
-__all__ = ["add_container_host", "inject", "model_service_tasks", "roll_out", "start_tasks"]
+__all__ = ["add_container_host", "deployed_at", "inject", "model_service_tasks", "roll_out", "start_tasks"]
 
 
 def _backend() -> Any:
@@ -49,6 +49,13 @@ def roll_out(cluster: str, service: str, task_definition: str) -> None:
     primary = dict(found.deployments[0], status="PRIMARY", taskDefinition=task_definition, id=f"ecs-svc/{service}-2")
     found.deployments = [primary, *previous]
     found.task_definition = task_definition
+
+
+def deployed_at(cluster: str, service: str, at: datetime) -> None:
+    """Date the service's primary deployment ``at`` (a service deployed before the sandbox started)."""
+    for deployment in _backend().services[f"{cluster}:{service}"].deployments:
+        if deployment["status"] == "PRIMARY":
+            deployment["createdAt"] = deployment["updatedAt"] = at
 
 
 def model_service_tasks() -> None:

@@ -67,12 +67,12 @@ class Engine:
     def _run(self, request: RotationEvent, scope: InvocationScope, invoked_arn: str | None) -> str:
         description = self.sm.describe(request.arn)
         scope.name_secret(description.name)
-        stages = _check_stages(description, request.token)
+        stages = _check_stages(description, request.token, request.step)
         _check_invoker(description, invoked_arn)
         ref = SecretRef(arn=description.arn, name=description.name, token=request.token)
         versions = VersionReader(self.sm, description, request.token, scope.redactor, self.strategy)
         if request.step is Action.REVOKE_PREVIOUS:
-            return self._revoke_previous(description, ref, versions, stages)
+            return self._revoke_previous(description, ref, versions)
         if Stage.CURRENT in stages:
             if request.step is Step.FINISH:
                 # Promotion already happened (a re-driven finishSecret): only the idempotent clean-up is left.
@@ -113,12 +113,8 @@ class Engine:
         self._after_promotion(ref, versions)
         return "promoted"
 
-    def _revoke_previous(
-        self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any], stages: tuple[str, ...]
-    ) -> str:
+    def _revoke_previous(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> str:
         """An operator's last step of a rotation: AWSPREVIOUS stops working, once no consumer can hold it."""
-        if Stage.CURRENT not in stages:
-            raise NotPendingError(f"revokePrevious names version {ref.token}, which is not AWSCURRENT of {ref.name}")
         if description.stuck_pending is not None:
             raise NotPendingError(f"a rotation of {ref.name} is under way: revoke after it finished")
         if description.version_with(Stage.PREVIOUS) is None:
@@ -134,12 +130,14 @@ class Engine:
         self.strategy.retire(RetireRequest(ref, versions))
 
 
-def _check_stages(description: SecretDescription, token: str) -> tuple[str, ...]:
+def _check_stages(description: SecretDescription, token: str, step: Step | Action) -> tuple[str, ...]:
     if not description.rotation_enabled:
         raise RotationDisabledError(f"rotation is not enabled for {description.name}")
     if token not in description.versions:
         raise UnknownVersionError(f"token {token} is not a version of {description.name}")
     stages = description.versions[token]
+    if step is Action.REVOKE_PREVIOUS and Stage.CURRENT not in stages:
+        raise NotPendingError(f"{step.value} names version {token}, which is not AWSCURRENT of {description.name}")
     if Stage.CURRENT not in stages and Stage.PENDING not in stages:
         raise NotPendingError(f"version {token} of {description.name} is not AWSPENDING")
     return stages

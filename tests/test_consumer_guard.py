@@ -1,0 +1,244 @@
+"""No credential is taken away while a running ECS consumer holds it; revokePrevious; the refresh function.
+
+Real PostgreSQL and Redis, ECS and Secrets Manager on the moto server (real HTTP calls from the handlers).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from rotator.constants import Action, Step
+from rotator.errors import ConsumerCheckError, PolicyError, StaleConsumersError
+from rotator.refresh import refresh_handler
+from sandbox.ecs_world import add_container_host, deployed_at, inject, start_tasks
+from sandbox.harness import KindHarness, Targets, by_label
+from sandbox.moto_server import Fault, MotoServer
+from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
+from tests.helpers import emulator_for, engine_for, expect_failure, snapshot
+from tests.leak_canary import register_secret, secret_parts
+
+OVERLAPPING = ["postgres (alternating users)", "redis (ACL user via admin)"]
+
+
+class Consumers:
+    """A cluster whose services inject secrets, and the tasks ECS runs for them."""
+
+    def __init__(self) -> None:
+        self.ecs = boto3.client("ecs")
+        self.cluster = f"amply-{secrets.token_hex(3)}"
+        add_container_host(self.ecs, boto3.client("ec2"), self.cluster)
+
+    def service(self, arn: str, *, launched: datetime) -> str:
+        """A service deployed with one task at ``launched``, injecting ``arn``; its name."""
+        name = f"app-{secrets.token_hex(3)}"
+        definition = inject(self.ecs, name, arn)
+        self.ecs.create_service(cluster=self.cluster, serviceName=name, taskDefinition=definition, desiredCount=1)
+        deployed_at(self.cluster, name, launched)
+        start_tasks(self.ecs, self.cluster, name, definition, 1, launched)
+        return name
+
+    def replace_tasks(self, service: str) -> None:
+        """What a finished deployment leaves: a task launched now (it read the current value), the old gone."""
+        old = self.ecs.list_tasks(cluster=self.cluster, serviceName=service)["taskArns"]
+        definition = self.deployment(service)["taskDefinition"]
+        start_tasks(self.ecs, self.cluster, service, definition, 1, datetime.now(UTC) + timedelta(seconds=1))
+        for task in old:
+            self.ecs.stop_task(cluster=self.cluster, task=task)
+
+    def deployment(self, service: str) -> dict[str, Any]:
+        found = self.ecs.describe_services(cluster=self.cluster, services=[service])["services"][0]
+        return dict(next(d for d in found["deployments"] if d["status"] == "PRIMARY"))
+
+
+def _world(targets: Targets, harness: KindHarness, **env: str) -> tuple[Consumers, RotateSecretEmulator, Any, str]:
+    consumers = Consumers()
+    handler = engine_for(harness.kind, ROTATION_CONSUMER_CLUSTERS=consumers.cluster, **env)
+    emulator = emulator_for(handler)
+    value = harness.seed(targets)
+    register_secret(*secret_parts(value))
+    arn = str(targets.client.create_secret(Name=f"amply/test/{secrets.token_hex(4)}", SecretString=value)["ARN"])
+    emulator.enable_rotation(arn, harness.kind)
+    return consumers, emulator, handler, arn
+
+
+@pytest.mark.parametrize("label", OVERLAPPING)
+def test_a_stale_consumer_is_refreshed_and_its_credential_kept_until_it_is_replaced(
+    targets: Targets, fault_free: None, label: str
+) -> None:
+    harness = by_label(label)
+    consumers, emulator, _, arn = _world(targets, harness)
+    assert emulator.rotate(arn).ok  # no consumer yet
+    held = targets.value(arn, "AWSPREVIOUS")
+    service = consumers.service(arn, launched=datetime.now(UTC) - timedelta(days=1))  # it read AWSPREVIOUS
+    before = consumers.deployment(service)
+
+    error = expect_failure(targets.client, emulator, arn, Step.SET, StaleConsumersError)
+    assert error.services == (f"{consumers.cluster}/{service}",)
+    assert service in str(error)
+    assert "retried" in str(error)
+    assert harness.works(targets, held), "the credential the running task holds was taken away"
+    refreshed = consumers.deployment(service)
+    assert refreshed["id"] != before["id"], "the guard started a new deployment"
+
+    # Secrets Manager's retry while the deployment still runs: refused again, no second deployment.
+    retried = emulator.retry(arn)
+    assert isinstance(retried.error, StaleConsumersError)
+    assert retried.failed_step is Step.SET
+    assert consumers.deployment(service)["id"] == refreshed["id"]
+    assert harness.works(targets, held)
+
+    consumers.replace_tasks(service)
+    assert emulator.retry(arn).ok
+    assert harness.works(targets, targets.value(arn, "AWSCURRENT"))
+
+
+def test_single_user_with_consumers_is_refused_unless_the_outage_is_accepted(
+    targets: Targets, fault_free: None
+) -> None:
+    harness = by_label("postgres (single user)")
+    consumers, emulator, _, arn = _world(targets, harness)
+    consumers.service(arn, launched=datetime.now(UTC))
+    error = expect_failure(targets.client, emulator, arn, Step.SET, PolicyError)
+    assert "alternating users" in str(error)
+    assert "ROTATION_ACCEPT_CONSUMER_OUTAGE" in str(error)
+    assert harness.works(targets, targets.value(arn, "AWSCURRENT"))
+
+    accepting = emulator_for(engine_for("postgres", ROTATION_CONSUMER_CLUSTERS=consumers.cluster,
+                                        ROTATION_ACCEPT_CONSUMER_OUTAGE="true"))  # fmt: skip
+    accepting.enable_rotation(arn, "postgres")
+    assert accepting.retry(arn).ok
+
+
+def test_without_consumers_single_user_rotates(targets: Targets, fault_free: None) -> None:
+    _, emulator, _, arn = _world(targets, by_label("postgres (single user)"))
+    assert emulator.rotate(arn).ok
+
+
+@pytest.mark.parametrize("fault", [None, Fault("ListServices", times=50)], ids=["missing cluster", "throttled"])
+def test_consumers_that_cannot_be_searched_stop_the_step(
+    targets: Targets, moto_server: MotoServer, fault_free: None, fault: Fault | None
+) -> None:
+    harness = by_label("redis (ACL user via admin)")
+    clusters = "no-such-cluster" if fault is None else Consumers().cluster
+    handler = engine_for("redis", ROTATION_CONSUMER_CLUSTERS=clusters, ROTATION_SM_MAX_ATTEMPTS="2")
+    emulator = emulator_for(handler)
+    value = harness.seed(targets)
+    register_secret(*secret_parts(value))
+    arn = str(targets.client.create_secret(Name=f"amply/test/{secrets.token_hex(4)}", SecretString=value)["ARN"])
+    emulator.enable_rotation(arn, "redis")
+    guard_free = emulator_for(engine_for("redis"))
+    guard_free.enable_rotation(arn, "redis")
+    assert guard_free.rotate(arn).ok  # an AWSPREVIOUS to protect
+    if fault is not None:
+        moto_server.log.inject(fault)
+    error = expect_failure(targets.client, emulator, arn, Step.SET, ConsumerCheckError)
+    code = "ClusterNotFoundException" if fault is None else "ThrottlingException"
+    assert code in str(error)
+    assert harness.works(targets, targets.value(arn, "AWSPREVIOUS"))
+
+
+def _revoke(handler: Any, kind: str, arn: str, token: str) -> None:
+    handler({"Step": Action.REVOKE_PREVIOUS.value, "SecretId": arn, "ClientRequestToken": token},
+            LambdaContext(lambda_arn(kind)))  # fmt: skip
+
+
+@pytest.mark.parametrize("label", OVERLAPPING)
+def test_revoke_previous_waits_for_consumers_then_ends_the_overlap(
+    targets: Targets, fault_free: None, label: str
+) -> None:
+    harness = by_label(label)
+    consumers, emulator, handler, arn = _world(targets, harness)
+    service = consumers.service(arn, launched=datetime.now(UTC) - timedelta(days=1))
+    assert emulator.rotate(arn).ok  # the first rotation takes nothing away
+    previous, current = targets.value(arn, "AWSPREVIOUS"), targets.value(arn, "AWSCURRENT")
+    token = emulator.version_with(arn, "AWSCURRENT")
+    assert token is not None
+    before = snapshot(targets.client, arn)
+    with pytest.raises(StaleConsumersError):
+        _revoke(handler, harness.kind, arn, token)
+    assert harness.works(targets, previous)
+    assert snapshot(targets.client, arn) == before
+
+    consumers.replace_tasks(service)
+    _revoke(handler, harness.kind, arn, token)
+    assert not harness.works(targets, previous), "AWSPREVIOUS still works after revoke-previous"
+    assert harness.works(targets, current)
+    _revoke(handler, harness.kind, arn, token)  # idempotent
+    assert harness.works(targets, current)
+    assert snapshot(targets.client, arn) == before, "revoking changes no version"
+
+
+def test_revoke_previous_names_the_current_version(targets: Targets, fault_free: None) -> None:
+    harness = by_label("redis (ACL user via admin)")
+    _, emulator, handler, arn = _world(targets, harness)
+    assert emulator.rotate(arn).ok
+    previous = emulator.version_with(arn, "AWSPREVIOUS")
+    assert previous is not None
+    with pytest.raises(Exception, match="not AWSCURRENT"):
+        _revoke(handler, "redis", arn, previous)
+    assert harness.works(targets, targets.value(arn, "AWSPREVIOUS"))
+
+
+@pytest.fixture
+def alarms(moto_server: MotoServer) -> tuple[str, Callable[[], list[dict[str, Any]]]]:
+    """An alarm topic with a queue subscribed: the topic's ARN and a reader of what reached the queue."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name=f"alarms-{secrets.token_hex(3)}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"alarms-{secrets.token_hex(3)}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    def read() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return topic, read
+
+
+def test_the_refresh_function_redeploys_every_consumer_and_alarms_on_failures(
+    targets: Targets, moto_server: MotoServer, fault_free: None, alarms: tuple[str, Callable[[], list[Any]]]
+) -> None:
+    topic, read = alarms
+    consumers = Consumers()
+    arn = str(targets.client.create_secret(Name=f"amply/test/{secrets.token_hex(4)}", SecretString="x" * 40)["ARN"])
+    services = [consumers.service(arn, launched=datetime.now(UTC)) for _ in range(2)]
+    unrelated = consumers.service(f"{arn}-other", launched=datetime.now(UTC))
+    before = {service: consumers.deployment(service)["id"] for service in [*services, unrelated]}
+    refresh = refresh_handler({"ROTATION_CONSUMER_CLUSTERS": consumers.cluster, "ROTATION_ALARM_TOPIC_ARN": topic})
+    rotated = {"detail": {"eventName": "RotationSucceeded", "additionalEventData": {"SecretId": arn}}}
+
+    outcome = refresh(rotated)
+    assert sorted(outcome["refreshed"]) == sorted(f"{consumers.cluster}/{s}" for s in services)
+    assert outcome["failed"] == []
+    assert read() == []
+    for service in services:
+        assert consumers.deployment(service)["id"] != before[service]
+    assert consumers.deployment(unrelated)["id"] == before[unrelated]
+
+    moto_server.log.inject(Fault("UpdateService", times=50))
+    outcome = refresh(rotated)
+    assert outcome["refreshed"] == []
+    assert len(outcome["failed"]) == 2
+    (message,) = read()
+    assert all(service in message["detail"] for service in services)
+    assert "ThrottlingException" in message["detail"]
+    moto_server.log.clear_faults()
+
+    service_arn = f"arn:aws:ecs:us-east-1:123456789012:service/{consumers.cluster}/{services[0]}"
+    reason = "ECS deployment circuit breaker: tasks failed to start."
+    failed = {"resources": [service_arn], "detail": {"eventName": "SERVICE_DEPLOYMENT_FAILED",
+              "deploymentId": "ecs-svc/7", "reason": reason}}  # fmt: skip
+    assert refresh(failed)["alarm"] is True
+    (message,) = read()
+    assert "rolled back" in message["detail"]
+    assert arn in message["detail"]
+    elsewhere = {**failed, "resources": [service_arn.replace(consumers.cluster, "other-cluster")]}
+    assert refresh(elsewhere)["alarm"] is False
+    assert read() == []
