@@ -1,4 +1,4 @@
-"""``rotation``: trigger and follow rotations, stage Stripe keys, show status, recover stuck rotations.
+"""``rotation``: trigger and follow rotations, stage Stripe keys, show status, follow ECS consumers, revoke.
 
 Works against AWS with the standard credential chain (``--profile``,
 ``--region``) and against the local sandbox (``python -m sandbox serve``;
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rotation_cli.aws import Aws, LogsUnavailable, kind_of
-from rotator.constants import Stage
+from rotator.constants import Action, Stage
 from rotator.errors import RotationError, SecretNotFoundError, SecretsManagerError, TargetUnreachableError
 from rotator.secrets_manager import SecretDescription
 from rotator.staging import STAGED_LABEL
@@ -162,6 +162,8 @@ def cmd_rotate(aws: Aws, args: argparse.Namespace) -> int:
     if args.all is None:
         token = rotate_one(aws, args.secret_id, args)
         print(f"{args.secret_id}: rotated, AWSCURRENT is {token}")
+        if args.wait_consumers:
+            wait_consumers(aws, args.secret_id, args.cluster, timeout=args.timeout, poll=args.poll, quiet=args.quiet)
         return 0
     found = [d for d in aws.sm.list_secrets(args.all) if d.rotation_enabled]
     if not found:
@@ -316,6 +318,70 @@ def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -
             "unsearched_clusters": search.unsearched}  # fmt: skip
 
 
+def wait_consumers(
+    aws: Aws, secret_id: str, clusters: Sequence[str] | None, *, timeout: float, poll: float, quiet: bool
+) -> None:
+    """Follow the consumers' redeployment until each runs only tasks launched after AWSCURRENT became current
+    and its rollout completed; CommandError for a rolled-back deployment, a cluster not searched, or a timeout."""
+    from rotator.consumers import describe, find_consumers, stale_tasks
+
+    deadline = time.monotonic() + timeout
+    searched = clusters or aws.clusters()
+    while True:
+        description = aws.sm.describe(secret_id)
+        since = aws.sm.current_since(description)
+        search = find_consumers(aws.ecs, searched, description.arn, description.name, description.tags)
+        if search.unsearched:
+            failed = ", ".join(f"{cluster} ({code})" for cluster, code in search.unsearched.items())
+            raise CommandError(f"{description.name}: cannot follow consumers in {failed}")
+        waiting: dict[str, str] = {}
+        for found in search.consumers:
+            consumer = describe(aws.ecs, found)
+            if consumer.rollout == "FAILED":
+                raise CommandError(
+                    f"{description.name}: the deployment of {consumer.key} failed and was rolled back; its tasks keep "
+                    "the old value. Fix the service, redeploy it, then `rotation consumers` to check"
+                )
+            stale = stale_tasks(aws.ecs, consumer, since) if since is not None else []
+            if stale or consumer.rollout == "IN_PROGRESS":
+                never = since is not None and (consumer.deployed_at is None or consumer.deployed_at < since)
+                waiting[consumer.key] = f"{len(stale)} tasks on an older value" + (
+                    " and no deployment since the rotation (is the RotationSucceeded rule receiving events?)"
+                    if never
+                    else f", rollout {consumer.rollout or 'unknown'}"
+                )
+        if not waiting:
+            print(f"{description.name}: {len(search.consumers)} consumer services run the current value")
+            return
+        if not quiet:
+            _say(f"{description.name}: waiting for " + "; ".join(f"{k}: {v}" for k, v in sorted(waiting.items())))
+        if time.monotonic() > deadline:
+            raise CommandError(
+                f"{description.name}: consumers not on the current value after {timeout:.0f} s: "
+                + "; ".join(f"{k}: {v}" for k, v in sorted(waiting.items()))
+            )
+        time.sleep(poll)
+
+
+def cmd_revoke_previous(aws: Aws, args: argparse.Namespace) -> int:
+    """The runbook's last step: the rotation function makes AWSPREVIOUS's credential stop working, once no
+    consumer task can hold it (it checks, and refuses otherwise)."""
+    description = aws.sm.describe(args.secret_id)
+    token = description.version_with(Stage.CURRENT)
+    if description.rotation_lambda_arn is None or token is None:
+        raise CommandError(f"{description.name}: no rotation function or no AWSCURRENT version", status=2)
+    _confirm(f"{description.name}: make the AWSPREVIOUS credential stop working?", args.yes)
+    event = {"Step": Action.REVOKE_PREVIOUS.value, "SecretId": description.arn, "ClientRequestToken": token}
+    response = aws.lambda_.invoke(FunctionName=description.rotation_lambda_arn, Payload=json.dumps(event).encode())
+    answer = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        error = answer if isinstance(answer, dict) else {}
+        raise CommandError(f"{description.name}: {error.get('errorType', 'error')}: {error.get('errorMessage', '')}")
+    outcome = answer.get("outcome") if isinstance(answer, dict) else None
+    print(f"{description.name}: {outcome or 'done'}")
+    return 0
+
+
 def cmd_consumers(aws: Aws, args: argparse.Namespace) -> int:
     report = consumers_report(aws, args.secret_id, args.cluster)
     if args.json:
@@ -452,6 +518,9 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("--all", metavar="PREFIX", help="every secret under PREFIX with rotation enabled")
     rotate.add_argument("--concurrency", type=_positive, default=5, help="rotations in flight with --all (default 5)")
     follow_options(rotate)
+    rotate.add_argument("--wait-consumers", action="store_true",
+                        help="then follow the ECS consumers' redeployment until they run the new value")  # fmt: skip
+    rotate.add_argument("--cluster", action="append", help="with --wait-consumers: search this cluster (repeatable)")
     stage = command("stage", "validate a new value read from standard input, then rotate to it")
     stage.add_argument("secret_id")
     stage.add_argument("--no-rotate", action="store_true", help="stage only; the next rotation promotes it")
@@ -466,6 +535,9 @@ def parser() -> argparse.ArgumentParser:
     consumers.add_argument("secret_id")
     consumers.add_argument("--cluster", action="append", help="search this cluster (repeatable; default: all)")
     consumers.add_argument("--json", action="store_true")
+    revoke = command("revoke-previous", "make AWSPREVIOUS's credential stop working once no consumer holds it")
+    revoke.add_argument("secret_id")
+    revoke.add_argument("--yes", action="store_true", help="do not ask")
     rollback = command("rollback", "make AWSPREVIOUS current again (after confirmation)")
     rollback.add_argument("secret_id")
     rollback.add_argument("--yes", action="store_true", help="do not ask")
@@ -479,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments.error("rotate needs SECRET_ID or --all PREFIX, not both")  # exit 2, before any call
     commands = {
         "rotate": cmd_rotate, "stage": cmd_stage, "status": cmd_status, "unstick": cmd_unstick,
-        "rollback": cmd_rollback, "consumers": cmd_consumers,
+        "rollback": cmd_rollback, "consumers": cmd_consumers, "revoke-previous": cmd_revoke_previous,
     }  # fmt: skip
     from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError, ProfileNotFound
 

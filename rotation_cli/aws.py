@@ -51,6 +51,7 @@ class Aws:
         self.sm = SecretsManager(client)
         self._logs = self._session.client("logs", **options)
         self.ecs = self._session.client("ecs", **options)
+        self.lambda_ = self._session.client("lambda", **options)
         self.where = f"region {client.meta.region_name} at {client.meta.endpoint_url}"
 
     def rotation_log(self, description: SecretDescription, token: str, since_ms: int) -> list[dict[str, Any]]:

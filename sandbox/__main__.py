@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sandbox.functions import schedules_by_kind
 from sandbox.harness import KindHarness, by_label
@@ -35,6 +36,9 @@ DEMO: tuple[tuple[str, str], ...] = (
     ("amply/sandbox/stripe-secret-key", "stripe (staged secret key)"),
 )
 
+# Secrets injected into ECS consumer services (real processes that read the value once, at launch).
+ECS_CONSUMED = ("amply/sandbox/reporting-database-url", "amply/sandbox/redis-url")
+
 
 def _seed(
     servers: Servers, name: str, harness: KindHarness, value: str | None = None, *, arn: str | None = None
@@ -47,6 +51,22 @@ def _seed(
     servers.emulator.enable_rotation(name, harness.kind, schedule=schedules_by_kind().get(harness.kind), arn=arn)
 
 
+def _report_consumers(consumers: list[Any]) -> int:
+    """Wait for each consumer service's redeployment after its secret rotated; print it; the failures."""
+    deadline, failed = time.monotonic() + 60, 0
+    while any(service.rollouts == 0 for service in consumers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print("\nECS consumers (secret read once, at task start), redeployed by the refresh function:")
+    rows = []
+    for service in consumers:
+        with service.lock:
+            logins, refused = service.logins, service.refused
+        failed += service.rollouts == 0 or refused > 0
+        rows.append([service.key, "yes" if service.rollouts else "NO", str(logins), str(refused)])
+    print_table(["service", "redeployed", "logins", "refused"], rows)
+    return failed
+
+
 def demo() -> int:
     """Seed and rotate every sandbox secret once; print what happened."""
     with running_sandbox() as servers:
@@ -54,10 +74,13 @@ def demo() -> int:
         print(f"Secrets Manager emulator (moto server) on {server.endpoint}")
         print(f"PostgreSQL {postgres.host}:{postgres.port} (SCRAM-SHA-256, every statement logged)")
         print(f"Redis {servers.redis.host}:{servers.redis.port} (ACL file)")
-        rows, checks, failures, passwords = [], [], 0, []
+        rows, checks, failures, passwords, consumers = [], [], 0, [], []
         for name, label in DEMO:
             harness = by_label(label)
             _seed(servers, name, harness)
+            if name in ECS_CONSUMED:
+                arn = targets.client.describe_secret(SecretId=name)["ARN"]
+                consumers.append(servers.ecs.run_service(arn, label))
             harness.before_rotation(targets, name)
             before = server.log.calls.copy()
             started = time.perf_counter()
@@ -83,6 +106,7 @@ def demo() -> int:
         print("\nchecked after each rotation:")
         for check in checks:
             print(textwrap.fill(check, WIDTH, initial_indent="  ", subsequent_indent="      "))
+        failures += _report_consumers(consumers)
         log = postgres.log_text()
         leaked = sum(1 for password in passwords if password in log)
         print()
@@ -115,6 +139,7 @@ def serve(port: int, *, bind: str = "127.0.0.1", advertise: str | None = None, s
         signal.signal(number, lambda *_: stop.set())
     with running_sandbox(port, bind=bind, advertise=advertise) as servers:
         servers.moto.log.rotate_secret = servers.emulator.handle_api
+        servers.moto.log.invoke_function = servers.emulator.invoke_function
         ship_handler_logs(servers.moto.endpoint)
         arns = local_invoke_arns(servers.emulator) if sam_local else {}
         for name, label in DEMO:

@@ -16,7 +16,10 @@ from typing import Any
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
-__all__ = ["add_container_host", "deployed_at", "inject", "model_service_tasks", "roll_out", "start_tasks"]
+__all__ = [
+    "add_container_host", "begin_rollout", "deployed_at", "end_rollout", "inject", "model_service_tasks", "roll_out",
+    "start_tasks",
+]  # fmt: skip
 
 
 def _backend() -> Any:
@@ -49,6 +52,23 @@ def roll_out(cluster: str, service: str, task_definition: str) -> None:
     primary = dict(found.deployments[0], status="PRIMARY", taskDefinition=task_definition, id=f"ecs-svc/{service}-2")
     found.deployments = [primary, *previous]
     found.task_definition = task_definition
+
+
+def begin_rollout(cluster: str, service: str) -> None:
+    """After ``UpdateService`` (moto made its deployment the new PRIMARY at once): the PRIMARY rolls out
+    (``IN_PROGRESS``) while the deployment it replaces stays ACTIVE, its tasks still running."""
+    found = _backend().services[f"{cluster}:{service}"]
+    primary = found.deployments[0]
+    replaced = dict(primary, id=f"{primary['id']}-replaced", status="ACTIVE", rolloutState="COMPLETED")
+    primary["rolloutState"] = "IN_PROGRESS"
+    found.deployments = [primary, replaced]
+
+
+def end_rollout(cluster: str, service: str, state: str) -> None:
+    """The PRIMARY deployment ``COMPLETED`` (or ``FAILED``: the circuit breaker rolled it back); the ACTIVE one
+    is gone either way (its tasks were replaced, or they are the service's again)."""
+    found = _backend().services[f"{cluster}:{service}"]
+    found.deployments = [dict(found.deployments[0], rolloutState=state)]
 
 
 def deployed_at(cluster: str, service: str, at: datetime) -> None:

@@ -7,6 +7,7 @@ reaches moto's backend directly because it runs in the same process.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -23,6 +25,7 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 StartResponse = Callable[..., Any]
+_INVOCATION = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 
 
 @dataclass
@@ -50,6 +53,10 @@ class _RequestLog:
         self._faults: list[Fault] = []
         # Set by the interactive sandbox: answers RotateSecret the way Secrets Manager does.
         self.rotate_secret: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
+        # Called with the request body after moto answered one of these operations (the sandbox's ECS agent).
+        self.after_call: dict[str, Callable[[dict[str, Any]], None]] = {}
+        # Set by the interactive sandbox: Lambda's Invoke for the rotation functions (``rotation revoke-previous``).
+        self.invoke_function: Callable[[str, dict[str, Any]], tuple[bool, Any]] | None = None
         # What real S3 answers a caller without s3:ListBucket for a missing object: 403, not 404.
         self.missing_objects_denied = False
 
@@ -71,6 +78,17 @@ class _RequestLog:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        invoked = _INVOCATION.fullmatch(str(environ.get("PATH_INFO", "")))
+        if invoked is not None and self.invoke_function is not None and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            failed, answer = self.invoke_function(
+                unquote(invoked[1]), json.loads(environ["wsgi.input"].read(length) or b"{}")
+            )
+            headers = [("Content-Type", "application/json")] + (
+                [("X-Amz-Function-Error", "Unhandled")] if failed else []
+            )
+            start_response("200 OK", headers)
+            return [json.dumps(answer).encode()]
         if self.missing_objects_denied and not target and environ.get("REQUEST_METHOD") == "GET":
             return self._missing_as_denied(environ, start_response)
         operation = target.rsplit(".", 1)[-1]  # any JSON API (Secrets Manager, ECS, Logs) can be faulted
@@ -91,12 +109,23 @@ class _RequestLog:
                 reason = "200 OK" if status == 200 else f"{status} Bad Request"
                 start_response(reason, [("Content-Type", "application/x-amz-json-1.1")])
                 return [json.dumps(answer).encode()]
+            if operation in self.after_call and fault is None:
+                return self._then_notify(operation, environ, start_response)
             if fault is not None and fault.kind == "fail_after":
                 list(self._app(environ, _discard_response))
                 body = json.dumps({"__type": "InternalServiceError", "message": "injected failure"}).encode()
                 start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.1")])
                 return [body]
         return self._app(environ, start_response)
+
+    def _then_notify(self, operation: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        import io
+
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        answer = b"".join(self._app(environ, start_response))
+        self.after_call[operation](json.loads(body or b"{}"))
+        return [answer]
 
     def _missing_as_denied(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         answer: dict[str, Any] = {}

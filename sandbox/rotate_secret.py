@@ -89,6 +89,8 @@ class RotateSecretEmulator:
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         self._handlers = dict(handlers)
         self._lock = threading.Lock()
+        # EventBridge's targets for Secrets Manager's RotationSucceeded (delivered asynchronously, as there).
+        self.on_success: list[Callable[[dict[str, Any]], Any]] = []
 
     @staticmethod
     def _backend() -> Any:
@@ -234,6 +236,12 @@ class RotateSecretEmulator:
             secret.last_rotation_date = int(time.time())
             days = secret.auto_rotate_after_days
             secret.next_rotation_date = int(time.time()) + days * 86400 if days else None
+            succeeded = {
+                "source": "aws.secretsmanager", "detail-type": "AWS Service Event via CloudTrail",
+                "detail": {"eventName": "RotationSucceeded", "additionalEventData": {"SecretId": secret.arn}},
+            }  # fmt: skip
+            for target in self.on_success:
+                threading.Thread(target=target, args=(succeeded, None), daemon=True).start()
         return result
 
     def handle_api(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -281,6 +289,17 @@ class RotateSecretEmulator:
             return 400, _error("InvalidRequestException", "A previous rotation isn't complete.")
         threading.Thread(target=self.rotate, args=(secret_id,), kwargs={"token": token}, daemon=True).start()
         return 200, {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
+
+    def invoke_function(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
+        """Lambda's Invoke of a rotation function by name or ARN: (failed, the result or Lambda's error body)."""
+        arn = function if function.startswith("arn:") else lambda_arn(function)
+        handler = self._handlers.get(arn)
+        if handler is None:
+            return True, {"errorType": "ResourceNotFoundException", "errorMessage": f"no function {function}"}
+        try:
+            return False, handler(event, LambdaContext(arn))
+        except Exception as exc:  # what Lambda reports of an unhandled error: its type and message
+            return True, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
     def retry(self, secret_id: str) -> RotationResult:
         """Secrets Manager's retry of an unfinished rotation: same token, all four steps again."""

@@ -24,9 +24,19 @@ from typing import Any
 
 from sandbox.harness import Targets
 
-__all__ = ["KEYRING", "MASTER", "REDIS_ADMIN", "Servers", "quiet_handlers", "quiet_servers", "running_sandbox"]
+__all__ = [
+    "CLUSTER",
+    "KEYRING",
+    "MASTER",
+    "REDIS_ADMIN",
+    "Servers",
+    "quiet_handlers",
+    "quiet_servers",
+    "running_sandbox",
+]
 
 MASTER = "amply/sandbox/database-master"
+CLUSTER = "amply-sandbox"  # the ECS cluster of the sandbox's consumer services
 REDIS_ADMIN = "amply/sandbox/redis-admin"
 KEYRING = ("amply-sandbox-keyring", "checkpoint-signing-key/jwks.json")
 
@@ -56,6 +66,7 @@ class Servers:
     stripe: Any
     emulator: Any
     targets: Targets
+    ecs: Any  # sandbox.ecs_agent.EcsAgent: consumer services in CLUSTER
 
 
 @contextmanager
@@ -67,7 +78,9 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
     """
     import boto3
 
-    from sandbox.functions import load_handler, rotation_functions
+    from sandbox.ecs_agent import EcsAgent
+    from sandbox.ecs_world import add_container_host
+    from sandbox.functions import load_handler, refresh_function, rotation_functions
     from sandbox.moto_server import MotoServer, environment, sandbox_environment
     from sandbox.postgres_server import PostgresServer
     from sandbox.redis_server import RedisServer
@@ -100,6 +113,8 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
         admin_url = f"redis://admin:{redis_admin_password}@{redis_host}:{redis_server.port}/0"
         admin_arn = str(client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)["ARN"])
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
+        add_container_host(boto3.client("ecs"), boto3.client("ec2"), CLUSTER)
+        topic = boto3.client("sns").create_topic(Name="amply-sandbox-rotation-alarms")["TopicArn"]
         targets = Targets(client, postgres.front_url, master_arn, redis_place, admin_arn, stripe_server, KEYRING)
         # As the template passes them: the CA to verify PostgreSQL with, the masters and admins secrets may name.
         configured = {
@@ -107,7 +122,18 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
             "ROTATION_POSTGRES_MASTER_SECRET_ARNS": master_arn,
             "ROTATION_REDIS_ADMIN_SECRET_ARN": admin_arn,
             "ROTATION_REDIS_ADMIN_SECRET_ARNS": admin_arn,
+            "ROTATION_CONSUMER_CLUSTERS": CLUSTER,
+            "ROTATION_ALARM_TOPIC_ARN": topic,
         }
         with environment(configured):
             handlers = {lambda_arn(spec.kind): load_handler(spec) for spec in rotation_functions().values()}
-            yield Servers(server, postgres, redis_server, stripe_server, RotateSecretEmulator(handlers), targets)
+            emulator = RotateSecretEmulator(handlers)
+            agent = EcsAgent(server, CLUSTER)
+            # EventBridge's two rules: a succeeded rotation and a failed ECS deployment reach the refresh function.
+            refresh = load_handler(refresh_function())
+            emulator.on_success.append(refresh)
+            agent.on_event.append(lambda event: refresh(event, None))
+            try:
+                yield Servers(server, postgres, redis_server, stripe_server, emulator, targets, agent)
+            finally:
+                agent.close()

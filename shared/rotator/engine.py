@@ -48,8 +48,8 @@ class Engine:
         self.sm = sm
         self.guard = guard or ConsumerGuard(ConsumerSettings())
 
-    def __call__(self, event: Any, context: Any = None) -> None:
-        """The Lambda handler."""
+    def __call__(self, event: Any, context: Any = None) -> dict[str, str]:
+        """The Lambda handler; what the step did (Secrets Manager ignores it, ``revoke-previous`` prints it)."""
         failure: RotationError | None = None
         with InvocationScope(self.strategy.KIND) as scope:
             try:
@@ -63,6 +63,7 @@ class Engine:
                 # unredacted original (a driver error's text can hold a password).
                 raise failure
             scope.succeeded(outcome)
+            return {"outcome": outcome}
 
     def _run(self, request: RotationEvent, scope: InvocationScope, invoked_arn: str | None) -> str:
         description = self.sm.describe(request.arn)
