@@ -24,8 +24,8 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     while not stop.is_set():
-        # postgres and redis need no targets to log in: the value names its server.
-        print("ok" if harness.works(cast(Targets, None), value) else "refused", flush=True)
+        # postgres and redis need no targets to log in: the value names its server. No value: a broken task.
+        print("ok" if value and harness.works(cast(Targets, None), value) else "refused", flush=True)
         stop.wait(interval)
     return 0
 

@@ -8,7 +8,8 @@ new deployment is PRIMARY and ``IN_PROGRESS`` while the old one stays ACTIVE wit
 every new task has logged in, the old ones stop and the rollout is ``COMPLETED``. A new task whose first
 login is refused fails the rollout (the circuit breaker): the new tasks stop, the old keep running, the rollout
 is ``FAILED`` and ``SERVICE_DEPLOYMENT_FAILED`` goes to each ``on_event`` callback. A service made with
-``stalls`` never finishes a rollout.
+``stalls`` never finishes a rollout; one made ``broken`` launches new tasks that cannot log in (a bad
+image), so its rollouts fail.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ConsumerService:
     label: str  # the sandbox.harness entry whose ``works`` is the login
     count: int
     stalls: bool = False
+    broken: bool = False
     tasks: list[_Task] = field(default_factory=list)
     logins: int = 0
     refused: int = 0
@@ -73,13 +75,16 @@ class EcsAgent:
         model_service_tasks()
         moto.log.after_call["UpdateService"] = self._updated
 
-    def run_service(self, secret_arn: str, label: str, *, count: int = 2, stalls: bool = False) -> ConsumerService:
+    def run_service(
+        self, secret_arn: str, label: str, *, count: int = 2, stalls: bool = False, broken: bool = False
+    ) -> ConsumerService:
         """A service whose ``count`` tasks inject ``secret_arn`` and log in as ``label``'s harness does."""
         name = "app-" + "".join(ch if ch.isalnum() else "-" for ch in label.split(" ")[0]) + "-" + secrets.token_hex(2)
         definition = inject(self._ecs, name, secret_arn)
         self._ecs.create_service(cluster=self.cluster, serviceName=name, taskDefinition=definition, desiredCount=count)
         service = ConsumerService(self.cluster, name, secret_arn, label, count, stalls)
         service.tasks = self._launch(service, definition)
+        service.broken = broken  # its first tasks run; the ones a deployment launches do not
         self.services[name] = service
         return service
 
@@ -95,6 +100,7 @@ class EcsAgent:
 
     def _launch(self, service: ConsumerService, definition: str) -> list[_Task]:
         value = str(self._sm.get_secret_value(SecretId=service.secret_arn)["SecretString"])  # ECS reads valueFrom
+        value = "" if service.broken else value
         arns = start_tasks(self._ecs, self.cluster, service.name, definition, service.count, datetime.now(UTC))
         tasks = []
         for arn in arns:

@@ -13,7 +13,10 @@ does what Secrets Manager does instead:
 * stages an empty version labelled AWSPENDING under a fresh token;
 * invokes the real handler for createSecret, setSecret, testSecret and
   finishSecret with the same token, stopping at the first failing step and
-  leaving AWSCURRENT untouched.
+  leaving AWSCURRENT untouched;
+* keeps sub-second times, and ListSecretVersionIds reports when each version
+  was created (moto answers the time of the call): when AWSCURRENT became
+  current decides which consumer tasks hold an older value.
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ from typing import Any
 from rotator.constants import Stage, Step
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
-__all__ = ["LambdaContext", "RotateSecretEmulator", "RotationInProgressError", "RotationResult", "lambda_arn"]
+__all__ = [
+    "LambdaContext",
+    "model_version_dates",
+    "RotateSecretEmulator",
+    "RotationInProgressError",
+    "RotationResult",
+    "lambda_arn",
+]
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -83,10 +93,32 @@ class RotationResult:
         return self.failed_step is None
 
 
+def model_version_dates() -> None:
+    """ListSecretVersionIds answers each version's creation time, as Secrets Manager does (idempotent)."""
+    import json
+
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.list_secret_version_ids
+    if getattr(original, "dated", False):
+        return
+
+    def list_secret_version_ids(self: Any, secret_id: str) -> str:
+        answer = json.loads(original(self, secret_id))
+        versions = self.secrets[secret_id].versions
+        for entry in answer["Versions"]:
+            entry["CreatedDate"] = versions[entry["VersionId"]].get("createdate", entry["CreatedDate"])
+        return json.dumps(answer)
+
+    list_secret_version_ids.dated = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.list_secret_version_ids = list_secret_version_ids  # type: ignore[method-assign]
+
+
 class RotateSecretEmulator:
     """RotateSecret for the in-process moto server; handlers are looked up by rotation Lambda ARN."""
 
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        model_version_dates()
         self._handlers = dict(handlers)
         self._lock = threading.Lock()
         # EventBridge's targets for Secrets Manager's RotationSucceeded (delivered asynchronously, as there).
@@ -131,7 +163,7 @@ class RotateSecretEmulator:
                 raise ValueError(f"{secret.name} has no AWSCURRENT version to test with")
             token = str(uuid.uuid4())
             copy = dict(secret.versions[current])
-            copy.update(version_id=token, version_stages=[Stage.PENDING.value], createdate=int(time.time()))
+            copy.update(version_id=token, version_stages=[Stage.PENDING.value], createdate=time.time())
             secret.versions[token] = copy
         try:
             self.invoke(secret_id, token, Step.TEST)
@@ -196,7 +228,7 @@ class RotateSecretEmulator:
             token = token or str(uuid.uuid4())
             secret.remove_version_stages_from_old_versions([Stage.PENDING.value])
             secret.versions[token] = {
-                "createdate": int(time.time()),
+                "createdate": time.time(),
                 "version_id": token,
                 "version_stages": [Stage.PENDING.value],
             }
@@ -233,7 +265,7 @@ class RotateSecretEmulator:
                 break
             result.completed_steps.append(step)
         if result.ok:
-            secret.last_rotation_date = int(time.time())
+            secret.last_rotation_date = time.time()  # Secrets Manager keeps sub-second times
             days = secret.auto_rotate_after_days
             secret.next_rotation_date = int(time.time()) + days * 86400 if days else None
             succeeded = {

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from rotation_cli.__main__ import main as rotation
 from rotator.constants import Action, Step
 from rotator.errors import ConsumerCheckError, PolicyError, StaleConsumersError
 from rotator.refresh import refresh_handler
+from sandbox.ecs_agent import EcsAgent
 from sandbox.ecs_world import add_container_host, deployed_at, inject, start_tasks
 from sandbox.harness import KindHarness, Targets, by_label
 from sandbox.moto_server import Fault, MotoServer
@@ -242,3 +244,73 @@ def test_the_refresh_function_redeploys_every_consumer_and_alarms_on_failures(
     elsewhere = {**failed, "resources": [service_arn.replace(consumers.cluster, "other-cluster")]}
     assert refresh(elsewhere)["alarm"] is False
     assert read() == []
+
+
+@pytest.fixture
+def ecs_sandbox(moto_server: MotoServer, fault_free: None) -> Iterator[tuple[EcsAgent, RotateSecretEmulator]]:
+    """Consumer services of real processes in a fresh cluster; RotateSecret and Lambda Invoke answered by an
+    emulator whose functions guard that cluster, and whose succeeded rotations reach the refresh function."""
+    cluster = f"amply-{secrets.token_hex(3)}"
+    add_container_host(boto3.client("ecs"), boto3.client("ec2"), cluster)
+    agent = EcsAgent(moto_server, cluster)
+    emulator = emulator_for(*(engine_for(kind, ROTATION_CONSUMER_CLUSTERS=cluster) for kind in ("postgres", "redis")))
+    emulator.on_success.append(refresh_handler({"ROTATION_CONSUMER_CLUSTERS": cluster}))
+    moto_server.log.rotate_secret, moto_server.log.invoke_function = emulator.handle_api, emulator.invoke_function
+    try:
+        yield agent, emulator
+    finally:
+        moto_server.log.rotate_secret = moto_server.log.invoke_function = None
+        moto_server.log.after_call.clear()
+        agent.close()
+
+
+def _consumed(targets: Targets, agent: EcsAgent, emulator: RotateSecretEmulator, label: str, **kw: Any) -> Any:
+    harness = by_label(label)
+    value = harness.seed(targets)
+    register_secret(*secret_parts(value))
+    arn = str(targets.client.create_secret(Name=f"amply/test/{secrets.token_hex(4)}", SecretString=value)["ARN"])
+    emulator.enable_rotation(arn, harness.kind)
+    return arn, agent.run_service(arn, label, **kw)
+
+
+@pytest.mark.parametrize("label", OVERLAPPING)
+def test_rotate_wait_consumers_then_revoke_previous_from_the_command_line(
+    targets: Targets,
+    ecs_sandbox: tuple[EcsAgent, RotateSecretEmulator],
+    capsys: pytest.CaptureFixture[str],
+    label: str,
+) -> None:
+    agent, emulator = ecs_sandbox
+    harness = by_label(label)
+    arn, service = _consumed(targets, agent, emulator, label)
+    wait = ["--wait-consumers", "--cluster", agent.cluster, "--timeout", "60", "--poll", "0.2", "--quiet"]
+    for _ in range(3):  # each rotation after the first takes a credential away: only once the tasks moved on
+        assert rotation(["rotate", arn, *wait]) == 0, capsys.readouterr().err
+        assert "1 consumer services run the current value" in capsys.readouterr().out
+    assert service.rollouts >= 3
+    assert service.refused == 0, "a consumer task lost its credential"
+    previous = targets.value(arn, "AWSPREVIOUS")
+    assert harness.works(targets, previous)
+    assert rotation(["revoke-previous", arn, "--yes"]) == 0, capsys.readouterr().err
+    assert not harness.works(targets, previous)
+    assert harness.works(targets, targets.value(arn, "AWSCURRENT"))
+    assert service.refused == 0
+
+
+@pytest.mark.parametrize(("kind", "problem"), [("stalls", "rollout IN_PROGRESS"), ("broken", "rolled back")])
+def test_rotate_wait_consumers_reports_a_consumer_that_never_becomes_stable(
+    targets: Targets,
+    ecs_sandbox: tuple[EcsAgent, RotateSecretEmulator],
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    problem: str,
+) -> None:
+    agent, emulator = ecs_sandbox
+    arn, service = _consumed(targets, agent, emulator, "redis (ACL user via admin)", **{kind: True})
+    code = rotation(["rotate", arn, "--wait-consumers", "--cluster", agent.cluster, "--timeout", "4", "--poll",
+                     "0.2", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert service.key in err
+    assert problem in err
+    assert service.refused == 0 or kind == "broken", "the old tasks keep working"
