@@ -1,8 +1,11 @@
-"""Clients that keep logging in with whatever AWSCURRENT holds while rotations run.
+"""Clients that keep logging in while rotations run. Used by the tests and by ``scripts/load.py``.
 
-Each client caches the secret like our users do (a TTL cache) and re-reads it
-on an authentication failure before counting a failed login. Used by the
-zero-downtime tests and by ``scripts/load.py``.
+``run_load``: clients that cache the secret like an SDK cache does (a TTL) and re-read it on an
+authentication failure before counting a failed login.
+
+``run_ecs_consumers``: ECS-style consumers (``sandbox.ecs_agent``), processes that got the secret once at
+launch and never re-read it; with the refresh (the sandbox's functions, which guard revoking steps, and the
+refresh function after each rotation), or without it (functions that know no consumer, and no refresh).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sandbox.rotate_secret import RotateSecretEmulator
 
-__all__ = ["LoadStats", "run_load"]
+__all__ = ["LoadStats", "run_ecs_consumers", "run_load"]
 
 
 @dataclass
@@ -85,3 +89,40 @@ def run_load(
         for thread in threads:
             thread.join()
     return stats
+
+
+def run_ecs_consumers(servers: Any, harness: Any, *, rotations: int, refresh: bool) -> Any:
+    """Rotate a new secret of ``harness`` ``rotations`` times while a consumer service runs; the service.
+
+    A step the guard refused (its consumers were still being redeployed) is retried once the rollouts
+    settled, as Secrets Manager retries it.
+    """
+    import os
+    import secrets
+
+    from rotator.errors import StaleConsumersError
+    from rotator.handler import handler_for
+    from rotator.settings import Settings
+    from sandbox.rotate_secret import lambda_arn
+
+    targets = servers.targets
+    arn = targets.client.create_secret(
+        Name=f"amply/load/ecs-{secrets.token_hex(3)}", SecretString=harness.seed(targets)
+    )["ARN"]
+    emulator = servers.emulator
+    if not refresh:
+        unaware = Settings.from_env({**os.environ, "ROTATION_CONSUMER_CLUSTERS": ""})
+        emulator = RotateSecretEmulator({lambda_arn(harness.kind): handler_for(harness.kind, unaware)})
+    emulator.enable_rotation(arn, harness.kind)
+    service = servers.ecs.run_service(arn, harness.label)
+    for _ in range(rotations):
+        time.sleep(0.5)  # the consumers keep opening connections
+        result = emulator.rotate(arn)
+        while isinstance(result.error, StaleConsumersError):
+            servers.ecs.wait_until_settled()
+            result = emulator.retry(arn)
+        if not result.ok:
+            raise RuntimeError(f"rotation of {arn} failed at {result.failed_step}: {result.error}")
+    time.sleep(0.5)
+    servers.ecs.wait_until_settled()
+    return service
