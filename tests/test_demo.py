@@ -40,7 +40,7 @@ def test_demo_rotates_every_sandbox_secret_and_proves_it() -> None:
         words,
     )
     assert "0 of 2 new password(s) found in clear" in result.stdout
-    consumers = table_rows(result.stdout, "amply-sandbox/")
+    consumers = table_rows(result.stdout.split("\nECS consumers", 1)[1], "amply-sandbox/")
     assert len(consumers) == 2, "a consumer service per ECS-consumed secret"
     for service, (_, redeployed, logins, refused) in consumers.items():
         assert redeployed == "yes", service
