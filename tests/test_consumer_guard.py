@@ -59,15 +59,20 @@ class Consumers:
         return dict(next(d for d in found["deployments"] if d["status"] == "PRIMARY"))
 
 
-def _world(targets: Targets, harness: KindHarness, **env: str) -> tuple[Consumers, RotateSecretEmulator, Any, str]:
-    consumers = Consumers()
-    handler = engine_for(harness.kind, ROTATION_CONSUMER_CLUSTERS=consumers.cluster, **env)
-    emulator = emulator_for(handler)
+def _secret(targets: Targets, harness: KindHarness, emulator: RotateSecretEmulator) -> str:
+    """A new secret seeded by ``harness``, rotated by ``emulator``; its ARN."""
     value = harness.seed(targets)
     register_secret(*secret_parts(value))
     arn = str(targets.client.create_secret(Name=f"amply/test/{secrets.token_hex(4)}", SecretString=value)["ARN"])
     emulator.enable_rotation(arn, harness.kind)
-    return consumers, emulator, handler, arn
+    return arn
+
+
+def _world(targets: Targets, harness: KindHarness, **env: str) -> tuple[Consumers, RotateSecretEmulator, Any, str]:
+    consumers = Consumers()
+    handler = engine_for(harness.kind, ROTATION_CONSUMER_CLUSTERS=consumers.cluster, **env)
+    emulator = emulator_for(handler)
+    return consumers, emulator, handler, _secret(targets, harness, emulator)
 
 
 @pytest.mark.parametrize("label", OVERLAPPING)
@@ -265,11 +270,7 @@ def ecs_sandbox(moto_server: MotoServer, fault_free: None) -> Iterator[tuple[Ecs
 
 
 def _consumed(targets: Targets, agent: EcsAgent, emulator: RotateSecretEmulator, label: str, **kw: Any) -> Any:
-    harness = by_label(label)
-    value = harness.seed(targets)
-    register_secret(*secret_parts(value))
-    arn = str(targets.client.create_secret(Name=f"amply/test/{secrets.token_hex(4)}", SecretString=value)["ARN"])
-    emulator.enable_rotation(arn, harness.kind)
+    arn = _secret(targets, by_label(label), emulator)
     return arn, agent.run_service(arn, label, **kw)
 
 
