@@ -2,7 +2,9 @@
 
 A kind plugs in a Strategy; ``Engine._run`` is the protocol: it describes the
 secret once per invocation, refuses what the protocol forbids, parses the
-values the kind needs, and performs createSecret and finishSecret itself.
+values the kind needs, and performs createSecret and finishSecret itself. Before a setSecret that takes a
+credential away (the strategy's ``revokes``) it asks ``rotator.consumer_guard`` whether a running ECS
+consumer still holds it; ``revokePrevious`` (an operator's action, not a protocol step) runs here too.
 What surrounds it (log keys, redaction, metrics, sanitising, per-call timings)
 lives in ``rotator.boundary``.
 """
