@@ -71,15 +71,10 @@ class ConsumerGuard:
 
     def consumers(self, description: SecretDescription) -> list[Consumer]:
         """The secret's consumers; ConsumerCheckError when a cluster could not be searched."""
-        from botocore.exceptions import ClientError
-
-        try:
-            with timed("ecs", "find consumers"):
-                search = find_consumers(
-                    self.ecs, self.settings.clusters, description.arn, description.name, description.tags
-                )
-        except ClientError as exc:
-            raise ConsumerCheckError(f"cannot search consumers of {description.name}: {_code(exc)}") from None
+        with timed("ecs", "find consumers"):
+            search = find_consumers(
+                self.ecs, self.settings.clusters, description.arn, description.name, description.tags
+            )
         if search.unsearched:
             failed = ", ".join(f"{cluster} ({code})" for cluster, code in sorted(search.unsearched.items()))
             raise ConsumerCheckError(

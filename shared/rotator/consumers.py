@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = [
     "CONSUMERS_TAG", "NOT_CONSUMERS_TAG", "Consumer", "ConsumerSearch", "RunningTask", "find_consumers",
-    "describe", "injects", "refresh", "running_tasks", "stale_tasks",
+    "describe", "injects", "refresh", "running_tasks", "stale_tasks", "value_froms",
 ]  # fmt: skip
 
 CONSUMERS_TAG = "rotation:consumers"
@@ -107,6 +107,13 @@ def _consumer(cluster: str, service: Mapping[str, Any], declared: bool = False) 
     )  # fmt: skip
 
 
+def value_froms(ecs: Any, task_definition: str) -> list[str]:
+    """The ``valueFrom`` of every container secret of a task definition."""
+    document = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    return [entry["valueFrom"] for container in document.get("containerDefinitions", [])
+            for entry in container.get("secrets", [])]  # fmt: skip
+
+
 def find_consumers(
     ecs: Any, clusters: Iterable[str], secret_arn: str, secret_name: str, tags: Mapping[str, str] | None = None
 ) -> ConsumerSearch:
@@ -125,12 +132,7 @@ def find_consumers(
                 found = _consumer(cluster, service)
                 for arn in found.task_definitions:
                     if arn not in definitions:
-                        document = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-                        definitions[arn] = [
-                            entry["valueFrom"]
-                            for container in document.get("containerDefinitions", [])
-                            for entry in container.get("secrets", [])
-                        ]
+                        definitions[arn] = value_froms(ecs, arn)
                 values = (value for arn in found.task_definitions for value in definitions[arn])
                 if found.key not in excluded and any(injects(value, secret_arn, secret_name) for value in values):
                     search.consumers.append(found)

@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from rotator.constants import ENV_ALARM_TOPIC_ARN
 from rotator.consumer_guard import ConsumerGuard, ConsumerSettings
-from rotator.consumers import refresh
+from rotator.consumers import refresh, value_froms
 from rotator.errors import ConsumerCheckError, EventError
 from rotator.observability import logger, metrics
 from rotator.secrets_manager import SecretsManager
@@ -105,15 +105,9 @@ class RefreshFunction:
     def _injected_secrets(self, cluster: str, service: str) -> list[str]:
         ecs = self.guard.ecs
         found = ecs.describe_services(cluster=cluster, services=[service])["services"]
-        names: set[str] = set()
-        for deployment in found[0].get("deployments", []) if found else []:
-            document = ecs.describe_task_definition(taskDefinition=deployment["taskDefinition"])["taskDefinition"]
-            for container in document.get("containerDefinitions", []):
-                for entry in container.get("secrets", []):
-                    value = str(entry["valueFrom"])
-                    if ":secretsmanager:" in value or not value.startswith("arn:"):
-                        names.add(value)
-        return sorted(names)
+        values = {value for d in (found[0].get("deployments", []) if found else [])
+                  for value in value_froms(ecs, d["taskDefinition"])}  # fmt: skip
+        return sorted(value for value in values if ":secretsmanager:" in value or not value.startswith("arn:"))
 
     def _failed(self, message: str, *, count: int) -> None:
         logger.error("consumer refresh failed", extra={"error": message})
