@@ -11,14 +11,14 @@ backend (the server runs in this process).
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
 __all__ = [
-    "add_container_host", "begin_rollout", "deployed_at", "end_rollout", "inject", "model_service_tasks", "roll_out",
-    "start_tasks",
+    "add_container_host", "begin_rollout", "deployed_at", "end_rollout", "inject", "model_service_tasks",
+    "replace_tasks", "roll_out", "serve_secret", "start_tasks",
 ]  # fmt: skip
 
 
@@ -114,3 +114,20 @@ def start_tasks(ecs: Any, cluster: str, service: str, task_definition: str, coun
         if task.task_arn in arns:
             task.started_at = task.created_at = at
     return arns
+
+
+def serve_secret(ecs: Any, cluster: str, service: str, secret: str, launched: datetime) -> None:
+    """A service injecting ``secret``, deployed with one task at ``launched`` (it read the value then)."""
+    definition = inject(ecs, service, secret)
+    ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=definition, desiredCount=1)
+    deployed_at(cluster, service, launched)
+    start_tasks(ecs, cluster, service, definition, 1, launched)
+
+
+def replace_tasks(ecs: Any, cluster: str, service: str) -> None:
+    """What a finished deployment leaves: one task launched now (it read the current value), the old ones gone."""
+    old = ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
+    definition = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
+    start_tasks(ecs, cluster, service, definition, 1, datetime.now(UTC) + timedelta(seconds=1))
+    for task in old:
+        ecs.stop_task(cluster=cluster, task=task)

@@ -19,7 +19,7 @@ from rotator.constants import Action, Step
 from rotator.errors import ConsumerCheckError, PolicyError, StaleConsumersError
 from rotator.refresh import refresh_handler
 from sandbox.ecs_agent import EcsAgent
-from sandbox.ecs_world import add_container_host, deployed_at, inject, start_tasks
+from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
 from sandbox.harness import KindHarness, Targets, by_label
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
@@ -40,19 +40,11 @@ class Consumers:
     def service(self, arn: str, *, launched: datetime) -> str:
         """A service deployed with one task at ``launched``, injecting ``arn``; its name."""
         name = f"app-{secrets.token_hex(3)}"
-        definition = inject(self.ecs, name, arn)
-        self.ecs.create_service(cluster=self.cluster, serviceName=name, taskDefinition=definition, desiredCount=1)
-        deployed_at(self.cluster, name, launched)
-        start_tasks(self.ecs, self.cluster, name, definition, 1, launched)
+        serve_secret(self.ecs, self.cluster, name, arn, launched)
         return name
 
     def replace_tasks(self, service: str) -> None:
-        """What a finished deployment leaves: a task launched now (it read the current value), the old gone."""
-        old = self.ecs.list_tasks(cluster=self.cluster, serviceName=service)["taskArns"]
-        definition = self.deployment(service)["taskDefinition"]
-        start_tasks(self.ecs, self.cluster, service, definition, 1, datetime.now(UTC) + timedelta(seconds=1))
-        for task in old:
-            self.ecs.stop_task(cluster=self.cluster, task=task)
+        replace_tasks(self.ecs, self.cluster, service)
 
     def deployment(self, service: str) -> dict[str, Any]:
         found = self.ecs.describe_services(cluster=self.cluster, services=[service])["services"][0]

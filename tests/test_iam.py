@@ -28,7 +28,7 @@ import pytest
 from rotator.errors import StaleConsumersError
 from rotator.refresh import refresh_handler
 from rotator.staging import STAGED_LABEL
-from sandbox.ecs_world import add_container_host, inject, start_tasks
+from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
 from sandbox.functions import PROJECT_ROOT, load_template, refresh_function
 from sandbox.harness import REDIS_APP_RULES, Targets
 from sandbox.moto_server import ACCOUNT_ID, REGION
@@ -240,7 +240,7 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
                 result = emulator.rotate(arn)
                 if round_ == 1 and kind in ("postgres", "redis"):  # the guard refreshed the stale consumer
                     assert isinstance(result.error, StaleConsumersError), (short, result.error)
-                    _replace_tasks(ecs, short)
+                    replace_tasks(ecs, "amply-prod", f"{short}-app")
                     result = emulator.retry(arn)
                 assert result.ok, (short, round_, result.error)
                 if round_ == 1 and kind in ("postgres", "redis"):
@@ -276,19 +276,7 @@ def _consumed_by_stale_tasks(ecs: Any, ec2: Any, arn: str, short: str) -> None:
     """An ECS service of the prod cluster injects the secret; its task read the value before the last rotation."""
     if "amply-prod" not in [c.rsplit("/", 1)[-1] for c in ecs.list_clusters()["clusterArns"]]:
         add_container_host(ecs, ec2, "amply-prod")
-    definition = inject(ecs, f"{short}-app", arn)
-    ecs.create_service(cluster="amply-prod", serviceName=f"{short}-app", taskDefinition=definition, desiredCount=1)
-    start_tasks(ecs, "amply-prod", f"{short}-app", definition, 1, datetime.now(UTC) - timedelta(days=1))
-
-
-def _replace_tasks(ecs: Any, short: str) -> None:
-    """What the deployment the guard started does: a new task (reading the current value), the old one gone."""
-    service = f"{short}-app"
-    old = ecs.list_tasks(cluster="amply-prod", serviceName=service)["taskArns"]
-    definition = ecs.describe_services(cluster="amply-prod", services=[service])["services"][0]["taskDefinition"]
-    start_tasks(ecs, "amply-prod", service, definition, 1, datetime.now(UTC) + timedelta(seconds=1))
-    for task in old:
-        ecs.stop_task(cluster="amply-prod", task=task)
+    serve_secret(ecs, "amply-prod", f"{short}-app", arn, datetime.now(UTC) - timedelta(days=1))
 
 
 def _unique(prefix: str) -> str:
