@@ -18,10 +18,12 @@ from typing import Any
 from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.seed import seed_keyring, seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
 
-__all__ = ["HARNESSES", "REDIS_APP_RULES", "KindHarness", "Targets", "by_label", "for_kind"]
+__all__ = ["HARNESSES", "MANAGED_ACCESS_STRING", "REDIS_APP_RULES", "KindHarness", "Targets", "by_label", "for_kind"]
 
 # An application user without ACL permissions: the admin secret changes its password.
 REDIS_APP_RULES = ("on", "~app:*", "&*", "-@all", "+@read", "+@write", "+@connection", "+acl|whoami")
+# A managed user's access string (ElastiCache and MemoryDB take it at creation; a rotation never sends one).
+MANAGED_ACCESS_STRING = "on ~app:* &* -@all +@read +@write +@connection"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Targets:
     redis_admin_arn: str  # the Redis admin secret, allowed for adminarn
     stripe: Any  # the Stripe stand-in (sandbox.stripe_server.StripeServer)
     keyring: tuple[str, str]  # the signing keyring's bucket (existing) and key
+    managed: Any  # ElastiCache and MemoryDB over real servers (sandbox.managed_redis.ManagedRedis)
 
     def value(self, secret_id: str, stage: str) -> str:
         return str(self.client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
@@ -112,6 +115,44 @@ def _seed_redis(targets: Targets) -> str:
     return json.dumps(
         {"host": parsed.host, "port": parsed.port, "username": parsed.username, "password": parsed.password,
          "ssl": False, "db": 0, "adminarn": targets.redis_admin_arn}
+    )  # fmt: skip
+
+
+def _managed_password() -> str:
+    """A password ElastiCache and MemoryDB accept (AUTH tokens too): 32 letters and digits."""
+    return secrets.token_hex(16)
+
+
+def _seed_elasticache_user(targets: Targets) -> str:
+    user_id = _unique("amply-app").replace("_", "-")
+    name = user_id.replace("-", "_")  # the user id and the name differ, as ElastiCache allows
+    password = _managed_password()
+    arn = targets.managed.add_user("elasticache", user_id, name, password, MANAGED_ACCESS_STRING)
+    (host, port), _ = targets.managed.add_rbac_group("amply-cache")
+    return json.dumps(
+        {"host": host, "port": port, "username": name, "password": password, "ssl": False,
+         "managed_by": "elasticache", "user_arn": arn, "replication_group_id": "amply-cache"}
+    )  # fmt: skip
+
+
+def _seed_elasticache_token(targets: Targets) -> str:
+    group = _unique("amply-sessions").replace("_", "-")
+    token = _managed_password()
+    (host, port), _ = targets.managed.add_auth_group(group, token)
+    return json.dumps(
+        {"host": host, "port": port, "password": token, "ssl": False, "managed_by": "elasticache",
+         "replication_group_id": group}
+    )  # fmt: skip
+
+
+def _seed_memorydb_user(targets: Targets) -> str:
+    name = _unique("amply-ledger").replace("_", "-")
+    password = _managed_password()
+    arn = targets.managed.add_user("memorydb", name, name, password, MANAGED_ACCESS_STRING)
+    (host, port), _ = targets.managed.nodes()
+    return json.dumps(
+        {"host": host, "port": port, "username": name, "password": password, "ssl": False,
+         "managed_by": "memorydb", "user_arn": arn}
     )  # fmt: skip
 
 
@@ -210,6 +251,10 @@ HARNESSES: tuple[KindHarness, ...] = (
                 lambda t: seed_postgres_role(t.postgres_url, _unique("amply_reporting"), masterarn=t.master_arn),
                 _postgres_works, _prove_postgres, under_load=True),
     KindHarness("redis (ACL user via admin)", "redis", _seed_redis, _redis_works, _prove_redis, under_load=True),
+    KindHarness("redis (ElastiCache RBAC user)", "redis", _seed_elasticache_user, _redis_works, _prove_redis,
+                under_load=True),
+    KindHarness("redis (ElastiCache AUTH token)", "redis", _seed_elasticache_token, _redis_works, _prove_redis),
+    KindHarness("redis (MemoryDB user)", "redis", _seed_memorydb_user, _redis_works, _prove_redis),
     KindHarness("signing_key (RSA-3072)", "signing_key", _seed_signing_key("RS256"), _signing_works,
                 _prove_signing_key),
     KindHarness("signing_key (Ed25519)", "signing_key", _seed_signing_key("EdDSA"), _signing_works,

@@ -59,6 +59,9 @@ class _RequestLog:
         self.invoke_function: Callable[[str, dict[str, Any]], tuple[bool, Any]] | None = None
         # What real S3 answers a caller without s3:ListBucket for a missing object: 403, not 404.
         self.missing_objects_denied = False
+        # APIs moto lacks, answered by the sandbox (ElastiCache and MemoryDB): (service, operation, body) ->
+        # (status, content type, body), or None to let moto answer.
+        self.emulated: Callable[[str, str, bytes], tuple[int, str, bytes] | None] | None = None
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
@@ -91,7 +94,12 @@ class _RequestLog:
             return [json.dumps(answer).encode()]
         if self.missing_objects_denied and not target and environ.get("REQUEST_METHOD") == "GET":
             return self._missing_as_denied(environ, start_response)
-        operation = target.rsplit(".", 1)[-1]  # any JSON API (Secrets Manager, ECS, Logs) can be faulted
+        operation = target.rsplit(".", 1)[-1]  # any JSON or query API (Secrets Manager, ECS, ElastiCache…)
+        app = self._app
+        if not target and str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+            operation = _query_action(environ)
+        if operation and self.emulated is not None:
+            app = self._emulating(_signing_service(environ), operation, app)
         if operation:
             if target.startswith("secretsmanager."):
                 with self._lock:
@@ -112,11 +120,30 @@ class _RequestLog:
             if operation in self.after_call and fault is None:
                 return self._then_notify(operation, environ, start_response)
             if fault is not None and fault.kind == "fail_after":
-                list(self._app(environ, _discard_response))
+                list(app(environ, _discard_response))
                 body = json.dumps({"__type": "InternalServiceError", "message": "injected failure"}).encode()
                 start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.1")])
                 return [body]
-        return self._app(environ, start_response)
+        return app(environ, start_response)
+
+    def _emulating(self, service: str, operation: str, moto: Any) -> Any:
+        """A WSGI app answering with ``self.emulated`` when it knows the call, else moto."""
+        emulated = self.emulated
+        assert emulated is not None
+
+        def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            import io
+
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            answer = emulated(service, operation, body)
+            if answer is None:
+                return moto(environ, start_response)  # type: ignore[no-any-return]
+            status, content_type, payload = answer
+            start_response(f"{status} {'OK' if status == 200 else 'Bad Request'}", [("Content-Type", content_type)])
+            return [payload]
+
+        return app
 
     def _then_notify(self, operation: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         import io
@@ -142,6 +169,22 @@ class _RequestLog:
             return [denied]
         start_response(answer["status"], answer["headers"])
         return [body]
+
+
+def _query_action(environ: dict[str, Any]) -> str:
+    """The ``Action`` of a query-protocol request (ElastiCache, RDS, SNS…); the body stays readable."""
+    import io
+    from urllib.parse import parse_qs
+
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return str(parse_qs(body.decode(errors="replace")).get("Action", [""])[0])
+
+
+def _signing_service(environ: dict[str, Any]) -> str:
+    """The service a SigV4 request was signed for (``…/us-east-1/elasticache/aws4_request``)."""
+    found = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request", str(environ.get("HTTP_AUTHORIZATION", "")))
+    return found[1] if found else ""
 
 
 def _discard_response(*_: object) -> None:

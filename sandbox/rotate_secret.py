@@ -94,7 +94,8 @@ class RotationResult:
 
 
 def model_version_dates() -> None:
-    """ListSecretVersionIds answers each version's creation time, as Secrets Manager does (idempotent)."""
+    """ListSecretVersionIds answers each version's creation time, to the millisecond, as Secrets Manager does
+    (idempotent)."""
     import json
 
     from moto.secretsmanager.models import SecretsManagerBackend
@@ -111,6 +112,20 @@ def model_version_dates() -> None:
         return json.dumps(answer)
 
     list_secret_version_ids.dated = True  # type: ignore[attr-defined]
+    add_secret = SecretsManagerBackend._add_secret
+
+    def _add_secret(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> Any:
+        """moto dates a new version to the whole second; Secrets Manager to the millisecond."""
+        before = self.secrets[secret_id].versions if secret_id in self.secrets else {}
+        known = {version_id: id(version) for version_id, version in before.items()}
+        answer = add_secret(self, secret_id, *args, **kwargs)
+        now = time.time()
+        for version_id, version in answer[0].versions.items():
+            if known.get(version_id) != id(version):
+                version["createdate"] = now
+        return answer
+
+    SecretsManagerBackend._add_secret = _add_secret  # type: ignore[method-assign]
     SecretsManagerBackend.list_secret_version_ids = list_secret_version_ids  # type: ignore[method-assign]
 
 

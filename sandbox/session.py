@@ -1,4 +1,5 @@
-"""The sandbox's servers, started together: moto, PostgreSQL, Redis and the Stripe stand-in.
+"""The sandbox's servers, started together: moto, PostgreSQL, Redis (self-managed, and ElastiCache and MemoryDB
+emulated over real servers) and the Stripe stand-in.
 
 ``running_sandbox()`` starts them on loopback ports, points the AWS SDK and the
 kinds' settings at them, seeds what several secrets share (the PostgreSQL
@@ -81,6 +82,7 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
     from sandbox.ecs_agent import EcsAgent
     from sandbox.ecs_world import add_container_host
     from sandbox.functions import load_handler, refresh_function, rotation_functions
+    from sandbox.managed_redis import ManagedRedis
     from sandbox.moto_server import MotoServer, environment, sandbox_environment
     from sandbox.postgres_server import PostgresServer
     from sandbox.redis_server import RedisServer
@@ -100,11 +102,14 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
                 "ROTATION_KEYRING_BUCKET": KEYRING[0],
                 "ROTATION_KEYRING_KEY": KEYRING[1],
                 "ROTATION_STRIPE_API_BASE": stripe_server.base_url,
+                "ROTATION_REDIS_MANAGED_POLL_SECONDS": "0.1",  # the sandbox's services modify for 0.3 s
             },
         ),
         PostgresServer() as postgres,
         RedisServer(redis_users, bind=bind) as redis_server,
+        ManagedRedis(host=advertise or "127.0.0.1", bind=bind) as managed,
     ):
+        server.log.emulated = managed.answer
         postgres.start_front(bind=bind, advertise=advertise)
         client = boto3.client("secretsmanager")
         redis_host = advertise or redis_server.host
@@ -115,7 +120,9 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
         add_container_host(boto3.client("ecs"), boto3.client("ec2"), CLUSTER)
         topic = boto3.client("sns").create_topic(Name="amply-sandbox-rotation-alarms")["TopicArn"]
-        targets = Targets(client, postgres.front_url, master_arn, redis_place, admin_arn, stripe_server, KEYRING)
+        targets = Targets(
+            client, postgres.front_url, master_arn, redis_place, admin_arn, stripe_server, KEYRING, managed
+        )
         # As the template passes them: the CA to verify PostgreSQL with, the masters and admins secrets may name.
         configured = {
             "ROTATION_POSTGRES_SSLROOTCERT": str(postgres.ca_path),

@@ -20,6 +20,7 @@ import pytest
 from rotator.codecs import ConnectionUrl
 from sandbox.functions import load_handler, rotation_functions
 from sandbox.harness import Targets
+from sandbox.managed_redis import ManagedRedis
 from sandbox.moto_server import MotoServer, environment, sandbox_environment
 from sandbox.postgres_server import PostgresServer
 from sandbox.redis_server import RedisServer
@@ -52,6 +53,7 @@ def moto_server(stripe_api: StripeServer) -> Iterator[MotoServer]:
                 "ROTATION_KEYRING_KEY": "checkpoint-signing-key/jwks.json",
                 "ROTATION_SIGNING_RSA_BITS": "2048",  # generation speed; one test keeps the 3072 default
                 "ROTATION_STRIPE_API_BASE": stripe_api.base_url,
+                "ROTATION_REDIS_MANAGED_POLL_SECONDS": "0.05",  # the sandbox's services modify for 0.3 s
             },
         ),
     ):
@@ -126,6 +128,17 @@ def redis_primary(moto_server: MotoServer) -> Iterator[RedisTarget]:
             yield RedisTarget(server.host, server.port, password, arn)
 
 
+@pytest.fixture(scope="session")
+def managed_redis(moto_server: MotoServer) -> Iterator[ManagedRedis]:
+    """ElastiCache and MemoryDB over real redis-servers, answering their API through the moto server."""
+    with ManagedRedis() as managed:
+        moto_server.log.emulated = managed.answer
+        try:
+            yield managed
+        finally:
+            moto_server.log.emulated = None
+
+
 @contextlib.contextmanager
 def _redis_watch(target: RedisTarget) -> Iterator[None]:
     """Record what Redis itself exposes (MONITOR, SLOWLOG) for the leak scan."""
@@ -179,13 +192,25 @@ def s3_client(moto_server: MotoServer) -> Any:
 
 @pytest.fixture
 def targets(
-    sm_client: Any, s3_client: Any, postgres: PostgresTarget, redis_primary: RedisTarget, stripe_api: StripeServer
+    sm_client: Any,
+    s3_client: Any,
+    postgres: PostgresTarget,
+    redis_primary: RedisTarget,
+    stripe_api: StripeServer,
+    managed_redis: ManagedRedis,
 ) -> Targets:
     """The session's servers as the per-kind harness (sandbox.harness) seeds and checks against them."""
     redis = (redis_primary.host, redis_primary.port, redis_primary.admin_password)
     keyring = (KEYRING_BUCKET, os.environ["ROTATION_KEYRING_KEY"])
     return Targets(
-        sm_client, postgres.superuser_url, postgres.master_arn, redis, redis_primary.admin_arn, stripe_api, keyring
+        sm_client,
+        postgres.superuser_url,
+        postgres.master_arn,
+        redis,
+        redis_primary.admin_arn,
+        stripe_api,
+        keyring,
+        managed_redis,
     )
 
 

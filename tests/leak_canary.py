@@ -25,6 +25,7 @@ _NOT_SECRET = frozenset(
     {
         "username", "host", "engine", "dbname", "port", "db", "nodes", "ssl", "sslmode", "sslrootcert",
         "ssl_ca_certs", "key_id", "kid", "algorithm", "public_key", "valid_from", "valid_until", "cipher", "note",
+        "managed_by", "user_id", "replication_group_id",
     }
 )  # fmt: skip
 LOG_LINES: list[tuple[str, str]] = []

@@ -14,8 +14,16 @@ from typing import Any
 __all__ = ["aws_client"]
 
 
-def aws_client(service: str, *, connect_timeout: float = 5.0, read_timeout: float = 10.0, max_attempts: int = 6) -> Any:
-    """A boto3 client for ``service`` with the suite's timeouts and retry policy."""
+def aws_client(
+    service: str,
+    *,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 10.0,
+    max_attempts: int = 6,
+    region: str | None = None,
+) -> Any:
+    """A boto3 client for ``service`` with the suite's timeouts and retry policy (in ``region``, else the
+    function's own)."""
     import os
 
     import boto3
@@ -31,4 +39,4 @@ def aws_client(service: str, *, connect_timeout: float = 5.0, read_timeout: floa
         # A sandbox reached by host name: bucket names go in the path, not in a DNS name that does not exist.
         s3={"addressing_style": "path"} if endpoint else None,
     )
-    return boto3.client(service, config=config, endpoint_url=endpoint)  # type: ignore[call-overload]
+    return boto3.client(service, config=config, endpoint_url=endpoint, region_name=region)  # type: ignore[call-overload]

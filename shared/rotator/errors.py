@@ -25,6 +25,7 @@ __all__ = [
     "SecretsManagerUnavailableError",
     "StaleConsumersError",
     "StagingRequiredError",
+    "TargetBusyError",
     "TargetRejectedError",
     "TargetUnreachableError",
     "ThrottledError",
@@ -115,6 +116,13 @@ class TargetUnreachableError(RotationError):
 
 class TargetRejectedError(RotationError):
     """The target refused an operation (authentication, permission, statement)."""
+
+
+class TargetBusyError(RotationError):
+    """The target is still applying a change (a managed user or replication group is ``modifying``).
+
+    Retryable: nothing was left half-done, and Secrets Manager re-drives the step later.
+    """
 
 
 class AuthenticationError(TargetRejectedError):

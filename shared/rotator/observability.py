@@ -62,7 +62,10 @@ class Redactor:
 
 _URL_PASSWORD = re.compile(r"://[^/@:\s]*:([^@\s]+)@")
 # JSON fields that name things rather than hide them; any other string in an unparsable JSON secret is redacted.
-_IDENTIFIERS = frozenset({"engine", "host", "port", "username", "dbname", "ssl", "sslmode", "key_id", "algorithm"})
+_IDENTIFIERS = frozenset(
+    {"engine", "host", "port", "username", "dbname", "ssl", "sslmode", "key_id", "algorithm", "managed_by", "user_id",
+     "replication_group_id"}
+)  # fmt: skip
 
 
 def fallback_secret_parts(text: str) -> list[str]:

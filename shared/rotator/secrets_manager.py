@@ -166,19 +166,23 @@ class SecretsManager:
     def current_since(self, description: SecretDescription) -> datetime | None:
         """When AWSCURRENT's value became current: the later of the last rotation and the version's creation
         (a value put by hand). A consumer that read the secret before it holds an older value."""
-        current = description.version_with(Stage.CURRENT)
-        created: datetime | None = None
-        options: dict[str, Any] = {"SecretId": description.arn}
-        while True:  # botocore has no paginator for this operation
-            page = self._call("ListSecretVersionIds", description.arn, **options)
-            for version in page.get("Versions", []):
-                if version["VersionId"] == current:
-                    created = _as_datetime(version.get("CreatedDate"))
-            if not page.get("NextToken"):
-                break
-            options["NextToken"] = page["NextToken"]
+        created = self.created_dates(description.arn).get(description.version_with(Stage.CURRENT) or "")
         moments = [moment for moment in (description.last_rotated, created) if moment is not None]
         return max(moments) if moments else None
+
+    def created_dates(self, secret_id: str) -> dict[str, datetime]:
+        """Each version's creation time (ListSecretVersionIds, every page), by version id."""
+        dates: dict[str, datetime] = {}
+        options: dict[str, Any] = {"SecretId": secret_id}
+        while True:  # botocore has no paginator for this operation
+            page = self._call("ListSecretVersionIds", secret_id, **options)
+            for version in page.get("Versions", []):
+                created = _as_datetime(version.get("CreatedDate"))
+                if created is not None:
+                    dates[str(version["VersionId"])] = created
+            if not page.get("NextToken"):
+                return dates
+            options["NextToken"] = page["NextToken"]
 
     def list_secrets(self, prefix: str | None = None) -> Iterator[SecretDescription]:
         """ListSecrets, optionally filtered by a name prefix (paginated)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from rotator.codecs.parsed import ParsedSecret
@@ -70,6 +71,10 @@ class VersionReader(Generic[_S]):
         if version_id is None:
             return None
         return self._read(self._description.arn, version_id=version_id)
+
+    def pending_created(self) -> datetime | None:
+        """When createSecret stored the pending value (ListSecretVersionIds), or None if unknown."""
+        return self._sm.created_dates(self._description.arn).get(self._token)
 
     def other(self, secret_id: str) -> SecretValue:
         """The AWSCURRENT value of another secret (a master or admin credential)."""

@@ -21,6 +21,11 @@ and endpoints); the admin password goes only to the admin secret's own
 endpoints (its host and ``nodes``, plus ``ROTATION_REDIS_NODES``), with the
 admin secret's own TLS settings; the admin's own user and users that hold the
 ``acl`` command or the whole ``@admin`` category are never changed.
+
+ElastiCache and MemoryDB refuse ACL commands: a secret whose host is theirs, or
+that says ``managed_by``, ``user_arn``, ``user_id`` or ``replication_group_id``,
+rotates through their API instead (``rotator.managed_redis``), and such an
+endpoint is never sent ``ACL`` or ``CONFIG``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rotator import constants as c
@@ -47,8 +52,9 @@ from rotator.errors import (
     VerificationError,
 )
 from rotator.generation import generate_password, meets_policy
+from rotator.managed_redis import Endpoint, ManagedApi, ManagedRotation, ManagedSettings, ManagedTarget, managed_target
 from rotator.observability import logger
-from rotator.settings import Settings, env_arns, env_int, permitted_arn
+from rotator.settings import PasswordPolicy, Settings, env_arns, env_float, env_int, permitted_arn
 from rotator.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Strategy, VerifyRequest
 from rotator.timings import timed
 from rotator.versions import VersionReader
@@ -91,6 +97,7 @@ class RedisSettings:
     test_key: str | None = None
     ca_bundle: str | None = None
     timeout: int = 5
+    managed: ManagedSettings = field(default_factory=ManagedSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> RedisSettings:
@@ -107,6 +114,10 @@ class RedisSettings:
             test_key=environ.get(c.ENV_REDIS_TEST_KEY) or None,
             ca_bundle=environ.get(c.ENV_REDIS_CA_BUNDLE) or None,
             timeout=env_int(environ, c.ENV_REDIS_TIMEOUT, 5, low=1, high=60),
+            managed=ManagedSettings(
+                wait=env_float(environ, c.ENV_REDIS_MANAGED_WAIT_SECONDS, 40.0, low=0.0, high=840.0),
+                poll=env_float(environ, c.ENV_REDIS_MANAGED_POLL_SECONDS, 2.0, low=0.05, high=60.0),
+            ),
         )
 
 
@@ -121,7 +132,8 @@ class RedisSecret(LoginSecret):
         if not connection.password:
             raise SecretFormatError(f"{what} has no password")
         secret = cls(connection)
-        secret.nodes  # noqa: B018 - validate the node list now, with a typed error
+        secret.nodes  # noqa: B018 - validate the node list and the managed fields now, with a typed error
+        secret.managed  # noqa: B018
         return secret
 
     def __repr__(self) -> str:
@@ -154,6 +166,15 @@ class RedisSecret(LoginSecret):
         if not isinstance(raw, list) or not all(isinstance(node, str) for node in raw):
             raise SecretFormatError("JSON secret field 'nodes' must be a list of 'host:port' strings")
         return tuple(_parse_node(node, "JSON secret field 'nodes'") for node in raw)
+
+    @property
+    def managed(self) -> ManagedTarget | None:
+        """The ElastiCache or MemoryDB user or AUTH token this secret names, or None (a self-managed server)."""
+        get = self.connection.field
+        return managed_target(
+            host=self.host, username=self.username, managed_by=get("managed_by"), user_arn=get("user_arn"),
+            user_id=get("user_id"), replication_group_id=get("replication_group_id"),
+        )  # fmt: skip
 
     @property
     def endpoints(self) -> tuple[Node, ...]:
@@ -191,16 +212,38 @@ class RedisStrategy(Strategy[RedisSecret]):
         self.redis = RedisSettings.from_env(settings.environ)
 
     def generate(self, request: GenerateRequest[RedisSecret]) -> str:
-        return request.current.with_password(generate_password(self.settings.password_policy))
+        current = request.current
+        return current.with_password(generate_password(self._policy(current)))
 
     def apply(self, request: ApplyRequest[RedisSecret]) -> None:
         versions, pending, current = request.versions, request.pending, request.current
-        if (pending.username, pending.endpoints) != (current.username, current.endpoints):
-            raise SecretFormatError("pending secret names another user or host than current")
-        if not meets_policy(pending.password, self.settings.password_policy):
+        if (pending.username, pending.endpoints, pending.managed) != (
+            current.username, current.endpoints, current.managed,
+        ):  # fmt: skip
+            raise SecretFormatError("pending secret names another user, host or managed credential than current")
+        if not meets_policy(pending.password, self._policy(current)):
             raise PolicyError("pending password does not meet the generation policy: createSecret did not make it")
+        managed = self._managed(current)
+        if managed is not None:
+            managed.apply(current, pending, self._own_logins(current, pending, versions), versions.pending_created)
+            return
         self._change_passwords(current, pending, versions, keep=(current, pending))
         logger.info("passwords set on every node", extra={"redis_user": current.username})
+
+    def _policy(self, current: RedisSecret) -> PasswordPolicy:
+        managed = current.managed
+        policy = self.settings.password_policy
+        return policy if managed is None else managed.password_policy(policy)
+
+    def _managed(self, current: RedisSecret) -> ManagedRotation | None:
+        target = current.managed
+        if target is None:
+            return None
+        return ManagedRotation(ManagedApi(target, self.redis.managed), self._try_login)
+
+    def _try_login(self, node: Node, login: RedisSecret) -> None:
+        with self._login(node, login, tls_from=login):
+            return
 
     def revokes(self, request: ApplyRequest[RedisSecret]) -> Revokes:
         """setSecret keeps the current and pending passwords: AWSPREVIOUS's stops working."""
@@ -209,6 +252,12 @@ class RedisStrategy(Strategy[RedisSecret]):
     def revoke_previous(self, request: RevokeRequest[RedisSecret]) -> str:
         """Only AWSCURRENT's password stays: the overlap ends early."""
         current, versions = request.current, request.versions
+        managed = self._managed(current)
+        if managed is not None:
+            previous = versions.previous_secret()
+            return managed.revoke(
+                current, previous if previous is not None and previous.managed == current.managed else None
+            )
         self._change_passwords(current, current, versions, keep=(current,))
         return f"{current.username} accepts only the current password on every node"
 
@@ -306,25 +355,34 @@ class RedisStrategy(Strategy[RedisSecret]):
 
     def verify(self, request: VerifyRequest[RedisSecret]) -> None:
         pending = request.pending
-        for node in self._with_configured(pending.endpoints):
-            try:
-                with self._login(node, pending, tls_from=pending) as client:
-                    whoami = self._run(client, node, "ACL WHOAMI", "ACL", "WHOAMI")
-                    if _text(whoami) != pending.username:
-                        raise VerificationError(f"pending login on {node[0]}:{node[1]} is another user")
-                    key = self.redis.test_key
-                    if key and not request.is_configuration_test:  # the configuration test changes nothing
-                        probe = secrets.token_hex(8)
-                        self._run(client, node, "SET on the test key", "SET", key, probe, "EX", "60")
-                        if _text(self._run(client, node, "GET on the test key", "GET", key)) != probe:
-                            raise VerificationError(f"read-back of the test key failed on {node[0]}:{node[1]}")
-                        self._run(client, node, "DEL on the test key", "DEL", key)
-            except AuthenticationError as exc:
-                raise VerificationError(
-                    f"pending password of {pending.username} is refused on {node[0]}:{node[1]}"
-                ) from exc
-            except TargetRejectedError as exc:
-                raise VerificationError(f"test commands failed on {node[0]}:{node[1]}: {exc}") from exc
+        managed = self._managed(pending)
+        if managed is None:
+            endpoints = [Endpoint(node) for node in self._with_configured(pending.endpoints)]
+        else:
+            endpoints = managed.endpoints(pending)
+        write = self.redis.test_key is not None and not request.is_configuration_test  # that test changes nothing
+        for endpoint in endpoints:
+            # A managed endpoint answers no ACL command; there the accepted AUTH is the proof of the user.
+            self._verify_node(endpoint.node, pending, whoami=managed is None, write=write and not endpoint.reader)
+
+    def _verify_node(self, node: Node, pending: RedisSecret, *, whoami: bool, write: bool) -> None:
+        try:
+            with self._login(node, pending, tls_from=pending) as client:
+                if whoami and _text(self._run(client, node, "ACL WHOAMI", "ACL", "WHOAMI")) != pending.username:
+                    raise VerificationError(f"pending login on {node[0]}:{node[1]} is another user")
+                key = self.redis.test_key
+                if write and key:
+                    probe = secrets.token_hex(8)
+                    self._run(client, node, "SET on the test key", "SET", key, probe, "EX", "60")
+                    if _text(self._run(client, node, "GET on the test key", "GET", key)) != probe:
+                        raise VerificationError(f"read-back of the test key failed on {node[0]}:{node[1]}")
+                    self._run(client, node, "DEL on the test key", "DEL", key)
+        except AuthenticationError as exc:
+            raise VerificationError(
+                f"pending password of {pending.username} is refused on {node[0]}:{node[1]}"
+            ) from exc
+        except TargetRejectedError as exc:
+            raise VerificationError(f"test commands failed on {node[0]}:{node[1]}: {exc}") from exc
 
     # helpers ----------------------------------------------------------------------
 
@@ -397,7 +455,7 @@ class RedisStrategy(Strategy[RedisSecret]):
         client = redis.Redis(
             host=host,
             port=port,
-            username=login.username,
+            username=login.connection.username or None,  # no user: plain AUTH <password> (an AUTH token)
             password=login.password,
             socket_connect_timeout=self.redis.timeout,
             socket_timeout=self.redis.timeout,
@@ -450,7 +508,8 @@ class RedisStrategy(Strategy[RedisSecret]):
                 hint = (
                     "the login lacks this permission: configure an admin secret"
                     if code == "NOPERM"
-                    else "managed services such as ElastiCache forbid ACL commands; this function cannot rotate there"
+                    else "ElastiCache and MemoryDB forbid ACL commands: give the secret 'managed_by' so the "
+                    "rotation uses their API"
                 )
                 message += f" ({hint})"
             raise TargetRejectedError(message) from exc

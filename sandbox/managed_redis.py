@@ -1,0 +1,374 @@
+"""ElastiCache and MemoryDB as a rotation meets them, over real ``redis-server`` processes.
+
+moto has no ``ModifyUser`` and no AUTH-token rotation, so the sandbox answers
+the calls the redis function makes (ElastiCache ``DescribeUsers``,
+``ModifyUser``, ``DescribeReplicationGroups``, ``ModifyReplicationGroup``;
+MemoryDB ``DescribeUsers``, ``UpdateUser``) for the users and groups it
+created, and applies each change to the servers as the services do:
+
+* a change leaves the user ``modifying`` (the group ``modifying``) for a
+  while; only then do the new passwords work, on the primary and the replica;
+* ``ROTATE`` adds a token and keeps the newest two, ``SET`` (only with two
+  tokens, and only the last one) leaves one, as AWS's ElastiCache guide says;
+  tokens and passwords outside 16 to 128 characters, and tokens with other
+  punctuation than ``!&#$^<>-``, are refused;
+* clients cannot run ``ACL`` or ``CONFIG`` (both are renamed to names only
+  this emulator knows), as on the managed services.
+
+Every other call of these services goes on to moto.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+from sandbox.moto_server import ACCOUNT_ID, REGION
+from sandbox.redis_server import RedisServer
+
+__all__ = ["ManagedRedis"]
+
+Answer = tuple[int, str, bytes]
+Node = tuple[str, int]
+_TOKEN_PUNCTUATION = "!&#$^<>-"
+_ELASTICACHE_XMLNS = "http://elasticache.amazonaws.com/doc/2015-02-02/"
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class _User:
+    service: str
+    user_id: str
+    name: str
+    access_string: str
+    passwords: list[str]
+    status: str = "active"
+
+    @property
+    def arn(self) -> str:
+        if self.service == "memorydb":
+            return f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{self.name}"
+        return f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:user:{self.user_id}"
+
+
+@dataclass
+class _Group:
+    group_id: str
+    servers: tuple[RedisServer, RedisServer]  # primary, replica
+    tokens: list[str] = field(default_factory=list)
+    status: str = "available"
+    token_modified: datetime | None = None
+
+
+class ManagedRedis:
+    """The emulated services; ``answer`` is the moto server's hook for their signing names."""
+
+    def __init__(self, *, modifying_seconds: float = 0.3, host: str = "127.0.0.1", bind: str = "127.0.0.1") -> None:
+        self.modifying_seconds = modifying_seconds
+        self._host = host
+        self._bind = bind
+        self._acl = "acl-" + secrets.token_hex(8)  # the control plane's own name for ACL
+        self._control = secrets.token_urlsafe(24)  # the control plane's password on every server
+        self._lock = threading.Lock()
+        self.users: dict[tuple[str, str], _User] = {}
+        self.groups: dict[str, _Group] = {}
+        self.held: set[str] = set()  # user ids and group ids that stay ``modifying`` until released
+        self.requests: list[tuple[str, str, tuple[str, ...]]] = []  # service, operation, parameter names
+        self._rbac = self._pair()
+
+    # set-up -----------------------------------------------------------------------
+
+    def _pair(self) -> tuple[RedisServer, RedisServer]:
+        """A primary and its replica; ACL and CONFIG renamed; the control plane's and replication's users."""
+        hidden = [f"rename-command ACL {self._acl}", f"rename-command CONFIG config-{secrets.token_hex(8)}"]
+        users = {
+            "sandbox-control": ("on ~* &* +@all", self._control),
+            "sandbox-replication": ("on +psync +replconf +ping", self._control),
+            "default": ("off", self._control),
+        }
+        primary = RedisServer(users, bind=self._bind, extra_config=hidden).start()
+        where = (primary.host, primary.port, "sandbox-replication", self._control)
+        replica = RedisServer(users, bind=self._bind, replica_of=where, extra_config=hidden).start()
+        return primary, replica
+
+    def nodes(self, servers: Iterable[RedisServer] | None = None) -> list[Node]:
+        """Where clients reach the servers (the RBAC pair unless ``servers`` names others)."""
+        return [(self._host, server.port) for server in (servers or self._rbac)]
+
+    def add_user(self, service: str, user_id: str, name: str, password: str, access_string: str) -> str:
+        """A user of the RBAC pair (ElastiCache user id, or MemoryDB, whose id is the name); returns its ARN."""
+        user = _User(service, user_id if service == "elasticache" else name, name, access_string, [password])
+        self.users[(service, user.user_id)] = user
+        self._set_user(self._rbac, name, f"{access_string} resetpass", user.passwords)
+        return user.arn
+
+    def add_auth_group(self, group_id: str, token: str) -> tuple[Node, Node]:
+        """A replication group whose default user needs ``token``; returns its primary and reader endpoints."""
+        group = _Group(group_id, self._pair(), [token], token_modified=datetime.now(UTC))
+        self.groups[group_id] = group
+        self._set_user(group.servers, "default", "on ~* &* +@all resetpass", group.tokens)
+        primary, reader = self.nodes(group.servers)
+        return primary, reader
+
+    def add_rbac_group(self, group_id: str) -> tuple[Node, Node]:
+        """A replication group over the RBAC pair (its users are the ElastiCache users added here)."""
+        self.groups.setdefault(group_id, _Group(group_id, self._rbac))
+        primary, reader = self.nodes(self._rbac)
+        return primary, reader
+
+    def failed_logins(self) -> int:
+        """Refused AUTHs on every server, from each one's ACL LOG (read through the control plane)."""
+        import redis
+
+        refused = 0
+        for server in self._servers():
+            with redis.Redis(host=server.host, port=server.port, username="sandbox-control",
+                             password=self._control) as client:  # fmt: skip
+                for entry in client.execute_command(self._acl, "LOG", "10000"):
+                    fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2], strict=False))
+                    fields = {_text(key): value for key, value in fields.items()}
+                    if _text(fields.get("reason", "")) == "auth":
+                        refused += int(fields.get("count", 1))
+        return refused
+
+    def _servers(self) -> list[RedisServer]:
+        found = {id(server): server for server in self._rbac}
+        for group in self.groups.values():
+            found.update((id(server), server) for server in group.servers)
+        return list(found.values())
+
+    def close(self) -> None:
+        for server in self._servers():
+            server.cleanup()
+
+    def __enter__(self) -> ManagedRedis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # the servers ------------------------------------------------------------------
+
+    def _set_user(self, servers: Iterable[RedisServer], name: str, rules: str, passwords: Iterable[str]) -> None:
+        import redis
+
+        hashes = ["#" + hashlib.sha256(password.encode()).hexdigest() for password in passwords]
+        for server in servers:
+            with redis.Redis(host=server.host, port=server.port, username="sandbox-control",
+                             password=self._control) as client:  # fmt: skip
+                client.execute_command(self._acl, "SETUSER", name, *rules.split(), *hashes)
+
+    def _later(self, key: str, apply: Callable[[], None]) -> None:
+        """Run ``apply`` after the modifying period (later still while ``key`` is held)."""
+
+        def run() -> None:
+            while key in self.held:
+                time.sleep(0.05)
+            with self._lock:
+                apply()
+
+        timer = threading.Timer(self.modifying_seconds, run)
+        timer.daemon = True
+        timer.start()
+
+    # the APIs ---------------------------------------------------------------------
+
+    def answer(self, service: str, operation: str, body: bytes) -> Answer | None:
+        """The response to one call, or None to let moto answer it."""
+        handlers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+            ("elasticache", "DescribeUsers"): lambda p: {"Users": [self._user_shape(self._user("elasticache", p))]},
+            ("elasticache", "ModifyUser"): lambda p: self._user_shape(self._modify_user("elasticache", p)),
+            ("elasticache", "DescribeReplicationGroups"): self._describe_groups,
+            ("elasticache", "ModifyReplicationGroup"): self._modify_group,
+            ("memorydb", "DescribeUsers"): lambda p: {"Users": [self._user_shape(self._user("memorydb", p))]},
+            ("memorydb", "UpdateUser"): lambda p: {"User": self._user_shape(self._modify_user("memorydb", p))},
+        }
+        handler = handlers.get((service, operation))
+        if handler is None:
+            return None
+        params = _query_params(body) if service == "elasticache" else json.loads(body or b"{}")
+        with self._lock:
+            self.requests.append((service, operation, tuple(sorted(params))))
+            try:
+                result = handler(params)
+            except _Refused as refused:
+                return _error(service, refused.code, str(refused))
+        return _response(service, operation, result)
+
+    def _user(self, service: str, params: dict[str, Any]) -> _User:
+        key = params.get("UserId") if service == "elasticache" else params.get("UserName")
+        user = self.users.get((service, str(key)))
+        if user is None:
+            raise _Refused("UserNotFound" if service == "elasticache" else "UserNotFoundFault", "User not found")
+        return user
+
+    def _modify_user(self, service: str, params: dict[str, Any]) -> _User:
+        user = self._user(service, params)
+        if user.status != "active":
+            raise _Refused("InvalidUserState" if service == "elasticache" else "InvalidUserStateFault",
+                           f"User {user.user_id} is not in active state")  # fmt: skip
+        mode = params.get("AuthenticationMode") or {}
+        passwords = list(params.get("Passwords") or mode.get("Passwords") or [])
+        invalid = "InvalidParameterValue" if service == "elasticache" else "InvalidParameterValueException"
+        if not 1 <= len(passwords) <= 2:
+            raise _Refused(invalid, "A user has one or two passwords")
+        if any(not 16 <= len(password) <= 128 or not password.isprintable() for password in passwords):
+            raise _Refused(invalid, "Passwords must be 16 to 128 printable characters")
+        access = params.get("AccessString")
+        user.status = "modifying"
+
+        def apply() -> None:
+            user.passwords = passwords
+            if access:
+                user.access_string = str(access)
+            servers = self._rbac
+            self._set_user(servers, user.name, f"{user.access_string} resetpass", passwords)
+            user.status = "active"
+
+        self._later(user.user_id, apply)
+        return user
+
+    @staticmethod
+    def _user_shape(user: _User) -> dict[str, Any]:
+        shape: dict[str, Any] = {
+            "Status": user.status, "AccessString": user.access_string, "ARN": user.arn,
+            "Authentication": {"Type": "password", "PasswordCount": len(user.passwords)},
+        }  # fmt: skip
+        if user.service == "memorydb":
+            return {"Name": user.name, **shape}
+        return {"UserId": user.user_id, "UserName": user.name, "Engine": "redis", **shape}
+
+    def _group(self, params: dict[str, Any]) -> _Group:
+        group = self.groups.get(str(params.get("ReplicationGroupId")))
+        if group is None:
+            raise _Refused("ReplicationGroupNotFoundFault", "Replication group not found")
+        return group
+
+    def _describe_groups(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = self._group(params)
+        (primary_host, primary_port), (reader_host, reader_port) = self.nodes(group.servers)
+        shape: dict[str, Any] = {
+            "ReplicationGroupId": group.group_id,
+            "Status": group.status,
+            "NodeGroups": [{
+                "NodeGroupId": "0001", "Status": group.status,
+                "PrimaryEndpoint": {"Address": primary_host, "Port": primary_port},
+                "ReaderEndpoint": {"Address": reader_host, "Port": reader_port},
+            }],
+            "AuthTokenEnabled": bool(group.tokens),
+            "TransitEncryptionEnabled": True,
+            "ARN": f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:replicationgroup:{group.group_id}",
+        }  # fmt: skip
+        if group.token_modified is not None:
+            shape["AuthTokenLastModifiedDate"] = group.token_modified
+        return {"ReplicationGroups": [shape]}
+
+    def _modify_group(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = self._group(params)
+        if group.status != "available":
+            raise _Refused("InvalidReplicationGroupState", f"Replication group {group.group_id} is not available")
+        token, strategy = str(params.get("AuthToken", "")), str(params.get("AuthTokenUpdateStrategy", ""))
+        if not group.tokens or strategy not in ("ROTATE", "SET"):
+            raise _Refused("InvalidParameterCombination", "AuthToken needs an AUTH-token group and ROTATE or SET")
+        refused = set(string.punctuation) - set(_TOKEN_PUNCTUATION)
+        if not 16 <= len(token) <= 128 or not token.isprintable() or any(ch in refused for ch in token):
+            raise _Refused("InvalidParameterValue", "Invalid AUTH token")
+        if strategy == "SET" and (len(group.tokens) != 2 or token != group.tokens[-1]):
+            raise _Refused("InvalidParameterValue", "SET needs two AUTH tokens and the last one")
+        tokens = [*group.tokens, token][-2:] if strategy == "ROTATE" else [token]
+        if str(params.get("ApplyImmediately", "")).lower() != "true":
+            return self._describe_groups(params)  # waits for the maintenance window, which never comes here
+        group.status = "modifying"
+
+        def apply() -> None:
+            group.tokens = tokens
+            self._set_user(group.servers, "default", "on ~* &* +@all resetpass", tokens)
+            group.token_modified = datetime.now(UTC)
+            group.status = "available"
+
+        self._later(group.group_id, apply)
+        return {"ReplicationGroup": self._describe_groups(params)["ReplicationGroups"][0]}
+
+
+def _query_params(body: bytes) -> dict[str, Any]:
+    """A query-protocol body as a dict; ``Name.member.N`` lists become lists."""
+    params: dict[str, Any] = {}
+    for key, values in parse_qs(body.decode(), keep_blank_values=True).items():
+        if key in ("Action", "Version"):
+            continue
+        if ".member." in key:
+            name, _, index = key.partition(".member.")
+            params.setdefault(name, {})[int(index)] = values[0]
+        else:
+            params[key] = values[0]
+    return {
+        key: [value[i] for i in sorted(value)] if isinstance(value, dict) else value for key, value in params.items()
+    }
+
+
+def _response(service: str, operation: str, result: dict[str, Any]) -> Answer:
+    if service == "memorydb":
+        return 200, "application/x-amz-json-1.1", json.dumps(result, default=_epoch).encode()
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("elasticache").operation_model(operation).output_shape
+    body = (
+        f'<{operation}Response xmlns="{_ELASTICACHE_XMLNS}"><{operation}Result>{_xml(shape, result)}'
+        f"</{operation}Result><ResponseMetadata><RequestId>{secrets.token_hex(16)}</RequestId></ResponseMetadata>"
+        f"</{operation}Response>"
+    )
+    return 200, "text/xml", body.encode()
+
+
+def _error(service: str, code: str, message: str) -> Answer:
+    if service == "memorydb":
+        return 400, "application/x-amz-json-1.1", json.dumps({"__type": code, "message": message}).encode()
+    body = (
+        f'<ErrorResponse xmlns="{_ELASTICACHE_XMLNS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>{secrets.token_hex(16)}</RequestId></ErrorResponse>"
+    )
+    return 400, "text/xml", body.encode()
+
+
+def _xml(shape: Any, value: Any) -> str:
+    """``value`` serialized as the query protocol writes ``shape`` (botocore's model of the response)."""
+    if shape.type_name == "structure":
+        parts = []
+        for key, member in shape.members.items():
+            if key in value:
+                tag = member.serialization.get("name", key)
+                parts.append(f"<{tag}>{_xml(member, value[key])}</{tag}>")
+        return "".join(parts)
+    if shape.type_name == "list":
+        tag = shape.member.serialization.get("name", "member")
+        return "".join(f"<{tag}>{_xml(shape.member, item)}</{tag}>" for item in value)
+    if shape.type_name == "timestamp":
+        return str(value.isoformat().replace("+00:00", "Z"))
+    if shape.type_name == "boolean":
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _epoch(value: object) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(type(value).__name__)
