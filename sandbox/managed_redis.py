@@ -88,6 +88,8 @@ class ManagedRedis:
         self.users: dict[tuple[str, str], _User] = {}
         self.groups: dict[str, _Group] = {}
         self.held: set[str] = set()  # user ids and group ids that stay ``modifying`` until released
+        self.refusals: dict[str, str] = {}  # operation -> error code it answers once (a refused change)
+        self.stale_replicas = False  # changes reach the primaries only (a reader that did not follow)
         self.requests: list[tuple[str, str, tuple[str, ...]]] = []  # service, operation, parameter names
         self._rbac = self._pair()
 
@@ -168,7 +170,9 @@ class ManagedRedis:
         import redis
 
         hashes = ["#" + hashlib.sha256(password.encode()).hexdigest() for password in passwords]
-        for server in servers:
+        for index, server in enumerate(servers):
+            if index and self.stale_replicas:
+                continue
             with redis.Redis(host=server.host, port=server.port, username="sandbox-control",
                              password=self._control) as client:  # fmt: skip
                 client.execute_command(self._acl, "SETUSER", name, *rules.split(), *hashes)
@@ -205,6 +209,8 @@ class ManagedRedis:
         with self._lock:
             self.requests.append((service, operation, tuple(sorted(params))))
             try:
+                if operation in self.refusals:
+                    raise _Refused(self.refusals.pop(operation), f"{operation} refused")
                 result = handler(params)
             except _Refused as refused:
                 return _error(service, refused.code, str(refused))

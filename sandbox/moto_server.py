@@ -105,10 +105,10 @@ class _RequestLog:
                 with self._lock:
                     self.calls[operation] += 1
             fault = self._take_fault(operation)
+            query = not target
             if fault is not None and fault.kind == "throttle":
-                body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
-                return [body]
+                start_response("400 Bad Request", [("Content-Type", _content_type(query))])
+                return [_error_body(query, "ThrottlingException", "Rate exceeded")]
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.delay)
             if operation == "RotateSecret" and self.rotate_secret is not None:
@@ -121,9 +121,8 @@ class _RequestLog:
                 return self._then_notify(operation, environ, start_response)
             if fault is not None and fault.kind == "fail_after":
                 list(app(environ, _discard_response))
-                body = json.dumps({"__type": "InternalServiceError", "message": "injected failure"}).encode()
-                start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.1")])
-                return [body]
+                start_response("500 Internal Server Error", [("Content-Type", _content_type(query))])
+                return [_error_body(query, "InternalServiceError", "injected failure")]
         return app(environ, start_response)
 
     def _emulating(self, service: str, operation: str, moto: Any) -> Any:
@@ -169,6 +168,18 @@ class _RequestLog:
             return [denied]
         start_response(answer["status"], answer["headers"])
         return [body]
+
+
+def _content_type(query: bool) -> str:
+    return "text/xml" if query else "application/x-amz-json-1.1"
+
+
+def _error_body(query: bool, code: str, message: str) -> bytes:
+    """An error as the JSON protocols or the query protocol (ElastiCache, RDS…) write it."""
+    if query:
+        error = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        return (error + "<RequestId>sandbox</RequestId></ErrorResponse>").encode()
+    return json.dumps({"__type": code, "message": message}).encode()
 
 
 def _query_action(environ: dict[str, Any]) -> str:
