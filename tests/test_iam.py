@@ -30,7 +30,7 @@ from rotator.refresh import refresh_handler
 from rotator.staging import STAGED_LABEL
 from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
 from sandbox.functions import PROJECT_ROOT, load_template, refresh_function
-from sandbox.harness import REDIS_APP_RULES, Targets
+from sandbox.harness import REDIS_APP_RULES, Targets, by_label
 from sandbox.moto_server import ACCOUNT_ID, REGION
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.seed import seed_keyring, seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
@@ -39,6 +39,7 @@ from tests.iam import Call, Grant, Renderer, allows, rendered_policies
 from tests.leak_canary import register_secret, secret_parts
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID}
+MANAGED = ("ElastiCache RBAC user", "ElastiCache AUTH token", "MemoryDB user")
 _FUNCTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_function", default=None)
 
 
@@ -83,6 +84,15 @@ class Recorder:
                 self.calls.append(Call(function, kms_action, key, implied="SNS encrypts what its publisher sends"))
         elif service == "s3":
             self.calls.append(Call(function, action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"))
+        elif service == "elasticache":
+            kind, name = (
+                ("user", params["UserId"]) if "UserId" in params else ("replicationgroup", params["ReplicationGroupId"])
+            )
+            self.calls.append(Call(function, action, f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:{kind}:{name}"))
+        elif service == "memorydb":
+            self.calls.append(
+                Call(function, action, f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{params['UserName']}")
+            )
         else:
             self.calls.append(Call(function, action, "*"))
 
@@ -157,11 +167,20 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
     admin_url = f"redis://admin:{redis_primary.admin_password}@{redis_primary.host}:{redis_primary.port}/0"
     admins = [_replace(sm_client, f"amply/prod/redis-admin-{n}", admin_url, kms_key) for n in "ab"]
     keyring_key = "checkpoint-signing-key/jwks.json"
+    # The same redis-url secret later takes each managed shape: an ElastiCache user (with its replication group),
+    # an ElastiCache AUTH token, a MemoryDB user.
+    managed = [by_label(f"redis ({label})").seed(targets) for label in MANAGED]
+    groups = [json.loads(value)["replication_group_id"] for value in managed[:2]]
     parameters = {
         **_prod_parameters(), "KmsKeyArn": kms_key, "KeyringBucketName": KEYRING_BUCKET,
         "PostgresMasterSecretArn": masters[0], "PostgresMasterSecretArns": masters[1],
         "RedisAdminSecretArn": admins[0], "RedisAdminSecretArns": admins[1],
         "PostgresCaBundle": str(postgres.server.ca_path),
+        "ElastiCacheUserArns": json.loads(managed[0])["user_arn"],
+        "MemoryDBUserArns": json.loads(managed[2])["user_arn"],
+        "ElastiCacheReplicationGroupArns": ",".join(
+            f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:replicationgroup:{group}" for group in groups
+        ),
     }  # fmt: skip
     assert parameters["Environment"] == "prod"
     alarm_key = boto3.client("kms").create_key(Description="alarm topic")["KeyMetadata"]["Arn"]
@@ -212,6 +231,7 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         ("redis-url", "redis", [
             seed_redis_user(redis_host, redis_port, redis_password, _unique("iam"), rules=REDIS_APP_RULES),
             None,
+            *managed,
         ]),
         ("checkpoint-signing-key", "signing_key", [seed_signing_key("ES256", key_id=f"{_unique('iam')}-2025")]),
         ("stripe-secret-key", "stripe", [live_key()]),
@@ -233,6 +253,8 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
                     sm_client.put_secret_value(SecretId=arn, SecretString=value, VersionStages=["AWSCURRENT"])
                 if round_ == 1 and kind in ("postgres", "redis"):
                     _consumed_by_stale_tasks(ecs, ec2, arn, short)
+                if round_ > 1:  # the consumer launched after the value put by hand (the managed shapes)
+                    replace_tasks(ecs, "amply-prod", f"{short}-app")
                 if kind == "stripe":
                     staged = live_key() if short == "stripe-secret-key" else "whsec_" + secrets.token_urlsafe(24)
                     register_secret(staged)
