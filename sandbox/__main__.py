@@ -32,6 +32,9 @@ DEMO: tuple[tuple[str, str], ...] = (
     ("amply/sandbox/database-url", "postgres (single user)"),
     ("amply/sandbox/reporting-database-url", "postgres (alternating users)"),
     ("amply/sandbox/redis-url", "redis (ACL user via admin)"),
+    ("amply/sandbox/elasticache-url", "redis (ElastiCache RBAC user)"),
+    ("amply/sandbox/elasticache-auth-token", "redis (ElastiCache AUTH token)"),
+    ("amply/sandbox/memorydb-url", "redis (MemoryDB user)"),
     ("amply/sandbox/checkpoint-signing-key", "signing_key (RSA-3072)"),
     ("amply/sandbox/stripe-secret-key", "stripe (staged secret key)"),
 )
