@@ -30,7 +30,7 @@ DEMO: tuple[tuple[str, str], ...] = (
     ("amply/sandbox/session-secret", "session_secret (key)"),
     ("amply/sandbox/api-encryption-key", "session_secret (JSON keyring)"),
     ("amply/sandbox/database-url", "postgres (single user)"),
-    ("amply/sandbox/reporting-database-url", "postgres (alternating users)"),
+    ("amply/sandbox/reporting-database-url", "postgres (alternating users, RDS-managed master)"),
     ("amply/sandbox/redis-url", "redis (ACL user via admin)"),
     ("amply/sandbox/elasticache-url", "redis (ElastiCache RBAC user)"),
     ("amply/sandbox/elasticache-auth-token", "redis (ElastiCache AUTH token)"),

@@ -38,6 +38,7 @@ class Targets:
     stripe: Any  # the Stripe stand-in (sandbox.stripe_server.StripeServer)
     keyring: tuple[str, str]  # the signing keyring's bucket (existing) and key
     managed: Any  # ElastiCache and MemoryDB over real servers (sandbox.managed_redis.ManagedRedis)
+    rds_master_arn: str = ""  # an RDS-managed master secret (``rds!db-…``, no host), allowed for masterarn
 
     def value(self, secret_id: str, stage: str) -> str:
         return str(self.client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
@@ -250,6 +251,9 @@ HARNESSES: tuple[KindHarness, ...] = (
     KindHarness("postgres (alternating users)", "postgres",
                 lambda t: seed_postgres_role(t.postgres_url, _unique("amply_reporting"), masterarn=t.master_arn),
                 _postgres_works, _prove_postgres, under_load=True),
+    KindHarness("postgres (alternating users, RDS-managed master)", "postgres",
+                lambda t: seed_postgres_role(t.postgres_url, _unique("amply_ledger"), masterarn=t.rds_master_arn),
+                _postgres_works, _prove_postgres),
     KindHarness("redis (ACL user via admin)", "redis", _seed_redis, _redis_works, _prove_redis, under_load=True),
     KindHarness("redis (ElastiCache RBAC user)", "redis", _seed_elasticache_user, _redis_works, _prove_redis,
                 under_load=True),

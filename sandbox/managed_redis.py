@@ -31,17 +31,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
+from sandbox.query_protocol import Answer, query_error, query_response
 from sandbox.redis_server import RedisServer
 
 __all__ = ["ManagedRedis"]
 
-Answer = tuple[int, str, bytes]
 Node = tuple[str, int]
 _TOKEN_PUNCTUATION = "!&#$^<>-"
-_ELASTICACHE_XMLNS = "http://elasticache.amazonaws.com/doc/2015-02-02/"
 
 
 class _Refused(Exception):
@@ -330,44 +328,13 @@ def _query_params(body: bytes) -> dict[str, Any]:
 def _response(service: str, operation: str, result: dict[str, Any]) -> Answer:
     if service == "memorydb":
         return 200, "application/x-amz-json-1.1", json.dumps(result, default=_epoch).encode()
-    import botocore.session
-
-    shape = botocore.session.get_session().get_service_model("elasticache").operation_model(operation).output_shape
-    body = (
-        f'<{operation}Response xmlns="{_ELASTICACHE_XMLNS}"><{operation}Result>{_xml(shape, result)}'
-        f"</{operation}Result><ResponseMetadata><RequestId>{secrets.token_hex(16)}</RequestId></ResponseMetadata>"
-        f"</{operation}Response>"
-    )
-    return 200, "text/xml", body.encode()
+    return query_response("elasticache", operation, result)
 
 
 def _error(service: str, code: str, message: str) -> Answer:
     if service == "memorydb":
         return 400, "application/x-amz-json-1.1", json.dumps({"__type": code, "message": message}).encode()
-    body = (
-        f'<ErrorResponse xmlns="{_ELASTICACHE_XMLNS}"><Error><Type>Sender</Type><Code>{code}</Code>'
-        f"<Message>{escape(message)}</Message></Error><RequestId>{secrets.token_hex(16)}</RequestId></ErrorResponse>"
-    )
-    return 400, "text/xml", body.encode()
-
-
-def _xml(shape: Any, value: Any) -> str:
-    """``value`` serialized as the query protocol writes ``shape`` (botocore's model of the response)."""
-    if shape.type_name == "structure":
-        parts = []
-        for key, member in shape.members.items():
-            if key in value:
-                tag = member.serialization.get("name", key)
-                parts.append(f"<{tag}>{_xml(member, value[key])}</{tag}>")
-        return "".join(parts)
-    if shape.type_name == "list":
-        tag = shape.member.serialization.get("name", "member")
-        return "".join(f"<{tag}>{_xml(shape.member, item)}</{tag}>" for item in value)
-    if shape.type_name == "timestamp":
-        return str(value.isoformat().replace("+00:00", "Z"))
-    if shape.type_name == "boolean":
-        return "true" if value else "false"
-    return escape(str(value))
+    return query_error(code, message)
 
 
 def _text(value: object) -> str:

@@ -59,9 +59,9 @@ class _RequestLog:
         self.invoke_function: Callable[[str, dict[str, Any]], tuple[bool, Any]] | None = None
         # What real S3 answers a caller without s3:ListBucket for a missing object: 403, not 404.
         self.missing_objects_denied = False
-        # APIs moto lacks, answered by the sandbox (ElastiCache and MemoryDB): (service, operation, body) ->
-        # (status, content type, body), or None to let moto answer.
-        self.emulated: Callable[[str, str, bytes], tuple[int, str, bytes] | None] | None = None
+        # What moto lacks, answered by the sandbox (ElastiCache, MemoryDB, RDS endpoints): each gets
+        # (service, operation, body) and answers (status, content type, body), or None to pass it on.
+        self.emulated: list[Callable[[str, str, bytes], tuple[int, str, bytes] | None]] = []
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
@@ -98,7 +98,7 @@ class _RequestLog:
         app = self._app
         if not target and str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
             operation = _query_action(environ)
-        if operation and self.emulated is not None:
+        if operation and self.emulated:
             app = self._emulating(_signing_service(environ), operation, app)
         if operation:
             if target.startswith("secretsmanager."):
@@ -127,15 +127,14 @@ class _RequestLog:
 
     def _emulating(self, service: str, operation: str, moto: Any) -> Any:
         """A WSGI app answering with ``self.emulated`` when it knows the call, else moto."""
-        emulated = self.emulated
-        assert emulated is not None
+        emulated = list(self.emulated)
 
         def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
             import io
 
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
-            answer = emulated(service, operation, body)
+            answer = next((found for hook in emulated if (found := hook(service, operation, body))), None)
             if answer is None:
                 return moto(environ, start_response)  # type: ignore[no-any-return]
             status, content_type, payload = answer

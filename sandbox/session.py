@@ -85,6 +85,7 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
     from sandbox.managed_redis import ManagedRedis
     from sandbox.moto_server import MotoServer, environment, sandbox_environment
     from sandbox.postgres_server import PostgresServer
+    from sandbox.rds import RdsDatabases
     from sandbox.redis_server import RedisServer
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
     from sandbox.stripe_server import StripeServer
@@ -109,24 +110,35 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
         RedisServer(redis_users, bind=bind) as redis_server,
         ManagedRedis(host=advertise or "127.0.0.1", bind=bind) as managed,
     ):
-        server.log.emulated = managed.answer
+        server.log.emulated.append(managed.answer)
         postgres.start_front(bind=bind, advertise=advertise)
         client = boto3.client("secretsmanager")
         redis_host = advertise or redis_server.host
         redis_place = (redis_host, redis_server.port, redis_admin_password)
         master_arn = str(client.create_secret(Name=MASTER, SecretString=postgres.master_url)["ARN"])
+        rds = RdsDatabases(postgres.front_url, advertise or postgres.front.host, postgres.front.port)
+        server.log.emulated.append(rds.answer)
+        rds_master_arn = rds.add_database(client, "amply-sandbox-reporting")
         admin_url = f"redis://admin:{redis_admin_password}@{redis_host}:{redis_server.port}/0"
         admin_arn = str(client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)["ARN"])
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
         add_container_host(boto3.client("ecs"), boto3.client("ec2"), CLUSTER)
         topic = boto3.client("sns").create_topic(Name="amply-sandbox-rotation-alarms")["TopicArn"]
         targets = Targets(
-            client, postgres.front_url, master_arn, redis_place, admin_arn, stripe_server, KEYRING, managed
+            client,
+            postgres.front_url,
+            master_arn,
+            redis_place,
+            admin_arn,
+            stripe_server,
+            KEYRING,
+            managed,
+            rds_master_arn,
         )
         # As the template passes them: the CA to verify PostgreSQL with, the masters and admins secrets may name.
         configured = {
             "ROTATION_POSTGRES_SSLROOTCERT": str(postgres.ca_path),
-            "ROTATION_POSTGRES_MASTER_SECRET_ARNS": master_arn,
+            "ROTATION_POSTGRES_MASTER_SECRET_ARNS": f"{master_arn},{rds_master_arn}",
             "ROTATION_REDIS_ADMIN_SECRET_ARN": admin_arn,
             "ROTATION_REDIS_ADMIN_SECRET_ARNS": admin_arn,
             "ROTATION_CONSUMER_CLUSTERS": CLUSTER,

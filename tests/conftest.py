@@ -23,6 +23,7 @@ from sandbox.harness import Targets
 from sandbox.managed_redis import ManagedRedis
 from sandbox.moto_server import MotoServer, environment, sandbox_environment
 from sandbox.postgres_server import PostgresServer
+from sandbox.rds import RdsDatabases
 from sandbox.redis_server import RedisServer
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.stripe_server import StripeServer
@@ -129,14 +130,33 @@ def redis_primary(moto_server: MotoServer) -> Iterator[RedisTarget]:
 
 
 @pytest.fixture(scope="session")
+def rds(moto_server: MotoServer, postgres: PostgresTarget) -> Iterator[RdsDatabases]:
+    """RDS databases over the session's PostgreSQL, each with an RDS-managed master secret the template allows."""
+    url = ConnectionUrl.parse(postgres.superuser_url)
+    databases = RdsDatabases(postgres.superuser_url, url.host, url.port or 5432)
+    client = boto3.client("secretsmanager", endpoint_url=moto_server.endpoint)
+    masters = [
+        databases.add_database(client, "amply-ledger"),
+        databases.add_database(client, "amply-reports", cluster=True),
+    ]
+    moto_server.log.emulated.append(databases.answer)
+    allowed = ",".join([os.environ["ROTATION_POSTGRES_MASTER_SECRET_ARNS"], *masters])
+    try:
+        with environment({"ROTATION_POSTGRES_MASTER_SECRET_ARNS": allowed}):
+            yield databases
+    finally:
+        moto_server.log.emulated.remove(databases.answer)
+
+
+@pytest.fixture(scope="session")
 def managed_redis(moto_server: MotoServer) -> Iterator[ManagedRedis]:
     """ElastiCache and MemoryDB over real redis-servers, answering their API through the moto server."""
     with ManagedRedis() as managed:
-        moto_server.log.emulated = managed.answer
+        moto_server.log.emulated.append(managed.answer)
         try:
             yield managed
         finally:
-            moto_server.log.emulated = None
+            moto_server.log.emulated.remove(managed.answer)
 
 
 @contextlib.contextmanager
@@ -198,6 +218,7 @@ def targets(
     redis_primary: RedisTarget,
     stripe_api: StripeServer,
     managed_redis: ManagedRedis,
+    rds: RdsDatabases,
 ) -> Targets:
     """The session's servers as the per-kind harness (sandbox.harness) seeds and checks against them."""
     redis = (redis_primary.host, redis_primary.port, redis_primary.admin_password)
@@ -211,6 +232,7 @@ def targets(
         stripe_api,
         keyring,
         managed_redis,
+        rds.databases["amply-ledger"].secret_arn,
     )
 
 
@@ -221,7 +243,7 @@ def sm_client(moto_server: MotoServer) -> Any:
 
 @pytest.fixture(scope="session")
 def template_handlers(
-    moto_server: MotoServer, postgres: PostgresTarget, redis_primary: RedisTarget
+    moto_server: MotoServer, postgres: PostgresTarget, redis_primary: RedisTarget, rds: RdsDatabases
 ) -> dict[str, Callable[..., Any]]:
     """Every function of template.yaml, loaded through its CodeUri + Handler, by kind (after the session's
     master and admin secrets are configured, as the template configures them)."""

@@ -76,6 +76,10 @@ class VersionReader(Generic[_S]):
         """When createSecret stored the pending value (ListSecretVersionIds), or None if unknown."""
         return self._sm.created_dates(self._description.arn).get(self._token)
 
+    def describe_other(self, secret_id: str) -> SecretDescription:
+        """DescribeSecret of another secret (an RDS-managed master's system tags)."""
+        return self._sm.describe(secret_id)
+
     def other(self, secret_id: str) -> SecretValue:
         """The AWSCURRENT value of another secret (a master or admin credential)."""
         try:

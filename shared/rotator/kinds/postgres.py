@@ -289,7 +289,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         self, versions: VersionReader[PostgresSecret], master_arn: str, current: PostgresSecret, base: str
     ) -> PostgresSecret:
         """The master login, only for the secret's own server and never for a user of the pair."""
-        master = PostgresSecret.parse(versions.other(master_arn).text, what="master secret")
+        master = self._parse_master(versions, master_arn, current)
         if master.username in (base, base + self.pg.clone_suffix):
             raise ForbiddenTargetError(
                 f"{master.username} is the master secret's own user: never changed by a rotation"
@@ -300,6 +300,30 @@ class PostgresStrategy(Strategy[PostgresSecret]):
                 f"{current.host}:{current.port}: the master is used only on its own server"
             )
         return master
+
+    @staticmethod
+    def _parse_master(
+        versions: VersionReader[PostgresSecret], master_arn: str, current: PostgresSecret
+    ) -> PostgresSecret:
+        """The master login; an RDS-managed master (``username`` and ``password`` only) gets its writer's address
+        from its system tags and the RDS API, and the secret's database. Its AWSCURRENT is read on every step:
+        RDS rotates it on its own schedule."""
+        import json
+
+        from rotator.codecs import looks_like_json
+
+        text = versions.other(master_arn).text
+        try:
+            document = json.loads(text) if looks_like_json(text) else None
+        except ValueError:
+            document = None  # the parser below names what is wrong with it
+        if not isinstance(document, dict) or "host" in document:
+            return PostgresSecret.parse(text, what="master secret")
+        from rotator.rds_topology import writer_endpoint
+
+        host, port = writer_endpoint(versions.describe_other(master_arn).tags)
+        resolved = {**document, "host": host, "port": port, "dbname": current.dbname}
+        return PostgresSecret.parse(json.dumps(resolved), what="master secret")
 
     def _prove_ownership(
         self, current: PostgresSecret, pending: PostgresSecret, versions: VersionReader[PostgresSecret], base: str

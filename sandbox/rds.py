@@ -1,0 +1,96 @@
+"""RDS as a rotation meets an RDS-managed master: the master secret RDS creates, and where its database listens.
+
+``add_database`` registers a DB instance or cluster that points at the sandbox
+PostgreSQL, with a master user of its own, and creates the secret RDS would
+(``rds!db-…`` / ``rds!cluster-…``, only ``username`` and ``password``, the system
+tag naming the database). ``DescribeDBInstances`` and ``DescribeDBClusters``
+for those databases answer the sandbox's address (moto's would name a host
+that does not exist); ``rotate_master`` does what RDS's own rotation does.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from sandbox.moto_server import ACCOUNT_ID, REGION
+from sandbox.query_protocol import Answer, query_response
+
+__all__ = ["RdsDatabases"]
+
+
+@dataclass
+class _Database:
+    identifier: str
+    cluster: bool
+    host: str
+    port: int
+    master: str  # the master user's name
+    secret_arn: str
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:{'cluster' if self.cluster else 'db'}:{self.identifier}"
+
+
+class RdsDatabases:
+    """The sandbox's RDS databases; ``answer`` is the moto server's hook for the ``rds`` signing name."""
+
+    def __init__(self, superuser_url: str, host: str, port: int) -> None:
+        self._superuser_url = superuser_url
+        self._where = (host, port)
+        self.databases: dict[str, _Database] = {}
+
+    def add_database(self, sm_client: Any, identifier: str, *, cluster: bool = False) -> str:
+        """A database with an RDS-managed master secret; returns the secret's ARN."""
+        master = f"rds_master_{secrets.token_hex(3)}"
+        database = _Database(identifier, cluster, *self._where, master, "")
+        tag = "aws:rds:primaryDBClusterArn" if cluster else "aws:rds:primaryDBInstanceArn"
+        name = f"rds!{'cluster' if cluster else 'db'}-{uuid.uuid4()}"
+        password = self._set_password(master, create=True)
+        value = json.dumps({"username": master, "password": password})
+        created = sm_client.create_secret(Name=name, SecretString=value, Tags=[{"Key": tag, "Value": database.arn}])
+        database.secret_arn = str(created["ARN"])
+        self.databases[database.arn] = self.databases[identifier] = database
+        return database.secret_arn
+
+    def rotate_master(self, sm_client: Any, secret_arn: str) -> None:
+        """What RDS's managed rotation does: a new master password, in the database and as AWSCURRENT."""
+        database = next(db for db in self.databases.values() if db.secret_arn == secret_arn)
+        password = self._set_password(database.master)
+        value = json.dumps({"username": database.master, "password": password})
+        sm_client.put_secret_value(SecretId=secret_arn, SecretString=value, VersionStages=["AWSCURRENT"])
+
+    def _set_password(self, role: str, *, create: bool = False) -> str:
+        import psycopg
+        from psycopg import sql
+
+        password = secrets.token_urlsafe(24)
+        with psycopg.connect(self._superuser_url, autocommit=True) as conn:
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+            verb = "CREATE ROLE {} SUPERUSER LOGIN PASSWORD {}" if create else "ALTER ROLE {} PASSWORD {}"
+            conn.execute(sql.SQL(verb).format(sql.Identifier(role), sql.Literal(verifier)))
+        return password
+
+    def answer(self, service: str, operation: str, body: bytes) -> Answer | None:
+        """DescribeDBInstances / DescribeDBClusters of a registered database; anything else goes to moto."""
+        if service != "rds" or operation not in ("DescribeDBInstances", "DescribeDBClusters"):
+            return None
+        params = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+        key = params.get("DBClusterIdentifier" if operation == "DescribeDBClusters" else "DBInstanceIdentifier", "")
+        database = self.databases.get(key)
+        if database is None:
+            return None
+        host, port = database.host, database.port
+        if operation == "DescribeDBClusters":
+            cluster = {"DBClusterIdentifier": database.identifier, "DBClusterArn": database.arn,
+                       "Status": "available", "Engine": "aurora-postgresql", "Endpoint": host,
+                       "ReaderEndpoint": host, "Port": port}  # fmt: skip
+            return query_response("rds", operation, {"DBClusters": [cluster]})
+        instance = {"DBInstanceIdentifier": database.identifier, "DBInstanceArn": database.arn, "Engine": "postgres",
+                    "DBInstanceStatus": "available", "Endpoint": {"Address": host, "Port": port}}  # fmt: skip
+        return query_response("rds", operation, {"DBInstances": [instance]})
