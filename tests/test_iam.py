@@ -32,6 +32,7 @@ from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
 from sandbox.functions import PROJECT_ROOT, load_template, refresh_function
 from sandbox.harness import REDIS_APP_RULES, Targets, by_label
 from sandbox.moto_server import ACCOUNT_ID, REGION
+from sandbox.rds import RdsDatabases
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.seed import seed_keyring, seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
 from tests.helpers import KEYRING_BUCKET, PostgresTarget, RedisTarget, engine_for
@@ -89,6 +90,10 @@ class Recorder:
                 ("user", params["UserId"]) if "UserId" in params else ("replicationgroup", params["ReplicationGroupId"])
             )
             self.calls.append(Call(function, action, f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:{kind}:{name}"))
+        elif service == "rds":
+            self.calls.append(
+                Call(function, action, params.get("DBInstanceIdentifier") or params["DBClusterIdentifier"])
+            )
         elif service == "memorydb":
             self.calls.append(
                 Call(function, action, f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{params['UserName']}")
@@ -160,8 +165,10 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
     stripe_api: Any,
     sm_client: Any,
     s3_client: Any,
+    rds: RdsDatabases,
 ) -> None:
     assert postgres.server is not None
+    rds_masters = [rds.databases[name].secret_arn for name in ("amply-ledger", "amply-reports")]
     kms_key = boto3.client("kms").create_key(Description="rotation IAM test")["KeyMetadata"]["Arn"]
     masters = [_replace(sm_client, f"amply/prod/database-master-{n}", postgres.master_url, kms_key) for n in "ab"]
     admin_url = f"redis://admin:{redis_primary.admin_password}@{redis_primary.host}:{redis_primary.port}/0"
@@ -173,7 +180,7 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
     groups = [json.loads(value)["replication_group_id"] for value in managed[:2]]
     parameters = {
         **_prod_parameters(), "KmsKeyArn": kms_key, "KeyringBucketName": KEYRING_BUCKET,
-        "PostgresMasterSecretArn": masters[0], "PostgresMasterSecretArns": masters[1],
+        "PostgresMasterSecretArn": masters[0], "PostgresMasterSecretArns": ",".join([masters[1], *rds_masters]),
         "RedisAdminSecretArn": admins[0], "RedisAdminSecretArns": admins[1],
         "PostgresCaBundle": str(postgres.server.ca_path),
         "ElastiCacheUserArns": json.loads(managed[0])["user_arn"],
@@ -226,8 +233,12 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         ("session-secret", "session_secret", [seed_value("session_secret")]),
         ("api-encryption-key", "session_secret", [seed_keyring()]),
         # The default master, then a master the secret names.
-        ("database-url", "postgres", [seed_postgres_role(pg_url, f"iam_{secrets.token_hex(3)}"),
-                                      seed_postgres_role(pg_url, f"iam_{secrets.token_hex(3)}", masterarn=masters[1])]),
+        # The default master, a master the secret names, then RDS-managed masters (an instance, a cluster).
+        ("database-url", "postgres", [
+            seed_postgres_role(pg_url, f"iam_{secrets.token_hex(3)}"),
+            *(seed_postgres_role(pg_url, f"iam_{secrets.token_hex(3)}", masterarn=arn)
+              for arn in (masters[1], *rds_masters)),
+        ]),
         ("redis-url", "redis", [
             seed_redis_user(redis_host, redis_port, redis_password, _unique("iam"), rules=REDIS_APP_RULES),
             None,

@@ -125,6 +125,14 @@ def test_every_function_has_a_scoped_policy_and_a_source_account_permission() ->
                         }
                     elif all(action.startswith("s3:") for action in _actions(statement)):
                         assert arn.endswith("/checkpoint-signing-key/jwks.json"), arn  # the keyring object only
+                    elif any(action.startswith("rds:") for action in _actions(statement)):
+                        # Read-only, this account and region, only where RDS-managed masters may be named.
+                        assert set(_actions(statement)) == {"rds:DescribeDBInstances", "rds:DescribeDBClusters"}
+                        assert condition == "HasPostgresMasters", condition
+                        assert arn in (
+                            "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*",
+                            "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*",
+                        ), arn
                     else:
                         assert arn.startswith("<parameter ") or ":secret:${AppName}/${Environment}/" in arn, arn
         permissions = [
@@ -175,7 +183,12 @@ def test_master_and_admin_secrets_are_readable_only_when_configured() -> None:
     for logical_id in ("PostgresFunction", "RedisFunction"):
         for condition, policy in _policies(functions[logical_id], template["Resources"]):
             for statement in policy["Statement"]:
-                if _actions(statement) == ["secretsmanager:GetSecretValue"]:
+                if "secretsmanager:GetSecretValue" in _actions(statement) and statement["Sid"].startswith("Read"):
+                    # GetSecretValue, and for a master DescribeSecret (an RDS-managed master's system tag)
+                    assert set(_actions(statement)) <= {
+                        "secretsmanager:GetSecretValue",
+                        "secretsmanager:DescribeSecret",
+                    }
                     reads[statement["Sid"]] = (condition, statement["Resource"])
     assert reads == {
         "ReadMasterSecret": ("HasPostgresMaster", {"Ref": "PostgresMasterSecretArn"}),
