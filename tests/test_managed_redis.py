@@ -58,6 +58,20 @@ def _works(targets: Targets, arn: str, stage: str, node: tuple[str, int] | None 
     return redis_logs_in(targets.value(arn, stage), node=node)
 
 
+def _assert_overlap(targets: Targets, arn: str) -> None:
+    """AWSCURRENT and AWSPREVIOUS both log in (the overlap every managed path keeps)."""
+    assert _works(targets, arn, Stage.CURRENT)
+    assert _works(targets, arn, Stage.PREVIOUS)
+
+
+def _revoke(targets: Targets, handler: Any, arn: str) -> None:
+    """``rotation revoke-previous``: the revokePrevious action with AWSCURRENT's version."""
+    stages = targets.client.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    current = next(version for version, labels in stages.items() if Stage.CURRENT in labels)
+    handler({"Step": Action.REVOKE_PREVIOUS.value, "SecretId": arn, "ClientRequestToken": current},
+            LambdaContext(lambda_arn("redis")))  # fmt: skip
+
+
 # which path a secret takes ---------------------------------------------------------
 
 
@@ -146,10 +160,7 @@ def test_revoke_previous_leaves_the_user_one_password(
     arn = _secret(targets, make_secret, unique_name, USER)
     handler = engine_for("redis")
     assert emulator_for(handler).rotate(arn).ok
-    token = targets.client.describe_secret(SecretId=arn)["VersionIdsToStages"]
-    current = next(version for version, stages in token.items() if Stage.CURRENT in stages)
-    handler({"Step": Action.REVOKE_PREVIOUS.value, "SecretId": arn, "ClientRequestToken": current},
-            LambdaContext(lambda_arn("redis")))  # fmt: skip
+    _revoke(targets, handler, arn)
     assert _works(targets, arn, Stage.CURRENT)
     assert not _works(targets, arn, Stage.PREVIOUS)
 
@@ -169,8 +180,7 @@ def test_a_user_modifying_longer_than_the_wait_is_a_retryable_error(
     managed.held.discard(user_id)
     retried = emulator.retry(arn)
     assert retried.ok, retried.error
-    assert _works(targets, arn, Stage.CURRENT)
-    assert _works(targets, arn, Stage.PREVIOUS)
+    _assert_overlap(targets, arn)
 
 
 def test_a_refused_modify_user_changes_nothing(
@@ -200,8 +210,7 @@ def test_a_crash_after_modify_user_is_re_driven_to_the_same_two_passwords(
     assert _works(targets, arn, Stage.CURRENT)
     retried = emulator.retry(arn)
     assert retried.ok, retried.error
-    assert _works(targets, arn, Stage.CURRENT)
-    assert _works(targets, arn, Stage.PREVIOUS)
+    _assert_overlap(targets, arn)
 
 
 def test_a_secret_cannot_take_over_another_user(
@@ -247,14 +256,12 @@ def test_rotate_keeps_two_tokens_and_a_second_rotation_drops_the_oldest(
     assert emulator.rotate(arn).ok
     group = _token_group(targets, arn)
     assert len(group.tokens) == 2
-    assert _works(targets, arn, Stage.CURRENT)
-    assert _works(targets, arn, Stage.PREVIOUS)
+    _assert_overlap(targets, arn)
     for node in managed.nodes(group.servers):
         assert _works(targets, arn, Stage.CURRENT, node)
     assert emulator.rotate(arn).ok
     assert len(group.tokens) == 2
-    assert _works(targets, arn, Stage.CURRENT)
-    assert _works(targets, arn, Stage.PREVIOUS)
+    _assert_overlap(targets, arn)
     assert not redis_logs_in(first)
     generated = json.loads(targets.value(arn, Stage.CURRENT))["password"]
     assert set(generated) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!&#$^<>-")
@@ -266,18 +273,14 @@ def test_revoke_previous_sets_the_current_token_once(
     arn = _secret(targets, make_secret, unique_name, TOKEN)
     handler = engine_for("redis")
     assert emulator_for(handler).rotate(arn).ok
-    stages = targets.client.describe_secret(SecretId=arn)["VersionIdsToStages"]
-    current = next(version for version, labels in stages.items() if Stage.CURRENT in labels)
-    event = {"Step": Action.REVOKE_PREVIOUS.value, "SecretId": arn, "ClientRequestToken": current}
     sets = _calls(managed, "ModifyReplicationGroup")
-    handler(event, LambdaContext(lambda_arn("redis")))
+    _revoke(targets, handler, arn)
     assert _token_group(targets, arn).tokens == [json.loads(targets.value(arn, Stage.CURRENT))["password"]]
     assert not _works(targets, arn, Stage.PREVIOUS)
-    handler(event, LambdaContext(lambda_arn("redis")))  # idempotent: one token left, so no second SET
+    _revoke(targets, handler, arn)  # idempotent: one token left, so no second SET
     assert _calls(managed, "ModifyReplicationGroup") == sets + 1
     assert emulator_for(handler).rotate(arn).ok  # and the next rotation ROTATEs from one token
-    assert _works(targets, arn, Stage.CURRENT)
-    assert _works(targets, arn, Stage.PREVIOUS)
+    _assert_overlap(targets, arn)
 
 
 def test_a_crash_after_rotate_is_never_rotated_again(
@@ -299,8 +302,7 @@ def test_a_crash_after_rotate_is_never_rotated_again(
     retried = emulator.retry(arn)
     assert retried.ok, retried.error
     assert _calls(managed, "ModifyReplicationGroup") == before + 1
-    assert _works(targets, arn, Stage.CURRENT)
-    assert _works(targets, arn, Stage.PREVIOUS)
+    _assert_overlap(targets, arn)
 
 
 def test_the_emulated_rules_refuse_what_elasticache_refuses(targets: Targets, managed: ManagedRedis) -> None:
