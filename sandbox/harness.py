@@ -252,7 +252,7 @@ HARNESSES: tuple[KindHarness, ...] = (
                 lambda t: seed_postgres_role(t.postgres_url, _unique("amply_reporting"), masterarn=t.master_arn),
                 _postgres_works, _prove_postgres, under_load=True),
     KindHarness("postgres (alternating users, RDS-managed master)", "postgres",
-                lambda t: seed_postgres_role(t.postgres_url, _unique("amply_ledger"), masterarn=t.rds_master_arn),
+                lambda t: seed_postgres_role(t.postgres_url, _unique("amply_reporting"), masterarn=t.rds_master_arn),
                 _postgres_works, _prove_postgres),
     KindHarness("redis (ACL user via admin)", "redis", _seed_redis, _redis_works, _prove_redis, under_load=True),
     KindHarness("redis (ElastiCache RBAC user)", "redis", _seed_elasticache_user, _redis_works, _prove_redis,

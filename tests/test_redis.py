@@ -219,7 +219,8 @@ def test_managed_service_without_acl_names_the_refused_command(
             unique_name("redis-url"), secret_text("url", (server.host, server.port), "app", password), "redis"
         )
         error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetRejectedError)
-        assert "refused ACL GETUSER: ERR (managed services such as ElastiCache forbid ACL commands" in str(error)
+        assert "refused ACL GETUSER: ERR (ElastiCache and MemoryDB forbid ACL commands" in str(error)
+        assert "give the secret 'managed_by'" in str(error)
 
 
 def test_unparsable_url_is_refused(sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]) -> None:
