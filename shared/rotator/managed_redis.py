@@ -250,9 +250,7 @@ class ManagedApi:
         if not groups:
             raise TargetRejectedError(f"ElastiCache replication group {self.target.replication_group} does not exist")
         group = groups[0]
-        endpoints: list[Endpoint] = []
-        for key, reader in (("ConfigurationEndpoint", False),):
-            endpoints.extend(_endpoint(group.get(key), reader))
+        endpoints = _endpoint(group.get("ConfigurationEndpoint"), False)
         for node_group in group.get("NodeGroups") or []:
             endpoints.extend(_endpoint(node_group.get("PrimaryEndpoint"), False))
             endpoints.extend(_endpoint(node_group.get("ReaderEndpoint"), True))
@@ -341,20 +339,15 @@ class ManagedRotation:
     ) -> None:
         """The service accepts the current and the pending passwords (users) or tokens (AUTH)."""
         if self.target.user is not None:
-            self._own_user(current)
-            self._prove(current, owned)
-            self.api.keep_passwords((current.password, pending.password))
-            self.api.wait_user()
+            self._keep_user_passwords(current, owned, (current.password, pending.password))
             logger.info("managed user accepts the current and pending passwords", extra={"managed": self.target.what})
             return
         group = self.api.wait_group()
         if self._prove(current, owned) is pending:
             logger.info("pending AUTH token already accepted", extra={"managed": self.target.what})
             return
-        created = pending_created()
-        changed = group.token_modified is not None and (created is None or group.token_modified > created)
         # A token change after createSecret is this rotation's own ROTATE (a re-drive): never repeat it.
-        if changed and self._logs_in(_primary(current), pending):
+        if self._changed_since(group.token_modified, pending_created) and self._logs_in(_primary(current), pending):
             logger.info("pending AUTH token already accepted", extra={"managed": self.target.what})
             return
         self.api.change_token(pending.password, "ROTATE")
@@ -364,10 +357,7 @@ class ManagedRotation:
     def revoke(self, current: RedisSecret, previous: RedisSecret | None) -> str:
         """Only AWSCURRENT's password or token keeps working."""
         if self.target.user is not None:
-            self._own_user(current)
-            self._prove(current, (current,))
-            self.api.keep_passwords((current.password,))
-            self.api.wait_user()
+            self._keep_user_passwords(current, (current,), (current.password,))
             return f"{self.target.what} accepts only the current password"
         self.api.wait_group()
         self._prove(current, (current,))
@@ -387,6 +377,23 @@ class ManagedRotation:
         for endpoint in found:
             unique.setdefault(endpoint.node, endpoint)
         return list(unique.values())
+
+    def _keep_user_passwords(
+        self, current: RedisSecret, owned: Iterable[RedisSecret], passwords: tuple[str, ...]
+    ) -> None:
+        """Once the user is proven the secret's own: it accepts exactly ``passwords``, applied before returning."""
+        self._own_user(current)
+        self._prove(current, owned)
+        self.api.keep_passwords(passwords)
+        self.api.wait_user()
+
+    @staticmethod
+    def _changed_since(modified: datetime | None, created: Callable[[], datetime | None]) -> bool:
+        """Whether the token changed after the pending value was created (asked only when it ever changed)."""
+        if modified is None:
+            return False
+        since = created()
+        return since is None or modified > since
 
     def _own_user(self, current: RedisSecret) -> None:
         """The named user is active, logs in with passwords, and is the secret's own user."""
