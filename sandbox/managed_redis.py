@@ -30,10 +30,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
-from sandbox.query_protocol import Answer, query_error, query_response
+from sandbox.query_protocol import Answer, query_error, query_params, query_response
 from sandbox.redis_server import RedisServer
 
 __all__ = ["ManagedRedis"]
@@ -133,12 +132,10 @@ class ManagedRedis:
 
     def failed_logins(self) -> int:
         """Refused AUTHs on every server, from each one's ACL LOG (read through the control plane)."""
-        import redis
 
         refused = 0
         for server in self._servers():
-            with redis.Redis(host=server.host, port=server.port, username="sandbox-control",
-                             password=self._control) as client:  # fmt: skip
+            with self._control_client(server) as client:
                 for entry in client.execute_command(self._acl, "LOG", "10000"):
                     fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2], strict=False))
                     fields = {_text(key): value for key, value in fields.items()}
@@ -165,15 +162,19 @@ class ManagedRedis:
     # the servers ------------------------------------------------------------------
 
     def _set_user(self, servers: Iterable[RedisServer], name: str, rules: str, passwords: Iterable[str]) -> None:
-        import redis
 
         hashes = ["#" + hashlib.sha256(password.encode()).hexdigest() for password in passwords]
         for index, server in enumerate(servers):
             if index and self.stale_replicas:
                 continue
-            with redis.Redis(host=server.host, port=server.port, username="sandbox-control",
-                             password=self._control) as client:  # fmt: skip
+            with self._control_client(server) as client:
                 client.execute_command(self._acl, "SETUSER", name, *rules.split(), *hashes)
+
+    def _control_client(self, server: RedisServer) -> Any:
+        """A session as the control plane's own user (the only one that may run the renamed ACL)."""
+        import redis
+
+        return redis.Redis(host=server.host, port=server.port, username="sandbox-control", password=self._control)
 
     def _later(self, key: str, apply: Callable[[], None]) -> None:
         """Run ``apply`` after the modifying period (later still while ``key`` is held)."""
@@ -203,7 +204,7 @@ class ManagedRedis:
         handler = handlers.get((service, operation))
         if handler is None:
             return None
-        params = _query_params(body) if service == "elasticache" else json.loads(body or b"{}")
+        params = query_params(body) if service == "elasticache" else json.loads(body or b"{}")
         with self._lock:
             self.requests.append((service, operation, tuple(sorted(params))))
             try:
@@ -309,25 +310,9 @@ class ManagedRedis:
         return {"ReplicationGroup": self._describe_groups(params)["ReplicationGroups"][0]}
 
 
-def _query_params(body: bytes) -> dict[str, Any]:
-    """A query-protocol body as a dict; ``Name.member.N`` lists become lists."""
-    params: dict[str, Any] = {}
-    for key, values in parse_qs(body.decode(), keep_blank_values=True).items():
-        if key in ("Action", "Version"):
-            continue
-        if ".member." in key:
-            name, _, index = key.partition(".member.")
-            params.setdefault(name, {})[int(index)] = values[0]
-        else:
-            params[key] = values[0]
-    return {
-        key: [value[i] for i in sorted(value)] if isinstance(value, dict) else value for key, value in params.items()
-    }
-
-
 def _response(service: str, operation: str, result: dict[str, Any]) -> Answer:
     if service == "memorydb":
-        return 200, "application/x-amz-json-1.1", json.dumps(result, default=_epoch).encode()
+        return 200, "application/x-amz-json-1.1", json.dumps(result).encode()
     return query_response("elasticache", operation, result)
 
 
@@ -339,9 +324,3 @@ def _error(service: str, code: str, message: str) -> Answer:
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _epoch(value: object) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    raise TypeError(type(value).__name__)

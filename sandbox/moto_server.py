@@ -19,6 +19,8 @@ from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sandbox.query_protocol import query_error, query_params
+
 __all__ = ["ACCOUNT_ID", "REGION", "Fault", "MotoServer", "environment", "sandbox_environment"]
 
 ACCOUNT_ID = "123456789012"
@@ -176,19 +178,17 @@ def _content_type(query: bool) -> str:
 def _error_body(query: bool, code: str, message: str) -> bytes:
     """An error as the JSON protocols or the query protocol (ElastiCache, RDS…) write it."""
     if query:
-        error = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-        return (error + "<RequestId>sandbox</RequestId></ErrorResponse>").encode()
+        return query_error(code, message)[2]
     return json.dumps({"__type": code, "message": message}).encode()
 
 
 def _query_action(environ: dict[str, Any]) -> str:
     """The ``Action`` of a query-protocol request (ElastiCache, RDS, SNS…); the body stays readable."""
     import io
-    from urllib.parse import parse_qs
 
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     environ["wsgi.input"] = io.BytesIO(body)
-    return str(parse_qs(body.decode(errors="replace")).get("Action", [""])[0])
+    return str(query_params(body).get("Action", ""))
 
 
 def _signing_service(environ: dict[str, Any]) -> str:

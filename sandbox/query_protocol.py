@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-__all__ = ["Answer", "query_error", "query_response"]
+__all__ = ["Answer", "query_error", "query_params", "query_response"]
 
 Answer = tuple[int, str, bytes]  # HTTP status, content type, body
+
+
+def query_params(body: bytes) -> dict[str, Any]:
+    """A query-protocol request body as a dict (``Action`` included); ``Name.member.N`` lists become lists."""
+    params: dict[str, Any] = {}
+    for key, values in parse_qs(body.decode(errors="replace"), keep_blank_values=True).items():
+        if ".member." in key:
+            name, _, index = key.partition(".member.")
+            params.setdefault(name, {})[int(index)] = values[0]
+        else:
+            params[key] = values[0]
+    return {
+        key: [value[i] for i in sorted(value)] if isinstance(value, dict) else value for key, value in params.items()
+    }
 
 
 def query_response(service: str, operation: str, result: dict[str, Any]) -> Answer:

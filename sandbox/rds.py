@@ -15,10 +15,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
-from sandbox.query_protocol import Answer, query_response
+from sandbox.query_protocol import Answer, query_params, query_response
 
 __all__ = ["RdsDatabases"]
 
@@ -80,7 +79,7 @@ class RdsDatabases:
         """DescribeDBInstances / DescribeDBClusters of a registered database; anything else goes to moto."""
         if service != "rds" or operation not in ("DescribeDBInstances", "DescribeDBClusters"):
             return None
-        params = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+        params = query_params(body)
         key = params.get("DBClusterIdentifier" if operation == "DescribeDBClusters" else "DBInstanceIdentifier", "")
         database = self.databases.get(key)
         if database is None:
