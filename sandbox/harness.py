@@ -124,37 +124,34 @@ def _managed_password() -> str:
     return secrets.token_hex(16)
 
 
+def _managed_secret(node: tuple[str, int], password: str, service: str, **fields: str) -> str:
+    """A managed Redis secret as users write one (JSON); the sandbox's host needs ``managed_by``."""
+    host, port = node
+    return json.dumps({"host": host, "port": port, "password": password, "ssl": False, "managed_by": service, **fields})
+
+
 def _seed_elasticache_user(targets: Targets) -> str:
     user_id = _unique("amply-app").replace("_", "-")
     name = user_id.replace("-", "_")  # the user id and the name differ, as ElastiCache allows
     password = _managed_password()
     arn = targets.managed.add_user("elasticache", user_id, name, password, MANAGED_ACCESS_STRING)
-    (host, port), _ = targets.managed.add_rbac_group("amply-cache")
-    return json.dumps(
-        {"host": host, "port": port, "username": name, "password": password, "ssl": False,
-         "managed_by": "elasticache", "user_arn": arn, "replication_group_id": "amply-cache"}
-    )  # fmt: skip
+    primary, _ = targets.managed.add_rbac_group("amply-cache")
+    return _managed_secret(primary, password, "elasticache", username=name, user_arn=arn,
+                           replication_group_id="amply-cache")  # fmt: skip
 
 
 def _seed_elasticache_token(targets: Targets) -> str:
     group = _unique("amply-sessions").replace("_", "-")
     token = _managed_password()
-    (host, port), _ = targets.managed.add_auth_group(group, token)
-    return json.dumps(
-        {"host": host, "port": port, "password": token, "ssl": False, "managed_by": "elasticache",
-         "replication_group_id": group}
-    )  # fmt: skip
+    primary, _ = targets.managed.add_auth_group(group, token)
+    return _managed_secret(primary, token, "elasticache", replication_group_id=group)
 
 
 def _seed_memorydb_user(targets: Targets) -> str:
     name = _unique("amply-ledger").replace("_", "-")
     password = _managed_password()
     arn = targets.managed.add_user("memorydb", name, name, password, MANAGED_ACCESS_STRING)
-    (host, port), _ = targets.managed.nodes()
-    return json.dumps(
-        {"host": host, "port": port, "username": name, "password": password, "ssl": False,
-         "managed_by": "memorydb", "user_arn": arn}
-    )  # fmt: skip
+    return _managed_secret(targets.managed.nodes()[0], password, "memorydb", username=name, user_arn=arn)
 
 
 def _redis_works(_: Targets, text: str) -> bool:
