@@ -54,6 +54,11 @@ def _calls(managed: ManagedRedis, operation: str) -> int:
     return sum(1 for _, called, _ in managed.requests if called == operation)
 
 
+def _user_id(targets: Targets, arn: str) -> str:
+    """The ElastiCache user id named by a secret's ``user_arn``."""
+    return str(json.loads(targets.value(arn, Stage.CURRENT))["user_arn"].rsplit(":", 1)[1])
+
+
 def _works(targets: Targets, arn: str, stage: str, node: tuple[str, int] | None = None) -> bool:
     return redis_logs_in(targets.value(arn, stage), node=node)
 
@@ -169,7 +174,7 @@ def test_a_user_modifying_longer_than_the_wait_is_a_retryable_error(
     targets: Targets, managed: ManagedRedis, make_secret: Callable[..., str], unique_name: Callable[[str], str]
 ) -> None:
     arn = _secret(targets, make_secret, unique_name, USER)
-    user_id = json.loads(targets.value(arn, Stage.CURRENT))["user_arn"].rsplit(":", 1)[1]
+    user_id = _user_id(targets, arn)
     managed.held.add(user_id)
     emulator = emulator_for(engine_for("redis", ROTATION_REDIS_MANAGED_WAIT_SECONDS="1"))
     result = emulator.rotate(arn)
@@ -204,7 +209,10 @@ def test_a_crash_after_modify_user_is_re_driven_to_the_same_two_passwords(
     arn = _secret(targets, make_secret, unique_name, USER)
     emulator = emulator_for(engine_for("redis"))
     moto_server.log.inject(Fault("ModifyUser", "fail_after", times=1))  # applied, then the caller sees a 500
+    user_id = _user_id(targets, arn)
+    managed.held.add(user_id)  # still modifying when the SDK retries, however slow this machine is
     crashed = emulator.rotate(arn)
+    managed.held.discard(user_id)
     assert crashed.failed_step is Step.SET, crashed.error
     assert isinstance(crashed.error, TargetBusyError)  # the SDK's retry met the user still modifying
     assert _works(targets, arn, Stage.CURRENT)
@@ -323,12 +331,15 @@ def test_the_emulated_rules_refuse_what_elasticache_refuses(targets: Targets, ma
         modify("a-token-with-a-dot.in-it", "ROTATE")
     with pytest.raises(client.exceptions.InvalidParameterValueException):
         modify(seed["password"], "SET")  # one token only: SET needs two
-    modify("Another-valid-token-0001", "ROTATE")
-    with pytest.raises(client.exceptions.InvalidReplicationGroupStateFault):
-        modify("Another-valid-token-0002", "ROTATE")  # still modifying
-    assert client.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"] == (
-        "modifying"
-    )
+    managed.held.add(group)  # keep it modifying however slow this machine is
+    try:
+        modify("Another-valid-token-0001", "ROTATE")
+        with pytest.raises(client.exceptions.InvalidReplicationGroupStateFault):
+            modify("Another-valid-token-0002", "ROTATE")  # still modifying
+        status = client.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"]
+        assert status == "modifying"
+    finally:
+        managed.held.discard(group)
 
 
 def test_a_stale_token_group_is_busy_not_broken(
