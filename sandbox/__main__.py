@@ -31,6 +31,7 @@ DEMO: tuple[tuple[str, str], ...] = (
     ("amply/sandbox/api-encryption-key", "session_secret (JSON keyring)"),
     ("amply/sandbox/database-url", "postgres (single user)"),
     ("amply/sandbox/reporting-database-url", "postgres (alternating users, RDS-managed master)"),
+    ("amply/sandbox/reporting-replica-url", "postgres (alternating users, read replica)"),
     ("amply/sandbox/redis-url", "redis (ACL user via admin)"),
     ("amply/sandbox/elasticache-url", "redis (ElastiCache RBAC user)"),
     ("amply/sandbox/elasticache-auth-token", "redis (ElastiCache AUTH token)"),

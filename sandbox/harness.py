@@ -39,6 +39,7 @@ class Targets:
     keyring: tuple[str, str]  # the signing keyring's bucket (existing) and key
     managed: Any  # ElastiCache and MemoryDB over real servers (sandbox.managed_redis.ManagedRedis)
     rds_master_arn: str = ""  # an RDS-managed master secret (``rds!db-…``, no host), allowed for masterarn
+    postgres_replica: tuple[str, int] | None = None  # the TLS front of a streaming replica of the PostgreSQL server
 
     def value(self, secret_id: str, stage: str) -> str:
         return str(self.client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
@@ -91,6 +92,15 @@ def _prove_session(targets: Targets, name: str) -> str:
 
 def _postgres_works(_: Targets, text: str) -> bool:
     return postgres_logs_in(text)
+
+
+def _seed_on_replica(targets: Targets) -> str:
+    """A pair on the RDS-managed master's database whose secret points at its read replica."""
+    if targets.postgres_replica is None:
+        raise SystemExit("this sandbox has no streaming replica of its PostgreSQL server")
+    role = _unique("amply_reporting")
+    return seed_postgres_role(targets.postgres_url, role, masterarn=targets.rds_master_arn,
+                              replica=targets.postgres_replica)  # fmt: skip
 
 
 def _prove_postgres(targets: Targets, name: str) -> str:
@@ -251,6 +261,8 @@ HARNESSES: tuple[KindHarness, ...] = (
     KindHarness("postgres (alternating users, RDS-managed master)", "postgres",
                 lambda t: seed_postgres_role(t.postgres_url, _unique("amply_reporting"), masterarn=t.rds_master_arn),
                 _postgres_works, _prove_postgres),
+    KindHarness("postgres (alternating users, read replica)", "postgres", _seed_on_replica, _postgres_works,
+                _prove_postgres),
     KindHarness("redis (ACL user via admin)", "redis", _seed_redis, _redis_works, _prove_redis, under_load=True),
     KindHarness("redis (ElastiCache RBAC user)", "redis", _seed_elasticache_user, _redis_works, _prove_redis,
                 under_load=True),

@@ -4,7 +4,9 @@ SCRAM-SHA-256 authentication, every statement and connection logged (so tests
 can prove no password reaches the server in clear). The wheel's server is
 built without SSL; ``start_front`` puts ``tls_proxy`` in front of it, which
 negotiates TLS and SCRAM-SHA-256-PLUS (channel binding) as a TLS-enabled
-server does and relays plaintext clients untouched. PostgreSQL
+server does and relays plaintext clients untouched. ``start_replica`` makes a
+streaming replica of it (``pg_basebackup``), the way RDS read replicas and
+Aurora readers follow their writer; ``set_apply_delay`` makes it lag. PostgreSQL
 refuses to run as root; as root the server runs as an unprivileged system user,
 the way the wheel's own helper does.
 """
@@ -21,9 +23,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PostgresServer"]
+__all__ = ["READER_HOST", "PostgresServer"]
 
 _SYSTEM_USER = "embedded_postgres"
+# A replica's front listens on the primary front's port at another loopback address, as an Aurora reader
+# endpoint shares its cluster's port.
+READER_HOST = "127.0.0.2"
 
 
 def _free_port() -> int:
@@ -50,6 +55,7 @@ class PostgresServer:
         self._verifier_lock = threading.Lock()
         self.front: Any = None
         self.ca_path: Path | None = None
+        self._tls: Any = None
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             self._user = _SYSTEM_USER
             self._prepare_unprivileged_user()
@@ -78,7 +84,7 @@ class PostgresServer:
         from sandbox.certificates import make_tls, write_ca
         from sandbox.tls_proxy import TlsProxy
 
-        material = make_tls("127.0.0.1", *([advertise] if advertise else []))
+        material = self._tls = make_tls("127.0.0.1", READER_HOST, *([advertise] if advertise else []))
         self.ca_path = write_ca(material, self._root)
         self.front = TlsProxy(
             (self.host, self.port), material.cert_pem, material.key_pem, protocol="postgres",
@@ -117,7 +123,7 @@ class PostgresServer:
         ensure_prefix_permissions(self._root)
         shutil.chown(self._root, _SYSTEM_USER, _SYSTEM_USER)
 
-    def _run(self, *args: str) -> None:
+    def _run(self, *args: str, env: dict[str, str] | None = None) -> None:
         subprocess.run(
             [str(self.bin / args[0]), *args[1:]],
             check=True,
@@ -125,6 +131,7 @@ class PostgresServer:
             user=self._user,
             cwd=self._root,
             timeout=60,
+            env={**os.environ, **env} if env else None,
         )
 
     def start(self) -> PostgresServer:
@@ -143,6 +150,37 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "30", "start")
         return self
 
+    def start_replica(self, *, bind: str = "127.0.0.1", advertise: str | None = None) -> PostgresServer:
+        """A started streaming replica of this server. With this server's front it gets one of its own, with the
+        same certificate: on ``READER_HOST`` at the same port, or, when clients reach the sandbox by an
+        ``advertise`` name, on ``bind`` at a port of its own."""
+        from sandbox.tls_proxy import TlsProxy
+
+        replica = PostgresServer()
+        replica.superuser_password = self.superuser_password
+        replica._run(
+            "pg_basebackup", "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast",
+            "-h", self.host, "-p", str(self.port), "-U", "postgres", env={"PGPASSWORD": self.superuser_password},
+        )  # fmt: skip
+        with (replica.data / "postgresql.conf").open("a") as handle:
+            handle.write(f"port = {replica.port}\nunix_socket_directories = '{replica._root}'\n")
+        replica.start()
+        if self.front is not None:
+            replica.ca_path, replica._tls = self.ca_path, self._tls
+            where = {"bind": bind, "advertise": advertise} if advertise else {
+                "bind": READER_HOST, "advertise": READER_HOST, "port": self.front.port}  # fmt: skip
+            replica.front = TlsProxy(
+                (replica.host, replica.port), self._tls.cert_pem, self._tls.key_pem, protocol="postgres",
+                scram_verifier=replica.scram_verifier, **where,
+            ).start()  # fmt: skip
+        return replica
+
+    def set_apply_delay(self, milliseconds: int) -> None:
+        """A replica replays its writer's changes this late (``recovery_min_apply_delay``): real replication lag."""
+        with (self.data / "postgresql.conf").open("a") as handle:
+            handle.write(f"recovery_min_apply_delay = {int(milliseconds)}\n")
+        self._run("pg_ctl", "-D", str(self.data), "reload")
+
     def _configure(self) -> None:
         conf = [
             "listen_addresses = '127.0.0.1'",
@@ -155,7 +193,11 @@ class PostgresServer:
             "max_connections = 200",
             "fsync = off",
         ]
-        hba = ["local all all scram-sha-256", "host all all 127.0.0.1/32 scram-sha-256"]
+        hba = [
+            "local all all scram-sha-256",
+            "host all all 127.0.0.1/32 scram-sha-256",
+            "host replication postgres 127.0.0.1/32 scram-sha-256",
+        ]
         with (self.data / "postgresql.conf").open("a") as handle:
             handle.write("\n".join(conf) + "\n")
         (self.data / "pg_hba.conf").write_text("\n".join(hba) + "\n")

@@ -6,6 +6,8 @@ PostgreSQL, with a master user of its own, and creates the secret RDS would
 tag naming the database). ``DescribeDBInstances`` and ``DescribeDBClusters``
 for those databases answer the sandbox's address (moto's would name a host
 that does not exist); ``rotate_master`` does what RDS's own rotation does.
+``add_reader`` gives a database a reader, the sandbox's streaming replica: an
+instance's read replica, or a cluster's reader member and reader endpoint.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.moto_server import ACCOUNT_ID, REGION
@@ -30,6 +32,8 @@ class _Database:
     port: int
     master: str  # the master user's name
     secret_arn: str
+    source: str = ""  # a reader's database (the instance it replicates, or its cluster)
+    readers: list[str] = field(default_factory=list)  # identifiers of its read replicas or reader members
 
     @property
     def arn(self) -> str:
@@ -56,6 +60,14 @@ class RdsDatabases:
         database.secret_arn = str(created["ARN"])
         self.databases[database.arn] = self.databases[identifier] = database
         return database.secret_arn
+
+    def add_reader(self, identifier: str, reader: str, host: str, port: int) -> None:
+        """``reader`` (an instance at ``host``:``port``) serves ``identifier``'s reads."""
+        database = self.databases[identifier]
+        if database.cluster and port != database.port:
+            raise ValueError("an Aurora reader endpoint listens on its cluster's port")
+        self.databases[reader] = _Database(reader, False, host, port, database.master, "", source=identifier)
+        database.readers.append(reader)
 
     def rotate_master(self, sm_client: Any, secret_arn: str) -> None:
         """What RDS's managed rotation does: a new master password, in the database and as AWSCURRENT."""
@@ -86,10 +98,22 @@ class RdsDatabases:
             return None
         host, port = database.host, database.port
         if operation == "DescribeDBClusters":
+            readers = [self.databases[reader] for reader in database.readers]
+            members = [{"DBInstanceIdentifier": f"{database.identifier}-writer", "IsClusterWriter": True}] + [
+                {"DBInstanceIdentifier": reader.identifier, "IsClusterWriter": False} for reader in readers
+            ]
+            # With no reader, Aurora's reader endpoint leads to the writer.
             cluster = {"DBClusterIdentifier": database.identifier, "DBClusterArn": database.arn,
                        "Status": "available", "Engine": "aurora-postgresql", "Endpoint": host,
-                       "ReaderEndpoint": host, "Port": port}  # fmt: skip
+                       "ReaderEndpoint": readers[0].host if readers else host, "Port": port,
+                       "DBClusterMembers": members}  # fmt: skip
             return query_response("rds", operation, {"DBClusters": [cluster]})
         instance = {"DBInstanceIdentifier": database.identifier, "DBInstanceArn": database.arn, "Engine": "postgres",
-                    "DBInstanceStatus": "available", "Endpoint": {"Address": host, "Port": port}}  # fmt: skip
+                    "DBInstanceStatus": "available", "Endpoint": {"Address": host, "Port": port},
+                    "ReadReplicaDBInstanceIdentifiers": database.readers}  # fmt: skip
+        source = self.databases.get(database.source)
+        if source is not None and source.cluster:
+            instance["DBClusterIdentifier"] = source.identifier
+        elif source is not None:
+            instance["ReadReplicaSourceDBInstanceIdentifier"] = source.identifier
         return query_response("rds", operation, {"DBInstances": [instance]})

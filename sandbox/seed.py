@@ -21,8 +21,14 @@ def seed_keyring() -> str:
     return json.dumps({"current": secrets.token_hex(32), "previous": [], "cipher": "AES-256-GCM"})
 
 
-def seed_postgres_role(superuser_url: str, role: str, *, masterarn: str | None = None) -> str:
-    """(Re)create ``role`` with a fresh password on the server; returns its secret (URL, or JSON with a master)."""
+def seed_postgres_role(
+    superuser_url: str, role: str, *, masterarn: str | None = None, replica: tuple[str, int] | None = None
+) -> str:
+    """(Re)create ``role`` with a fresh password on the server; returns its secret (URL, or JSON with a master).
+
+    With ``replica`` (host and port of a streaming replica of the server) the secret points there, once the
+    replica has the role.
+    """
     from urllib.parse import quote
 
     import psycopg
@@ -36,13 +42,17 @@ def seed_postgres_role(superuser_url: str, role: str, *, masterarn: str | None =
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
         conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
+        position = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
     server = ConnectionUrl.parse(superuser_url)
+    host, port = replica or (server.host, server.port)
+    if replica is not None:
+        _await_replica(replica, server.password or "", str(position[0]) if position else "0/0")
     if masterarn is not None:
         return json.dumps(
             {
                 "engine": "postgres",
-                "host": server.host,
-                "port": server.port,
+                "host": host,
+                "port": port,
                 "username": role,
                 "password": password,
                 "dbname": "postgres",
@@ -51,9 +61,23 @@ def seed_postgres_role(superuser_url: str, role: str, *, masterarn: str | None =
             }
         )
     return (
-        f"postgresql+asyncpg://{quote(role, safe='')}:{quote(password, safe='')}@{server.host}:{server.port}"
-        "/postgres?sslmode=disable"
+        f"postgresql+asyncpg://{quote(role, safe='')}:{quote(password, safe='')}@{host}:{port}/postgres?sslmode=disable"
     )
+
+
+def _await_replica(replica: tuple[str, int], superuser_password: str, position: str) -> None:
+    """Return once the replica has replayed its primary's WAL up to ``position`` (10 s at most)."""
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + 10
+    with psycopg.connect(host=replica[0], port=replica[1], user="postgres", password=superuser_password,
+                         dbname="postgres", sslmode="disable", autocommit=True) as conn:  # fmt: skip
+        while not conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (position,)).fetchone()[0]:  # type: ignore[index]
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the replica at {replica[0]}:{replica[1]} is more than 10 s behind its primary")
+            time.sleep(0.02)
 
 
 SELF_ROTATING_RULES = ("on", "~app:*", "&*", "+@all")

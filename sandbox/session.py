@@ -1,7 +1,8 @@
 """The sandbox's servers, started together: moto, PostgreSQL, Redis (self-managed, and ElastiCache and MemoryDB
 emulated over real servers) and the Stripe stand-in.
 
-``running_sandbox()`` starts them on loopback ports, points the AWS SDK and the
+``running_sandbox()`` starts them (PostgreSQL with a streaming replica, the RDS
+API describing both) on loopback ports, points the AWS SDK and the
 kinds' settings at them, seeds what several secrets share (the PostgreSQL
 master secret, the Redis admin secret, the signing keyring bucket), and loads
 the handlers ``template.yaml`` declares into a RotateSecret emulator. The demo,
@@ -19,7 +20,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,9 +110,12 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
         PostgresServer() as postgres,
         RedisServer(redis_users, bind=bind) as redis_server,
         ManagedRedis(host=advertise or "127.0.0.1", bind=bind) as managed,
+        ExitStack() as stack,
     ):
         server.log.emulated.append(managed.answer)
         postgres.start_front(bind=bind, advertise=advertise)
+        replica = postgres.start_replica(bind=bind, advertise=advertise)
+        stack.callback(replica.cleanup)
         client = boto3.client("secretsmanager")
         redis_host = advertise or redis_server.host
         redis_place = (redis_host, redis_server.port, redis_admin_password)
@@ -119,6 +123,8 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
         rds = RdsDatabases(postgres.front_url, advertise or postgres.front.host, postgres.front.port)
         server.log.emulated.append(rds.answer)
         rds_master_arn = rds.add_database(client, "amply-sandbox-reporting")
+        rds.add_reader("amply-sandbox-reporting", "amply-sandbox-reporting-replica", replica.front.host,
+                       replica.front.port)  # fmt: skip
         admin_url = f"redis://admin:{redis_admin_password}@{redis_host}:{redis_server.port}/0"
         admin_arn = str(client.create_secret(Name=REDIS_ADMIN, SecretString=admin_url)["ARN"])
         boto3.client("s3").create_bucket(Bucket=KEYRING[0])
@@ -134,6 +140,7 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
             KEYRING,
             managed,
             rds_master_arn,
+            (replica.front.host, replica.front.port),
         )
         # As the template passes them: the CA to verify PostgreSQL with, the masters and admins secrets may name.
         configured = {

@@ -39,8 +39,8 @@ _GSSENC_REQUEST = 80877104
 
 
 class TlsProxy:
-    """Listens on ``bind`` (127.0.0.1), port ``port``; relays to ``backend`` (host, port). ``host`` is the name
-    clients use (``advertise``, else 127.0.0.1)."""
+    """Listens on ``bind`` (127.0.0.1) and ``port`` (any free one by default); relays to ``backend`` (host, port).
+    ``host`` is the name clients use (``advertise``, else 127.0.0.1)."""
 
     def __init__(
         self,
@@ -52,6 +52,7 @@ class TlsProxy:
         scram_verifier: Callable[[str], str | None] | None = None,
         bind: str = "127.0.0.1",
         advertise: str | None = None,
+        port: int = 0,
     ) -> None:
         if protocol not in ("postgres", "direct", "plain"):
             raise ValueError(f"unknown protocol {protocol!r}")
@@ -62,7 +63,7 @@ class TlsProxy:
             (Path(folder) / "cert.pem").write_bytes(cert_pem)
             (Path(folder) / "key.pem").write_bytes(key_pem)
             self._context.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
-        self._listener = socket.create_server((bind, 0))
+        self._listener = socket.create_server((bind, port))
         self.host, self.port = advertise or "127.0.0.1", int(self._listener.getsockname()[1])
         self._thread = threading.Thread(target=self._accept, daemon=True, name="tls-proxy")
         self._closed = False

@@ -130,8 +130,22 @@ def redis_primary(moto_server: MotoServer) -> Iterator[RedisTarget]:
 
 
 @pytest.fixture(scope="session")
-def rds(moto_server: MotoServer, postgres: PostgresTarget) -> Iterator[RdsDatabases]:
-    """RDS databases over the session's PostgreSQL, each with an RDS-managed master secret the template allows."""
+def postgres_replica(postgres: PostgresTarget) -> Iterator[PostgresServer]:
+    """A streaming replica of the session's PostgreSQL; its TLS front listens on READER_HOST, the same port."""
+    assert postgres.server is not None, "a replica needs the server the suite started"
+    replica = postgres.server.start_replica()
+    try:
+        yield replica
+    finally:
+        register_output("postgres replica log", replica.log_text())
+        replica.cleanup()
+
+
+@pytest.fixture(scope="session")
+def rds(moto_server: MotoServer, postgres: PostgresTarget, postgres_replica: PostgresServer) -> Iterator[RdsDatabases]:
+    """RDS databases over the session's PostgreSQL, each with an RDS-managed master secret the template allows:
+    the instance ``amply-ledger`` with the read replica ``amply-ledger-replica``, and the Aurora cluster
+    ``amply-reports`` whose reader endpoint and reader ``amply-reports-reader-1`` lead to the replica."""
     url = ConnectionUrl.parse(postgres.superuser_url)
     databases = RdsDatabases(postgres.superuser_url, url.host, url.port or 5432)
     client = boto3.client("secretsmanager", endpoint_url=moto_server.endpoint)
@@ -139,6 +153,9 @@ def rds(moto_server: MotoServer, postgres: PostgresTarget) -> Iterator[RdsDataba
         databases.add_database(client, "amply-ledger"),
         databases.add_database(client, "amply-reports", cluster=True),
     ]
+    reader = (postgres_replica.front.host, postgres_replica.front.port)
+    databases.add_reader("amply-ledger", "amply-ledger-replica", *reader)
+    databases.add_reader("amply-reports", "amply-reports-reader-1", *reader)
     moto_server.log.emulated.append(databases.answer)
     allowed = ",".join([os.environ["ROTATION_POSTGRES_MASTER_SECRET_ARNS"], *masters])
     try:
@@ -219,6 +236,7 @@ def targets(
     stripe_api: StripeServer,
     managed_redis: ManagedRedis,
     rds: RdsDatabases,
+    postgres_replica: PostgresServer,
 ) -> Targets:
     """The session's servers as the per-kind harness (sandbox.harness) seeds and checks against them."""
     redis = (redis_primary.host, redis_primary.port, redis_primary.admin_password)
@@ -233,6 +251,7 @@ def targets(
         keyring,
         managed_redis,
         rds.databases["amply-ledger"].secret_arn,
+        (postgres_replica.front.host, postgres_replica.front.port),
     )
 
 

@@ -90,10 +90,11 @@ class Recorder:
                 ("user", params["UserId"]) if "UserId" in params else ("replicationgroup", params["ReplicationGroupId"])
             )
             self.calls.append(Call(function, action, f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:{kind}:{name}"))
-        elif service == "rds":
-            self.calls.append(
-                Call(function, action, params.get("DBInstanceIdentifier") or params["DBClusterIdentifier"])
-            )
+        elif service == "rds":  # an identifier or an ARN; IAM authorizes the ARN
+            kind, name = ("db", params["DBInstanceIdentifier"]) if "DBInstanceIdentifier" in params else (
+                "cluster", params["DBClusterIdentifier"])  # fmt: skip
+            arn = name if name.startswith("arn:") else f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:{kind}:{name}"
+            self.calls.append(Call(function, action, arn))
         elif service == "memorydb":
             self.calls.append(
                 Call(function, action, f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{params['UserName']}")
@@ -232,12 +233,13 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
     inventory: list[tuple[str, str, list[str | None]]] = [
         ("session-secret", "session_secret", [seed_value("session_secret")]),
         ("api-encryption-key", "session_secret", [seed_keyring()]),
-        # The default master, then a master the secret names.
-        # The default master, a master the secret names, then RDS-managed masters (an instance, a cluster).
+        # The default master, a master the secret names, RDS-managed masters (an instance, a cluster), then the
+        # instance's read replica a single user's secret names.
         ("database-url", "postgres", [
             seed_postgres_role(pg_url, f"iam_{secrets.token_hex(3)}"),
             *(seed_postgres_role(pg_url, f"iam_{secrets.token_hex(3)}", masterarn=arn)
               for arn in (masters[1], *rds_masters)),
+            _on_replica(targets, masters[1], dbInstanceIdentifier="amply-ledger-replica"),
         ]),
         ("redis-url", "redis", [
             seed_redis_user(redis_host, redis_port, redis_password, _unique("iam"), rules=REDIS_APP_RULES),
@@ -310,6 +312,13 @@ def _consumed_by_stale_tasks(ecs: Any, ec2: Any, arn: str, short: str) -> None:
     if "amply-prod" not in [c.rsplit("/", 1)[-1] for c in ecs.list_clusters()["clusterArns"]]:
         add_container_host(ecs, ec2, "amply-prod")
     serve_secret(ecs, "amply-prod", f"{short}-app", arn, datetime.now(UTC) - timedelta(days=1))
+
+
+def _on_replica(targets: Targets, masterarn: str, **fields: str) -> str:
+    """A pair whose secret points at the session's streaming replica and names its database."""
+    value = seed_postgres_role(targets.postgres_url, _unique("iam"), masterarn=masterarn,
+                               replica=targets.postgres_replica)  # fmt: skip
+    return json.dumps({**json.loads(value), **fields})
 
 
 def _unique(prefix: str) -> str:

@@ -1,7 +1,8 @@
 """Healthy rotations refuse no login: what database audit logs and threat detection alert on stays at zero.
 
 Every harness entry with a login target is rotated twice; the servers' own records of failed authentication
-(PostgreSQL's log, the TLS front's SCRAM refusals, the ACL LOG of every Redis server) must not grow.
+(the logs of PostgreSQL and its streaming replica, the TLS fronts' SCRAM refusals, the ACL LOG of every Redis
+server) must not grow.
 """
 
 from __future__ import annotations
@@ -13,21 +14,25 @@ import pytest
 import redis
 
 from sandbox.harness import HARNESSES, KindHarness, Targets
+from sandbox.postgres_server import PostgresServer
 from tests.helpers import PostgresTarget, RedisTarget, emulator_for, engine_for
 
 LOGIN_KINDS = ("postgres", "redis")
 
 
-def _failed_logins(postgres: PostgresTarget, redis_primary: RedisTarget, targets: Targets) -> tuple[int, int, int, int]:
+def _failed_logins(
+    postgres: PostgresTarget, replica: PostgresServer, redis_primary: RedisTarget, targets: Targets
+) -> tuple[int, int, int, int, int]:
     assert postgres.server is not None
     log = postgres.log_text().count("password authentication failed")
-    front = postgres.server.front.auth_failures
+    replica_log = replica.log_text().count("password authentication failed")
+    front = postgres.server.front.auth_failures + replica.front.auth_failures
     with redis.Redis(
         host=redis_primary.host, port=redis_primary.port, username="admin", password=redis_primary.admin_password
     ) as admin:
         entries = admin.acl_log(10_000)
     refused = sum(int(entry.get("count", 1)) for entry in entries if entry.get("reason") == "auth")
-    return log, front, refused, targets.managed.failed_logins()
+    return log, replica_log, front, refused, targets.managed.failed_logins()
 
 
 @pytest.mark.parametrize("harness", [h for h in HARNESSES if h.kind in LOGIN_KINDS], ids=lambda h: h.label)
@@ -35,6 +40,7 @@ def test_a_healthy_rotation_refuses_no_login(
     harness: KindHarness,
     targets: Targets,
     postgres: PostgresTarget,
+    postgres_replica: PostgresServer,
     redis_primary: RedisTarget,
     make_secret: Callable[..., str],
     unique_name: Callable[[str], str],
@@ -44,16 +50,16 @@ def test_a_healthy_rotation_refuses_no_login(
         pytest.skip("needs the suite's own PostgreSQL server (its log)")
     arn = make_secret(unique_name(harness.kind), harness.seed(targets), harness.kind)
     emulator = emulator_for(engine_for(harness.kind))
-    before = _failed_logins(postgres, redis_primary, targets)
+    before = _failed_logins(postgres, postgres_replica, redis_primary, targets)
     for _ in range(2):
         harness.before_rotation(targets, arn)
         result = emulator.rotate(arn)
         assert result.ok, result.error
-    assert _failed_logins(postgres, redis_primary, targets) == before
+    assert _failed_logins(postgres, postgres_replica, redis_primary, targets) == before
 
 
 def test_the_counters_see_a_refused_login(
-    postgres: PostgresTarget, redis_primary: RedisTarget, targets: Targets
+    postgres: PostgresTarget, postgres_replica: PostgresServer, redis_primary: RedisTarget, targets: Targets
 ) -> None:
     """The control: a wrong password to each server shows up where the test above looks."""
     import psycopg
@@ -62,21 +68,23 @@ def test_the_counters_see_a_refused_login(
 
     if postgres.server is None:
         pytest.skip("needs the suite's own PostgreSQL server (its log)")
-    before = _failed_logins(postgres, redis_primary, targets)
+    before = _failed_logins(postgres, postgres_replica, redis_primary, targets)
     url = ConnectionUrl.parse(postgres.superuser_url)
-    with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(host=url.host, port=url.port, user="postgres", password="wrong-password-1", dbname="postgres",
-                        sslmode="disable", connect_timeout=3)  # fmt: skip
+    for host, port in ((url.host, url.port), (postgres_replica.front.host, postgres_replica.front.port)):
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(host=host, port=port, user="postgres", password="wrong-password-1", dbname="postgres",
+                            sslmode="disable", connect_timeout=3)  # fmt: skip
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(host=redis_primary.host, port=redis_primary.port, username="admin", password="wrong-1").ping()
     host, port = targets.managed.nodes()[1]  # a managed server's reader
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(host=host, port=port, username="nobody", password="wrong-1").ping()
-    log, front, refused, managed = _failed_logins(postgres, redis_primary, targets)
+    log, replica_log, front, refused, managed = _failed_logins(postgres, postgres_replica, redis_primary, targets)
     assert log > before[0]
-    assert refused > before[2]
-    assert managed > before[3]
-    assert front == before[1]  # a plaintext login is the backend's to refuse
+    assert replica_log > before[1]
+    assert refused > before[3]
+    assert managed > before[4]
+    assert front == before[2]  # a plaintext login is the backend's to refuse
 
 
 def test_every_step_logs_each_external_call_with_its_duration(

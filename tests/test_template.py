@@ -126,9 +126,9 @@ def test_every_function_has_a_scoped_policy_and_a_source_account_permission() ->
                     elif all(action.startswith("s3:") for action in _actions(statement)):
                         assert arn.endswith("/checkpoint-signing-key/jwks.json"), arn  # the keyring object only
                     elif any(action.startswith("rds:") for action in _actions(statement)):
-                        # Read-only, this account and region, only where RDS-managed masters may be named.
+                        # Read-only, this account and region, the postgres function only.
                         assert set(_actions(statement)) == {"rds:DescribeDBInstances", "rds:DescribeDBClusters"}
-                        assert condition == "HasPostgresMasters", condition
+                        assert spec.kind == "postgres", logical_id
                         assert arn in (
                             "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*",
                             "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*",

@@ -1,53 +1,139 @@
-"""Where an RDS-managed master secret's database listens: its system tags and the RDS API.
+"""Where an RDS database's writer and readers listen, as the RDS API describes them.
 
-When RDS manages the master password (``ManageMasterUserPassword``), the secret
-(``rds!db-…`` or ``rds!cluster-…``) holds only ``username`` and ``password``;
-its system tag ``aws:rds:primaryDBInstanceArn`` or ``aws:rds:primaryDBClusterArn``
-names the database, and ``DescribeDBInstances`` / ``DescribeDBClusters`` give the
-writer's address. RDS rotates that secret on its own schedule, so the caller
-reads its AWSCURRENT on every step.
+* An RDS-managed master secret (``ManageMasterUserPassword``; ``rds!db-…`` or
+  ``rds!cluster-…``) holds only ``username`` and ``password``; its system tag
+  ``aws:rds:primaryDBInstanceArn`` or ``aws:rds:primaryDBClusterArn`` names the
+  database (``for_tags``). RDS rotates that secret on its own schedule, so the
+  caller reads its AWSCURRENT on every step.
+* An application secret names its database with ``dbInstanceIdentifier`` or
+  ``dbClusterIdentifier``, as the RDS console writes them (``for_secret``).
+
+``DescribeDBInstances`` / ``DescribeDBClusters`` give the writer; a secret's
+server is a reader (``serves_reads``) when it is the cluster's reader endpoint,
+or the endpoint of a reader member of the cluster or of a read replica of the
+instance in this Region.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError
 from rotator.timings import timed
 
-__all__ = ["CLUSTER_TAG", "INSTANCE_TAG", "writer_endpoint"]
+__all__ = ["CLUSTER_FIELD", "CLUSTER_TAG", "INSTANCE_FIELD", "INSTANCE_TAG", "RdsDatabase", "for_secret", "for_tags"]
 
 INSTANCE_TAG = "aws:rds:primaryDBInstanceArn"
 CLUSTER_TAG = "aws:rds:primaryDBClusterArn"
+INSTANCE_FIELD = "dbInstanceIdentifier"
+CLUSTER_FIELD = "dbClusterIdentifier"
+
+Server = tuple[str, int]
 
 
-def writer_endpoint(tags: Mapping[str, str], client: Any = None) -> tuple[str, int]:
-    """The writer's address and port of the instance or cluster ``tags`` name."""
-    from botocore.exceptions import BotoCoreError, ClientError
+@dataclass(frozen=True)
+class RdsDatabase:
+    """An RDS instance or Aurora cluster: its writer, its reader endpoint, the instances that serve its reads."""
 
-    from rotator.clients import aws_client
+    name: str
+    writer: Server
+    reader_endpoint: Server | None = None
+    reader_instances: tuple[str, ...] = ()
+    _describe: Callable[[str], Mapping[str, Any]] | None = field(default=None, compare=False, repr=False)
 
+    def serves_reads(self, server: Server) -> bool:
+        """Whether ``server`` is this database's reader endpoint or one of its reader instances (described now)."""
+        if server == self.reader_endpoint:
+            return True
+        if self._describe is None:
+            return False
+        return any(_endpoint(self._describe(instance)) == server for instance in self.reader_instances)
+
+
+def for_tags(tags: Mapping[str, str], client: Any = None) -> RdsDatabase:
+    """The database an RDS-managed master secret's system tags name."""
     arn = tags.get(CLUSTER_TAG) or tags.get(INSTANCE_TAG)
     if not arn:
         raise SecretFormatError(
             f"the master secret has no host and no {INSTANCE_TAG} or {CLUSTER_TAG} tag: it is neither a complete "
             "login nor a secret RDS manages"
         )
-    rds = client or aws_client("rds", region=arn.split(":")[3] or None)
-    cluster = CLUSTER_TAG in tags
-    operation = "DescribeDBClusters" if cluster else "DescribeDBInstances"
+    return _describe(arn, cluster=CLUSTER_TAG in tags, client=client)
+
+
+def for_secret(fields: Callable[[str], object], client: Any = None) -> RdsDatabase | None:
+    """The database a secret names with ``dbClusterIdentifier`` or ``dbInstanceIdentifier`` (None without)."""
+    for name, cluster in ((CLUSTER_FIELD, True), (INSTANCE_FIELD, False)):
+        value = fields(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise SecretFormatError(f"secret field {name!r} must be a non-empty string")
+        return _describe(value, cluster=cluster, client=client)
+    return None
+
+
+def _describe(identifier: str, *, cluster: bool, client: Any) -> RdsDatabase:
+    from rotator.clients import aws_client
+
+    region = (identifier.split(":")[3] or None) if identifier.startswith("arn:") else None
+    rds = client or aws_client("rds", region=region)
+    described: dict[str, Mapping[str, Any]] = {}
+
+    def instance(name: str) -> Mapping[str, Any]:  # each instance described once per step
+        if name not in described:
+            described[name] = _instance(rds, name)
+        return described[name]
+
+    if cluster:
+        found = _call(rds, "DescribeDBClusters", DBClusterIdentifier=identifier)["DBClusters"][0]
+        port = int(found["Port"])
+        readers = tuple(
+            str(member["DBInstanceIdentifier"])
+            for member in found.get("DBClusterMembers", [])
+            if not member.get("IsClusterWriter")
+        )
+        reader = found.get("ReaderEndpoint")
+        return RdsDatabase(
+            identifier, (str(found["Endpoint"]).lower(), port), (str(reader).lower(), port) if reader else None,
+            readers, instance,
+        )  # fmt: skip
+    found = instance(identifier)
+    source = found.get("ReadReplicaSourceDBInstanceIdentifier")
+    if source:  # the secret names a read replica: its source is the writer
+        found = instance(str(source))
+    replicas = tuple(str(replica) for replica in found.get("ReadReplicaDBInstanceIdentifiers", []))
+    local = tuple(replica for replica in replicas if not replica.startswith("arn:"))  # other Regions: not ours
+    return RdsDatabase(identifier, _endpoint(found), None, local, instance)
+
+
+def _instance(rds: Any, identifier: str) -> Mapping[str, Any]:
+    return dict(_call(rds, "DescribeDBInstances", DBInstanceIdentifier=identifier)["DBInstances"][0])
+
+
+def _endpoint(instance: Mapping[str, Any]) -> Server:
+    try:
+        return str(instance["Endpoint"]["Address"]).lower(), int(instance["Endpoint"]["Port"])
+    except (KeyError, TypeError) as exc:
+        raise TargetRejectedError(
+            f"DescribeDBInstances reported no endpoint for {instance.get('DBInstanceIdentifier', 'an instance')}"
+        ) from exc
+
+
+def _call(rds: Any, operation: str, **params: str) -> Mapping[str, Any]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    method = getattr(rds, "describe_db_clusters" if operation == "DescribeDBClusters" else "describe_db_instances")
     try:
         with timed("rds", operation):
-            if cluster:
-                found = rds.describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"][0]
-                return str(found["Endpoint"]).lower(), int(found["Port"])
-            found = rds.describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"][0]
-            return str(found["Endpoint"]["Address"]).lower(), int(found["Endpoint"]["Port"])
+            answer: Mapping[str, Any] = method(**params)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Unknown")
-        raise TargetRejectedError(f"{operation} for the master secret's database failed: {code}") from exc
+        raise TargetRejectedError(f"{operation} for {next(iter(params.values()))} failed: {code}") from exc
     except BotoCoreError as exc:
         raise TargetUnreachableError(f"{operation} failed: {type(exc).__name__}") from exc
-    except (KeyError, IndexError) as exc:
-        raise TargetRejectedError(f"{operation} reported no writer endpoint for the master secret's database") from exc
+    if not answer.get("DBClusters" if operation == "DescribeDBClusters" else "DBInstances"):
+        raise TargetRejectedError(f"{operation} found no database {next(iter(params.values()))}")
+    return answer

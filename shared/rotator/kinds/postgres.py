@@ -19,6 +19,14 @@ every other field kept), the format AWS's own rotation functions read.
   REPLICATION or BYPASSRLS are never changed or cloned. The master creates the
   clone if it is missing, re-syncs its attributes and memberships from the
   base user on every rotation, and sets the password.
+* **Read replicas and Aurora readers**: a secret that points at a reader is
+  changed on its writer and tested where it points. The writer is the
+  master's server when the RDS API lists the secret's server as one of that
+  database's readers; a single user on a server in recovery finds its writer
+  through the secret's ``dbInstanceIdentifier`` or ``dbClusterIdentifier``.
+  setSecret then waits, bounded, until the replica has replayed the change
+  (``pg_last_wal_replay_lsn``), on a session opened before it, so no login is
+  refused; testSecret waits too when it finds the replica still behind.
 
 Connections insist on SCRAM-SHA-256 (``require_auth``; md5 only by opt-in,
 cleartext never), with channel binding whenever TLS is on. ``require`` and
@@ -33,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rotator import constants as c
@@ -45,6 +53,7 @@ from rotator.errors import (
     ForbiddenTargetError,
     PolicyError,
     SecretFormatError,
+    TargetBusyError,
     TargetRejectedError,
     TargetUnreachableError,
     VerificationError,
@@ -58,6 +67,8 @@ from rotator.versions import VersionReader
 
 if TYPE_CHECKING:  # psycopg is imported by the steps that reach the database, not at cold start
     import psycopg
+
+    from rotator.rds_topology import RdsDatabase
 
     Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -78,6 +89,7 @@ _SSLMODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "ve
 _VERIFYING = frozenset({"verify-ca", "verify-full"})
 _MAX_IDENTIFIER_BYTES = 63
 _PRIVILEGES = ("SUPERUSER", "REPLICATION", "BYPASSRLS")
+_REPLICA_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,7 @@ class PostgresSettings:
     allow_md5: bool = False
     connect_timeout: int = 5
     statement_timeout_ms: int = 10_000
+    replica_wait_seconds: int = 20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PostgresSettings:
@@ -113,6 +126,7 @@ class PostgresSettings:
             allow_md5=env_bool(environ, c.ENV_POSTGRES_ALLOW_MD5, False),
             connect_timeout=env_int(environ, c.ENV_POSTGRES_CONNECT_TIMEOUT, 5, low=1, high=60),
             statement_timeout_ms=env_int(environ, c.ENV_POSTGRES_STATEMENT_TIMEOUT_MS, 10_000, low=100, high=120_000),
+            replica_wait_seconds=env_int(environ, c.ENV_POSTGRES_REPLICA_WAIT_SECONDS, 20, low=1, high=50),
         )
 
 
@@ -187,6 +201,10 @@ class PostgresSecret(LoginSecret):
     def with_credentials(self, *, username: str | None = None, password: str | None = None) -> str:
         return self.connection.with_credentials(username=username, password=password)
 
+    def at(self, server: tuple[str, int]) -> PostgresSecret:
+        """The same login at another server (a replica's writer): to connect with, never stored."""
+        return PostgresSecret(replace(self.connection, host=server[0], port=server[1]))
+
 
 class PostgresStrategy(Strategy[PostgresSecret]):
     """Changes PostgreSQL role passwords; alternates users when a master secret is configured."""
@@ -232,7 +250,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         base = self._base(current.username)
         if self._base(previous.username) != base or previous.place != current.place:
             raise SecretFormatError("AWSPREVIOUS names a user, host or database outside the alternating pair")
-        master = self._master(versions, master_arn, current, base)
+        master, _ = self._master(versions, master_arn, current, base)
         self._prove_ownership(current, current, versions, base)
         with self._connect(master, as_master=True) as conn:
             self._refuse_privileged(conn, base, base + self.pg.clone_suffix, previous)
@@ -251,15 +269,14 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         # AWSCURRENT first: on a healthy rotation no login is refused (and AWSPREVIOUS is never read). The
         # pending password (set by an earlier attempt) and AWSPREVIOUS (a crash or rollback) come only after a
         # refusal.
-        for login in _candidates(current, pending, versions.previous_secret):
-            if not same_login(login):
-                continue
+        logins = [login for login in _candidates(current, pending, versions.previous_secret) if same_login(login)]
+        for login in logins:
             try:
                 with self._connect(login) as conn:
-                    if login is pending:
-                        logger.info("pending password already set", extra={"db_user": pending.username})
+                    if self._in_recovery(conn):
+                        self._apply_on_writer(conn, pending, logins)
                     else:
-                        self._set_password(conn, pending.username, pending.password, pending)
+                        self._change_own_password(conn, login, pending)
                     return
             except AuthenticationError:
                 continue
@@ -268,6 +285,43 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             f"log in to {pending.host}:{pending.port}"
         )
 
+    def _change_own_password(self, conn: Connection, login: PostgresSecret, pending: PostgresSecret) -> None:
+        if login is pending:
+            logger.info("pending password already set", extra={"db_user": pending.username})
+        else:
+            self._set_password(conn, pending.username, pending.password, pending)
+
+    def _apply_on_writer(self, replica: Connection, pending: PostgresSecret, logins: list[PostgresSecret]) -> None:
+        """The secret's server is a read replica: change the password on its writer (the first of ``logins``
+        the writer accepts), then wait on ``replica``, a session opened before the change, for the replay."""
+        from rotator.rds_topology import for_secret
+
+        database = for_secret(pending.connection.field)
+        if database is None:
+            raise TargetRejectedError(
+                f"{pending.host}:{pending.port} is a read replica (in recovery): name its database in the secret "
+                "with dbInstanceIdentifier or dbClusterIdentifier, so the password is changed on the writer"
+            )
+        if not database.serves_reads(pending.server):
+            raise ForbiddenTargetError(
+                f"{pending.host}:{pending.port} is in recovery but the RDS API lists it as no reader of "
+                f"{database.name}: the password is changed only on that database's writer"
+            )
+        for login in logins:
+            try:
+                with self._connect(login.at(database.writer)) as conn:
+                    self._change_own_password(conn, login, pending)
+                    position = self._wal_position(conn)
+                break
+            except AuthenticationError:
+                continue
+        else:
+            raise TargetRejectedError(
+                f"none of the current, pending or previous passwords of {pending.username} log in to the writer "
+                f"{database.writer[0]}:{database.writer[1]} of {database.name}"
+            )
+        self._await_replay(replica, position, pending)
+
     def _apply_alternating(
         self, pending: PostgresSecret, current: PostgresSecret, master_arn: str, versions: VersionReader[PostgresSecret]
     ) -> None:
@@ -275,39 +329,50 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         clone = base + self.pg.clone_suffix
         if pending.username not in (base, clone) or pending.place != current.place:
             raise SecretFormatError("pending secret names a user, host or database outside the alternating pair")
-        master = self._master(versions, master_arn, current, base)
+        master, on_reader = self._master(versions, master_arn, current, base)
         proof = self._prove_ownership(current, pending, versions, base)
         if proof is pending:
             logger.info("pending password already set", extra={"db_user": pending.username})
             return
-        with self._connect(master, as_master=True) as conn:
-            self._refuse_privileged(conn, base, clone, pending)
-            self._ensure_clone(conn, base, clone, pending)
-            self._set_password(conn, pending.username, pending.password, pending)
+        with self._connect(proof) if on_reader else _no_session() as replica:
+            with self._connect(master, as_master=True) as conn:
+                self._refuse_privileged(conn, base, clone, pending)
+                self._ensure_clone(conn, base, clone, pending)
+                self._set_password(conn, pending.username, pending.password, pending)
+                position = self._wal_position(conn) if replica is not None else ""
+            if replica is not None:
+                self._await_replay(replica, position, pending)
 
     def _master(
         self, versions: VersionReader[PostgresSecret], master_arn: str, current: PostgresSecret, base: str
-    ) -> PostgresSecret:
-        """The master login, only for the secret's own server and never for a user of the pair."""
-        master = self._parse_master(versions, master_arn, current)
+    ) -> tuple[PostgresSecret, bool]:
+        """The master login, never for a user of the pair, and whether the secret's server is a reader of the
+        master's server (else it is that server itself)."""
+        master, database = self._parse_master(versions, master_arn, current)
         if master.username in (base, base + self.pg.clone_suffix):
             raise ForbiddenTargetError(
                 f"{master.username} is the master secret's own user: never changed by a rotation"
             )
-        if master.server != current.server:
+        if master.server == current.server:
+            return master, False
+        from rotator.rds_topology import for_secret
+
+        database = database or for_secret(current.connection.field)
+        if database is None or database.writer != master.server or not database.serves_reads(current.server):
             raise ForbiddenTargetError(
                 f"the master secret is for {master.host}:{master.port}, not the secret's server "
-                f"{current.host}:{current.port}: the master is used only on its own server"
+                f"{current.host}:{current.port}, and the RDS API lists no reader of the master's database there: "
+                "the master is used only on its own server and its readers"
             )
-        return master
+        return master, True
 
     @staticmethod
     def _parse_master(
         versions: VersionReader[PostgresSecret], master_arn: str, current: PostgresSecret
-    ) -> PostgresSecret:
+    ) -> tuple[PostgresSecret, RdsDatabase | None]:
         """The master login; an RDS-managed master (``username`` and ``password`` only) gets its writer's address
-        from its system tags and the RDS API, and the secret's database. Its AWSCURRENT is read on every step:
-        RDS rotates it on its own schedule."""
+        from its system tags and the RDS API (the database is returned too), and the secret's database. Its
+        AWSCURRENT is read on every step: RDS rotates it on its own schedule."""
         import json
 
         from rotator.codecs import looks_like_json
@@ -318,12 +383,13 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         except ValueError:
             document = None  # the parser below names what is wrong with it
         if not isinstance(document, dict) or "host" in document:
-            return PostgresSecret.parse(text, what="master secret")
-        from rotator.rds_topology import writer_endpoint
+            return PostgresSecret.parse(text, what="master secret"), None
+        from rotator.rds_topology import for_tags
 
-        host, port = writer_endpoint(versions.describe_other(master_arn).tags)
+        database = for_tags(versions.describe_other(master_arn).tags)
+        host, port = database.writer
         resolved = {**document, "host": host, "port": port, "dbname": current.dbname}
-        return PostgresSecret.parse(json.dumps(resolved), what="master secret")
+        return PostgresSecret.parse(json.dumps(resolved), what="master secret"), database
 
     def _prove_ownership(
         self, current: PostgresSecret, pending: PostgresSecret, versions: VersionReader[PostgresSecret], base: str
@@ -346,16 +412,34 @@ class PostgresStrategy(Strategy[PostgresSecret]):
     # testSecret -------------------------------------------------------------------
 
     def verify(self, request: VerifyRequest[PostgresSecret]) -> None:
+        import time
+
+        pending, deadline = request.pending, time.monotonic() + self.pg.replica_wait_seconds
+        while True:
+            try:
+                return self._log_in_as(pending)
+            except AuthenticationError as exc:
+                # On a replica still behind its writer (a setSecret that did not see the replay) wait, bounded.
+                if time.monotonic() >= deadline or not self._replica_behind(request.current):
+                    raise VerificationError(
+                        f"pending credentials of {pending.username} do not log in to {pending.host}"
+                    ) from exc
+                time.sleep(_REPLICA_POLL_SECONDS)
+
+    def _replica_behind(self, current: PostgresSecret) -> bool:
+        """Whether the secret's server is a replica (AWSCURRENT still logs in there and it is in recovery)."""
+        try:
+            with self._connect(current) as conn:
+                return self._in_recovery(conn)
+        except AuthenticationError:
+            return False
+
+    def _log_in_as(self, pending: PostgresSecret) -> None:
         import psycopg
 
-        pending = request.pending
         try:
             with self._connect(pending) as conn, timed("postgres", "SELECT current_user"):
                 row = conn.execute("SELECT current_user, 1").fetchone()
-        except AuthenticationError as exc:
-            raise VerificationError(
-                f"pending credentials of {pending.username} do not log in to {pending.host}"
-            ) from exc
         except psycopg.Error as exc:
             raise VerificationError(f"test query as {pending.username} failed: SQLSTATE {exc.sqlstate}") from exc
         if row is None or row[0] != pending.username:
@@ -400,6 +484,41 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         if asked in ("require", "verify-ca") and not self.pg.allow_unverified_tls:
             return "verify-full", asked
         return asked, asked
+
+    @staticmethod
+    def _in_recovery(conn: Connection) -> bool:
+        """Whether this session's server is a standby: a read replica or an Aurora reader."""
+        with timed("postgres", "pg_is_in_recovery"):
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        return bool(row and row[0])
+
+    @staticmethod
+    def _wal_position(conn: Connection) -> str:
+        """The writer's WAL position, just after a change a replica must replay."""
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        return str(row[0]) if row else ""
+
+    def _await_replay(self, replica: Connection, position: str, pending: PostgresSecret) -> None:
+        """Wait, bounded, until the replica behind ``replica`` has replayed its writer's WAL up to ``position``."""
+        import time
+
+        wait = self.pg.replica_wait_seconds
+        deadline = time.monotonic() + wait
+        with timed("postgres", "wait for replica"):
+            while True:
+                row = replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (position,)).fetchone()
+                if row is None or row[0] is None:
+                    logger.warning("the replica reports no replay position: testSecret waits for the password")
+                    return
+                if row[0]:
+                    logger.info("replica replayed the change", extra={"db_host": pending.host})
+                    return
+                if time.monotonic() >= deadline:
+                    raise TargetBusyError(
+                        f"the read replica {pending.host}:{pending.port} has not replayed the password change after "
+                        f"{wait} s; the change is made on the writer and Secrets Manager retries"
+                    )
+                time.sleep(_REPLICA_POLL_SECONDS)
 
     def _can_log_in(self, secret: PostgresSecret) -> bool:
         try:
@@ -543,6 +662,12 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             (role,),
         ).fetchall()
         return [str(row[0]) for row in rows]
+
+
+@contextmanager
+def _no_session() -> Iterator[None]:
+    """No replica session: the secret's server is the master's own."""
+    yield None
 
 
 def _candidates(

@@ -1,0 +1,162 @@
+"""Secrets that point at a read replica or an Aurora reader: changed on the writer, tested where they point.
+
+The session's PostgreSQL has a real streaming replica (``pg_basebackup``); the RDS API stand-in lists it as
+``amply-ledger``'s read replica and as ``amply-reports``'s reader (endpoint and member instance). Replication
+lag is real too: ``set_apply_delay`` makes the replica replay its writer's changes late.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from rotator.constants import Stage, Step
+from rotator.errors import ForbiddenTargetError, TargetBusyError, TargetRejectedError
+from sandbox.harness import Targets
+from sandbox.postgres_server import PostgresServer
+from sandbox.probes import postgres_logs_in
+from sandbox.rds import RdsDatabases
+from sandbox.seed import seed_postgres_role
+from tests.helpers import emulator_for, engine_for, expect_failure
+
+FAILED = "password authentication failed"
+
+
+@pytest.fixture
+def replica(postgres_replica: PostgresServer) -> Iterator[PostgresServer]:
+    """The session's replica, replaying without delay again after the test."""
+    yield postgres_replica
+    postgres_replica.set_apply_delay(0)
+
+
+def _seed(targets: Targets, **fields: Any) -> dict[str, Any]:
+    """A role on the writer whose JSON secret points at the replica (``fields`` added or removed when None)."""
+    role = f"amply_reader_{secrets.token_hex(3)}"
+    value = json.loads(seed_postgres_role(targets.postgres_url, role, masterarn="", replica=targets.postgres_replica))
+    value.update(fields)
+    return {key: item for key, item in value.items() if item is not None}
+
+
+def _on_writer(targets: Targets, text: str) -> bool:
+    """Whether the secret's login works on the writer (the server the replica follows)."""
+    from rotator.codecs import ConnectionUrl
+
+    writer = ConnectionUrl.parse(targets.postgres_url)
+    return postgres_logs_in(json.dumps({**json.loads(text), "host": writer.host, "port": writer.port}))
+
+
+def test_alternating_users_on_an_aurora_reader_endpoint(
+    targets: Targets, rds: RdsDatabases, replica: PostgresServer, make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+) -> None:  # fmt: skip
+    value = _seed(targets, masterarn=rds.databases["amply-reports"].secret_arn)
+    arn = make_secret(unique_name("reader-url"), json.dumps(value), "postgres")
+    replica.set_apply_delay(1500)  # the replica replays every change 1.5 s late
+    failed = replica.log_text().count(FAILED)
+    result = emulator_for(engine_for("postgres")).rotate(arn)
+    assert result.ok, result.error
+    current, previous = targets.value(arn, Stage.CURRENT), targets.value(arn, Stage.PREVIOUS)
+    assert json.loads(current)["host"] == value["host"]  # still the reader endpoint
+    assert json.loads(current)["username"] == value["username"] + "_clone"
+    assert postgres_logs_in(current)
+    assert postgres_logs_in(previous)  # on the reader, at once
+    assert _on_writer(targets, current)
+    assert replica.log_text().count(FAILED) == failed  # setSecret waited for the replay: no refused login
+
+
+def test_a_single_user_on_a_read_replica_changes_its_password_on_the_writer(
+    targets: Targets, replica: PostgresServer, make_secret: Callable[..., str], unique_name: Callable[[str], str]
+) -> None:
+    value = _seed(targets, masterarn=None, dbInstanceIdentifier="amply-ledger-replica")
+    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
+    replica.set_apply_delay(1000)
+    failed = replica.log_text().count(FAILED)
+    result = emulator_for(engine_for("postgres")).rotate(arn)
+    assert result.ok, result.error
+    current = targets.value(arn, Stage.CURRENT)
+    assert postgres_logs_in(current)
+    assert _on_writer(targets, current)
+    assert replica.log_text().count(FAILED) == failed  # before this test's own refused login, below
+    assert not postgres_logs_in(targets.value(arn, Stage.PREVIOUS))
+
+
+def test_a_single_user_on_a_replica_without_its_database_named_changes_nothing(
+    targets: Targets, make_secret: Callable[..., str], unique_name: Callable[[str], str]
+) -> None:
+    value = _seed(targets, masterarn=None)
+    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
+    error = expect_failure(targets.client, emulator_for(engine_for("postgres")), arn, Step.SET, TargetRejectedError)
+    assert "read replica" in str(error)
+    assert "dbInstanceIdentifier" in str(error)
+    assert postgres_logs_in(targets.value(arn, Stage.CURRENT))
+
+
+def test_a_replica_further_behind_than_the_wait_is_busy_and_the_retry_converges(
+    targets: Targets, rds: RdsDatabases, replica: PostgresServer, make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+) -> None:  # fmt: skip
+    value = _seed(targets, masterarn=rds.databases["amply-ledger"].secret_arn)
+    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
+    replica.set_apply_delay(3000)
+    emulator = emulator_for(engine_for("postgres", ROTATION_POSTGRES_REPLICA_WAIT_SECONDS="1"))
+    result = emulator.rotate(arn)
+    assert result.failed_step is Step.SET
+    assert isinstance(result.error, TargetBusyError)
+    assert "has not replayed the password change after 1 s" in str(result.error)
+    assert postgres_logs_in(targets.value(arn, Stage.CURRENT))  # nothing promoted; the current user works
+    replica.set_apply_delay(0)
+    retried = emulator.retry(arn)
+    assert retried.ok, retried.error
+    assert postgres_logs_in(targets.value(arn, Stage.CURRENT))
+    assert postgres_logs_in(targets.value(arn, Stage.PREVIOUS))
+
+
+def test_test_secret_waits_for_a_replica_that_set_secret_did_not_see_catch_up(
+    targets: Targets, rds: RdsDatabases, replica: PostgresServer, make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+) -> None:  # fmt: skip
+    value = _seed(targets, masterarn=rds.databases["amply-ledger"].secret_arn)
+    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
+    replica.set_apply_delay(2000)
+    emulator = emulator_for(engine_for("postgres", ROTATION_POSTGRES_REPLICA_WAIT_SECONDS="1"))
+    token = emulator.begin(arn)
+    emulator.invoke(arn, token, Step.CREATE)
+    with pytest.raises(TargetBusyError):
+        emulator.invoke(arn, token, Step.SET)  # changed on the writer; the replica 2 s behind
+    pending = targets.value(arn, Stage.PENDING)
+    assert not postgres_logs_in(pending)
+    assert _on_writer(targets, pending)
+    patient = emulator_for(engine_for("postgres", ROTATION_POSTGRES_REPLICA_WAIT_SECONDS="10"))
+    patient.invoke(arn, token, Step.TEST)  # polls the reader until the change is replayed
+    assert postgres_logs_in(pending)
+
+
+def test_a_host_the_rds_api_lists_as_no_reader_is_refused(
+    targets: Targets, replica: PostgresServer, make_secret: Callable[..., str], unique_name: Callable[[str], str]
+) -> None:
+    """The replica's own port is a server the RDS API does not list: the master stays on its own server."""
+    value = _seed(targets, masterarn=targets.rds_master_arn)
+    value["host"], value["port"] = replica.host, replica.port  # the replica itself, not its listed front
+    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
+    error = expect_failure(targets.client, emulator_for(engine_for("postgres")), arn, Step.SET, ForbiddenTargetError)
+    assert "lists no reader" in str(error)
+    clone = value["username"] + "_clone"
+    with psycopg.connect(targets.postgres_url, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (clone,)).fetchone() is None
+
+
+def test_a_master_with_a_host_serves_a_replica_its_secret_names(
+    targets: Targets, replica: PostgresServer, make_secret: Callable[..., str], unique_name: Callable[[str], str]
+) -> None:
+    """A self-kept master (with a host) reaches a reader when the secret names the database whose writer it is."""
+    value = _seed(targets, masterarn=targets.master_arn, dbClusterIdentifier="amply-reports")
+    arn = make_secret(unique_name("reader-url"), json.dumps(value), "postgres")
+    result = emulator_for(engine_for("postgres")).rotate(arn)
+    assert result.ok, result.error
+    assert postgres_logs_in(targets.value(arn, Stage.CURRENT))
+    assert postgres_logs_in(targets.value(arn, Stage.PREVIOUS))
