@@ -196,7 +196,8 @@ def test_rollback_refuses_single_user_postgres_and_restores_others(sandbox: dict
 def test_rotate_all_under_a_prefix(sandbox: dict[str, str]) -> None:
     result = rotation(sandbox, "rotate", "--all", "amply/sandbox/re", "--concurrency", "2", "--quiet")
     assert result.returncode == 0, result.stderr
-    assert "2 rotated, 0 failed" in result.stdout  # redis-url and reporting-database-url; redis-admin has no rotation
+    # redis-url, reporting-database-url and reporting-replica-url; redis-admin has no rotation
+    assert "3 rotated, 0 failed" in result.stdout
     harvest(sandbox)
 
 

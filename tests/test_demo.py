@@ -35,11 +35,11 @@ def test_demo_rotates_every_sandbox_secret_and_proves_it() -> None:
         assert "AWSCURRENT+AWSPENDING" in " ".join(row)
     words = " ".join(result.stdout.split())
     assert "FAILED" not in words
-    assert re.search(
-        r"reporting-database-url: AWSCURRENT \((amply_reporting_\w+)_clone\) and AWSPREVIOUS \(\1\) both log in",
-        words,
-    )
-    assert "0 of 2 new password(s) found in clear" in result.stdout
+    for name in ("reporting-database-url", "reporting-replica-url"):  # the second on the read replica
+        assert re.search(
+            name + r": AWSCURRENT \((amply_reporting_\w+)_clone\) and AWSPREVIOUS \(\1\) both log in", words
+        ), name
+    assert "0 of 3 new password(s) found in clear" in result.stdout
     consumers = table_rows(result.stdout.split("\nECS consumers", 1)[1], "amply-sandbox/")
     assert len(consumers) == 2, "a consumer service per ECS-consumed secret"
     for service, (_, redeployed, logins, refused) in consumers.items():
