@@ -98,14 +98,24 @@ def _fresh_container(factory: Callable[[str], Any], kind: str) -> Callable[[Any,
     return invoke
 
 
-def _failed_logins(postgres: Any, redis_place: tuple[str, int, str]) -> int:
-    """Refused logins so far: PostgreSQL's log, its TLS front's SCRAM refusals, Redis's ACL LOG."""
+def _failed_logins(servers: Any) -> int:
+    """Refused logins so far: the logs of PostgreSQL and its replica, their TLS fronts' SCRAM refusals, the ACL LOG
+    of Redis and of the managed Redis servers."""
     import redis
 
-    host, port, password = redis_place
+    host, port, password = servers.targets.redis
     with redis.Redis(host=host, port=port, username="admin", password=password) as admin:
         refused = sum(int(entry.get("count", 1)) for entry in admin.acl_log(10_000) if entry.get("reason") == "auth")
-    return int(postgres.log_text().count("password authentication failed") + postgres.front.auth_failures + refused)
+    postgres = sum(
+        server.log_text().count("password authentication failed") + server.front.auth_failures
+        for server in (servers.postgres, servers.replica)
+    )
+    return int(postgres + refused + servers.targets.managed.failed_logins())
+
+
+def _connections(servers: Any) -> int:
+    """Sessions PostgreSQL and its replica received so far."""
+    return sum(server.log_text().count("connection received") for server in (servers.postgres, servers.replica))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows = []
     with running_sandbox() as servers:
-        server, postgres, targets = servers.moto, servers.postgres, servers.targets
+        server, targets = servers.moto, servers.targets
         starts = cold_starts(kinds.names(), args.runs)
         floor = statistics.median(starts["floor"])
         warm = servers.emulator  # every handler, loaded once: a warm container per kind
@@ -143,15 +153,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             durations, warm_calls, cold_calls, rss, connections, refused = [], [], [], [], [], []
             for _ in range(args.runs):
                 harness.before_rotation(targets, name)
-                before_calls, before_logins = server.log.calls.copy(), _failed_logins(postgres, targets.redis)
-                connected = postgres.log_text().count("connection received")
+                before_calls, before_logins = server.log.calls.copy(), _failed_logins(servers)
+                connected = _connections(servers)
                 started = time.perf_counter()
                 result = warm.rotate(name)
                 durations.append((time.perf_counter() - started) * 1000)
                 warm_calls.append(float(sum((server.log.calls - before_calls).values())))
                 # The TLS front keeps one connection for verifier look-ups: it is counted once, at start-up.
-                connections.append(float(postgres.log_text().count("connection received") - connected))
-                refused.append(float(_failed_logins(postgres, targets.redis) - before_logins))
+                connections.append(float(_connections(servers) - connected))
+                refused.append(float(_failed_logins(servers) - before_logins))
                 harness.before_rotation(targets, name)
                 before_calls = server.log.calls.copy()
                 result = cold.rotate(name)
