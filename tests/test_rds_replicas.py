@@ -42,6 +42,18 @@ def _seed(targets: Targets, **fields: Any) -> dict[str, Any]:
     return {key: item for key, item in value.items() if item is not None}
 
 
+def _behind(
+    targets: Targets, rds: RdsDatabases, replica: PostgresServer, make_secret: Callable[..., str], name: str,
+    delay_ms: int,
+) -> tuple[str, Any]:  # fmt: skip
+    """A pair on ``amply-ledger``'s read replica, the replica ``delay_ms`` behind, and an emulator whose function
+    waits 1 s for it."""
+    value = _seed(targets, masterarn=rds.databases["amply-ledger"].secret_arn)
+    arn = make_secret(name, json.dumps(value), "postgres")
+    replica.set_apply_delay(delay_ms)
+    return arn, emulator_for(engine_for("postgres", ROTATION_POSTGRES_REPLICA_WAIT_SECONDS="1"))
+
+
 def _on_writer(targets: Targets, text: str) -> bool:
     """Whether the secret's login works on the writer (the server the replica follows)."""
     from rotator.codecs import ConnectionUrl
@@ -100,10 +112,7 @@ def test_a_replica_further_behind_than_the_wait_is_busy_and_the_retry_converges(
     targets: Targets, rds: RdsDatabases, replica: PostgresServer, make_secret: Callable[..., str],
     unique_name: Callable[[str], str],
 ) -> None:  # fmt: skip
-    value = _seed(targets, masterarn=rds.databases["amply-ledger"].secret_arn)
-    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
-    replica.set_apply_delay(3000)
-    emulator = emulator_for(engine_for("postgres", ROTATION_POSTGRES_REPLICA_WAIT_SECONDS="1"))
+    arn, emulator = _behind(targets, rds, replica, make_secret, unique_name("replica-url"), 3000)
     result = emulator.rotate(arn)
     assert result.failed_step is Step.SET
     assert isinstance(result.error, TargetBusyError)
@@ -120,10 +129,7 @@ def test_test_secret_waits_for_a_replica_that_set_secret_did_not_see_catch_up(
     targets: Targets, rds: RdsDatabases, replica: PostgresServer, make_secret: Callable[..., str],
     unique_name: Callable[[str], str],
 ) -> None:  # fmt: skip
-    value = _seed(targets, masterarn=rds.databases["amply-ledger"].secret_arn)
-    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
-    replica.set_apply_delay(2000)
-    emulator = emulator_for(engine_for("postgres", ROTATION_POSTGRES_REPLICA_WAIT_SECONDS="1"))
+    arn, emulator = _behind(targets, rds, replica, make_secret, unique_name("replica-url"), 2000)
     token = emulator.begin(arn)
     emulator.invoke(arn, token, Step.CREATE)
     with pytest.raises(TargetBusyError):

@@ -266,11 +266,14 @@ class PostgresStrategy(Strategy[PostgresSecret]):
 
         if not same_login(current) and not same_login(versions.previous_secret()):
             raise SecretFormatError("pending secret names another user, host or database than current and previous")
+
         # AWSCURRENT first: on a healthy rotation no login is refused (and AWSPREVIOUS is never read). The
         # pending password (set by an earlier attempt) and AWSPREVIOUS (a crash or rollback) come only after a
         # refusal.
-        logins = [login for login in _candidates(current, pending, versions.previous_secret) if same_login(login)]
-        for login in logins:
+        def logins() -> Iterator[PostgresSecret]:  # AWSPREVIOUS is read only when it is reached
+            return (login for login in _candidates(current, pending, versions.previous_secret) if same_login(login))
+
+        for login in logins():
             try:
                 with self._connect(login) as conn:
                     if self._in_recovery(conn):
@@ -291,7 +294,9 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         else:
             self._set_password(conn, pending.username, pending.password, pending)
 
-    def _apply_on_writer(self, replica: Connection, pending: PostgresSecret, logins: list[PostgresSecret]) -> None:
+    def _apply_on_writer(
+        self, replica: Connection, pending: PostgresSecret, logins: Callable[[], Iterator[PostgresSecret]]
+    ) -> None:
         """The secret's server is a read replica: change the password on its writer (the first of ``logins``
         the writer accepts), then wait on ``replica``, a session opened before the change, for the replay."""
         from rotator.rds_topology import for_secret
@@ -307,7 +312,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
                 f"{pending.host}:{pending.port} is in recovery but the RDS API lists it as no reader of "
                 f"{database.name}: the password is changed only on that database's writer"
             )
-        for login in logins:
+        for login in logins():
             try:
                 with self._connect(login.at(database.writer)) as conn:
                     self._change_own_password(conn, login, pending)
