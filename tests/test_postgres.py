@@ -31,7 +31,15 @@ from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.tls_proxy import TlsProxy
-from tests.helpers import PostgresTarget, crash_once_after, emulator_for, engine_for, expect_failure, stage_value
+from tests.helpers import (
+    PostgresTarget,
+    crash_once_after,
+    emulator_for,
+    engine_for,
+    expect_failure,
+    stage_value,
+    version_with,
+)
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
@@ -106,6 +114,31 @@ def test_five_rotations_keep_current_working(
             assert doc["note"] == "kept"
             assert list(doc)[:5] == ["engine", "host", "port", "username", "password"]
     assert users_seen == ({user, f"{user}_clone"} if strategy == "alternating" else {user})
+
+
+def test_a_healthy_single_user_rotation_never_reads_awsprevious(
+    admin: psycopg.Connection[Any], place: tuple[str, int], sm_client: Any, moto_server: MotoServer,
+    make_secret: MakeSecret, unique_name: Callable[[str], str],
+) -> None:  # fmt: skip
+    """AWSPREVIOUS is a fallback after a refused login, read only then (one Secrets Manager call saved)."""
+    user, password = new_role(admin)
+    arn = make_secret(unique_name("database-url"), secret_text("url", place, user, password), "postgres")
+    assert emulator_for(engine_for("postgres")).rotate(arn).ok  # now there is an AWSPREVIOUS
+    reads: list[dict[str, Any]] = []
+
+    def watch(service: str, operation: str, body: bytes) -> None:
+        if operation == "GetSecretValue":
+            reads.append(json.loads(body))
+
+    moto_server.log.emulated.append(watch)
+    try:
+        previous = version_with(sm_client, arn, Stage.PREVIOUS)
+        result = emulator_for(engine_for("postgres")).rotate(arn)  # a new container: nothing cached
+    finally:
+        moto_server.log.emulated.remove(watch)
+    assert result.ok, result.error
+    assert reads, "the watch saw no read"
+    assert [r for r in reads if r.get("VersionStage") == "AWSPREVIOUS" or r.get("VersionId") == previous] == []
 
 
 def test_no_password_reaches_the_server_log(
