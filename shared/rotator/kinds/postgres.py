@@ -40,7 +40,7 @@ are always quoted with ``psycopg.sql.Identifier``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -251,8 +251,7 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         if self._base(previous.username) != base or previous.place != current.place:
             raise SecretFormatError("AWSPREVIOUS names a user, host or database outside the alternating pair")
         master, _ = self._master(versions, master_arn, current, base)
-        self._prove_ownership(current, current, versions, base)
-        with self._connect(master, as_master=True) as conn:
+        with self._owner_session(current, current, versions, base), self._connect(master, as_master=True) as conn:
             self._refuse_privileged(conn, base, base + self.pg.clone_suffix, previous)
             unknown = generate_password(self.settings.password_policy)
             self._set_password(conn, previous.username, unknown, previous)
@@ -335,18 +334,18 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         if pending.username not in (base, clone) or pending.place != current.place:
             raise SecretFormatError("pending secret names a user, host or database outside the alternating pair")
         master, on_reader = self._master(versions, master_arn, current, base)
-        proof = self._prove_ownership(current, pending, versions, base)
-        if proof is pending:
-            logger.info("pending password already set", extra={"db_user": pending.username})
-            return
-        with self._connect(proof) if on_reader else _no_session() as replica:
+        # On a reader the proof's session stays open across the change: it is the one that waits for the replay.
+        with self._owner_session(current, pending, versions, base) as (proof, session):
+            if proof is pending:
+                logger.info("pending password already set", extra={"db_user": pending.username})
+                return
             with self._connect(master, as_master=True) as conn:
                 self._refuse_privileged(conn, base, clone, pending)
                 self._ensure_clone(conn, base, clone, pending)
                 self._set_password(conn, pending.username, pending.password, pending)
-                position = self._wal_position(conn) if replica is not None else ""
-            if replica is not None:
-                self._await_replay(replica, position, pending)
+                position = self._wal_position(conn) if on_reader else ""
+            if on_reader:
+                self._await_replay(session, position, pending)
 
     def _master(
         self, versions: VersionReader[PostgresSecret], master_arn: str, current: PostgresSecret, base: str
@@ -396,10 +395,12 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         resolved = {**document, "host": host, "port": port, "dbname": current.dbname}
         return PostgresSecret.parse(json.dumps(resolved), what="master secret"), database
 
-    def _prove_ownership(
+    @contextmanager
+    def _owner_session(
         self, current: PostgresSecret, pending: PostgresSecret, versions: VersionReader[PostgresSecret], base: str
-    ) -> PostgresSecret:
-        """The login that shows the secret holds a working password of the pair, before the master acts.
+    ) -> Iterator[tuple[PostgresSecret, Connection]]:
+        """A session on the secret's server opened with the login that shows the secret holds a working password
+        of the pair, before the master acts; yields that login and the session.
 
         AWSCURRENT first; after a crash or a rollback AWSPREVIOUS or the pending value, each only when it
         names the same pair on the same server and database (the secret's own version history).
@@ -407,8 +408,13 @@ class PostgresStrategy(Strategy[PostgresSecret]):
         for login in _candidates(current, versions.previous_secret, pending):
             if self._base(login.username) != base or login.place != current.place:
                 continue
-            if self._can_log_in(login):
-                return login
+            with ExitStack() as stack:
+                try:
+                    session = stack.enter_context(self._connect(login))
+                except AuthenticationError:
+                    continue
+                yield login, session
+                return
         raise TargetRejectedError(
             f"cannot prove the secret owns {base}: none of its current, previous or pending logins is accepted by "
             f"{current.host}:{current.port}; the master secret was not used"
@@ -524,13 +530,6 @@ class PostgresStrategy(Strategy[PostgresSecret]):
                         f"{wait} s; the change is made on the writer and Secrets Manager retries"
                     )
                 time.sleep(_REPLICA_POLL_SECONDS)
-
-    def _can_log_in(self, secret: PostgresSecret) -> bool:
-        try:
-            with self._connect(secret):
-                return True
-        except AuthenticationError:
-            return False
 
     @contextmanager
     def _connect(self, secret: PostgresSecret, *, as_master: bool = False) -> Iterator[Connection]:
@@ -667,12 +666,6 @@ class PostgresStrategy(Strategy[PostgresSecret]):
             (role,),
         ).fetchall()
         return [str(row[0]) for row in rows]
-
-
-@contextmanager
-def _no_session() -> Iterator[None]:
-    """No replica session: the secret's server is the master's own."""
-    yield None
 
 
 def _candidates(
