@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-__all__ = ["postgres_logs_in", "redis_logs_in"]
+__all__ = ["postgres_logs_in", "redis_logs_in", "refused_logins"]
+
+_PG_REFUSED = "password authentication failed"
+
+
+def refused_logins(postgres: Any, replica: Any, redis_place: tuple[str, int, str], managed: Any) -> dict[str, int]:
+    """Logins each server recorded as refused so far: the logs of PostgreSQL and its replica, their TLS fronts'
+    SCRAM refusals, the Redis server's ACL LOG (``redis_place``: host, port, admin password), the managed Redis
+    servers' ACL LOGs."""
+    import redis
+
+    host, port, password = redis_place
+    with redis.Redis(host=host, port=port, username="admin", password=password) as admin:
+        entries = admin.acl_log(10_000)
+    return {
+        "postgres log": postgres.log_text().count(_PG_REFUSED),
+        "replica log": replica.log_text().count(_PG_REFUSED),
+        "tls fronts": postgres.front.auth_failures + replica.front.auth_failures,
+        "redis acl log": sum(int(entry.get("count", 1)) for entry in entries if entry.get("reason") == "auth"),
+        "managed redis": managed.failed_logins(),
+    }
 
 
 def postgres_logs_in(text: str) -> bool:

@@ -99,18 +99,11 @@ def _fresh_container(factory: Callable[[str], Any], kind: str) -> Callable[[Any,
 
 
 def _failed_logins(servers: Any) -> int:
-    """Refused logins so far: the logs of PostgreSQL and its replica, their TLS fronts' SCRAM refusals, the ACL LOG
-    of Redis and of the managed Redis servers."""
-    import redis
+    """Refused logins so far, every server's record summed."""
+    from sandbox.probes import refused_logins
 
-    host, port, password = servers.targets.redis
-    with redis.Redis(host=host, port=port, username="admin", password=password) as admin:
-        refused = sum(int(entry.get("count", 1)) for entry in admin.acl_log(10_000) if entry.get("reason") == "auth")
-    postgres = sum(
-        server.log_text().count("password authentication failed") + server.front.auth_failures
-        for server in (servers.postgres, servers.replica)
-    )
-    return int(postgres + refused + servers.targets.managed.failed_logins())
+    targets = servers.targets
+    return sum(refused_logins(servers.postgres, servers.replica, targets.redis, targets.managed).values())
 
 
 def _connections(servers: Any) -> int:
