@@ -5,6 +5,10 @@ Measures and prints; asserts nothing. Run with ``make bench``. The machine is sh
 stands beside a reference measured in the same run: cold starts are interleaved with the bare
 ``import boto3; boto3.client("secretsmanager")`` floor and reported as a ratio to it, and the load average is
 printed before and after. Progress goes to stderr.
+
+Cold starts run on the layer and functions as ``lambda.mk`` builds them, read-only as on Lambda, with the
+bytecode a python3.13 build adds (compiled by the cold starts' interpreter, standing in for the runtime's)
+and without. ``--cold-python`` measures them under another interpreter, the runtime's python3.13 for one.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,9 +70,9 @@ def _stats(values: Sequence[float], unit: str, digits: int = 1) -> str:
     return f"{statistics.median(values):.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
-def _probe(code: str, *args: str) -> float:
+def _probe(code: str, *args: str, python: str = sys.executable, env: dict[str, str] | None = None) -> float:
     output = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=dict(os.environ)
+        [python, "-c", code, *args], capture_output=True, text=True, check=True, env=env or dict(os.environ)
     )
     return float(output.stdout.strip().splitlines()[-1])
 
@@ -75,13 +81,61 @@ def _code_paths(kind: str) -> tuple[str, str]:
     return str(ROOT / "functions" / kind), str(ROOT / "shared")
 
 
-def cold_starts(kinds: Sequence[str], runs: int) -> dict[str, list[float]]:
-    """Handler import plus the first client in fresh interpreters, interleaved with the floor, ``runs`` rounds."""
-    samples: dict[str, list[float]] = {"floor": [], **{kind: [] for kind in kinds}}
+def build(kinds: Sequence[str], into: Path, python: str) -> dict[str, dict[str, tuple[str, str]]]:
+    """Each kind's function and the layer as ``sam build`` lays them out (``lambda.mk``), twice: with bytecode
+    compiled by ``python``, standing in for the runtime's python3.13, and without any."""
+
+    def make(target: str, makefile: Path, artifacts: Path) -> None:
+        artifacts.mkdir(parents=True)
+        subprocess.run(
+            ["make", "-s", "-f", str(makefile), target, f"ARTIFACTS_DIR={artifacts}", f"PYTHON={sys.executable}",
+             f"BYTECODE_PYTHON={python}"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+
+    _say("building the layer and the functions (lambda.mk)")
+    make("build-SharedLayer", ROOT / "shared" / "Makefile", into / "bytecode" / "layer")
+    for kind in kinds:
+        make("build-BenchFunction", ROOT / "functions" / kind / "Makefile", into / "bytecode" / kind)
+    shutil.copytree(into / "bytecode", into / "source", ignore=shutil.ignore_patterns("__pycache__"))
+    layouts: dict[str, dict[str, tuple[str, str]]] = {}
+    for layout, folder in (("bytecode", "bytecode"), ("no bytecode", "source")):
+        layer = str(into / folder / "layer" / "python")
+        layouts[layout] = {kind: (str(into / folder / kind), layer) for kind in kinds}
+    return layouts
+
+
+def _runtime_env(python: str, into: Path) -> dict[str, str]:
+    """The probes' environment: Lambda cannot write bytecode next to its read-only code; another interpreter
+    than this one gets the same boto3 as this one, installed for it (as the runtime ships it, precompiled)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if python != sys.executable:
+        from importlib.metadata import version
+
+        _say(f"installing boto3 {version('boto3')} for {python}")
+        runtime = into / "runtime"
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(runtime),
+             f"boto3=={version('boto3')}"],
+            check=True,
+        )  # fmt: skip
+        env["PYTHONPATH"] = str(runtime)
+    return env
+
+
+def cold_starts(
+    layouts: dict[str, dict[str, tuple[str, str]]], python: str, env: dict[str, str], runs: int
+) -> dict[str, dict[str, list[float]]]:
+    """Handler import plus the first client in fresh ``python`` interpreters, interleaved with the floor,
+    ``runs`` rounds, for every layout of every kind."""
+    samples: dict[str, dict[str, list[float]]] = {"floor": {"floor": []}}
+    samples.update({layout: {kind: [] for kind in paths} for layout, paths in layouts.items()})
     for round_ in range(runs):
         _say(f"cold starts: round {round_ + 1}/{runs}")
-        for name in samples:
-            samples[name].append(_probe(_COLD_START, *(("floor", "") if name == "floor" else _code_paths(name))))
+        samples["floor"]["floor"].append(_probe(_COLD_START, "floor", "", python=python, env=env))
+        for layout, paths in layouts.items():
+            for kind, (function, layer) in paths.items():
+                samples[layout][kind].append(_probe(_COLD_START, function, layer, python=python, env=env))
     return samples
 
 
@@ -117,6 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10, help="repetitions per measurement")
     parser.add_argument("--many", type=int, default=200, help="secrets in the throughput run")
     parser.add_argument("--workers", type=int, default=8, help="concurrent rotations in the throughput run")
+    parser.add_argument(
+        "--cold-python",
+        default=sys.executable,
+        help="the interpreter of the cold starts, for example the runtime's python3.13 (default: this one)",
+    )
+    parser.add_argument("--cold-starts-only", action="store_true", help="measure the cold starts, no rotation")
     args = parser.parse_args(argv)
     quiet_handlers()
     load_before = os.getloadavg()
@@ -127,14 +187,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
     from sandbox.session import running_sandbox
 
-    rows = []
-    with running_sandbox() as servers:
+    rows, throughput = [], ""
+    with running_sandbox() as servers, tempfile.TemporaryDirectory(prefix="bench-build-") as built:
         server, targets = servers.moto, servers.targets
-        starts = cold_starts(kinds.names(), args.runs)
-        floor = statistics.median(starts["floor"])
+        layouts = build(kinds.names(), Path(built), args.cold_python)
+        env = _runtime_env(args.cold_python, Path(built))
+        starts = cold_starts(layouts, args.cold_python, env, args.runs)
+        floor = statistics.median(starts["floor"]["floor"])
         warm = servers.emulator  # every handler, loaded once: a warm container per kind
-        for number, harness in enumerate(HARNESSES, 1):
-            _say(f"rotations: {harness.label} ({number}/{len(HARNESSES)})")
+        harnesses = () if args.cold_starts_only else HARNESSES
+        for number, harness in enumerate(harnesses, 1):
+            _say(f"rotations: {harness.label} ({number}/{len(harnesses)})")
             label, kind = harness.label, harness.kind
             # Every step in a new container: the worst case for Secrets Manager calls.
             cold = RotateSecretEmulator({lambda_arn(kind): _fresh_container(handler_for, kind)})
@@ -164,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rss.append(_probe(_MEMORY_PROBE, *_code_paths(kind), name, token, lambda_arn(kind)))
                 if not result.ok or warm.stuck_pending(name):
                     raise SystemExit(f"{label}: rotation failed at {result.failed_step}")
-            cold_start = statistics.median(starts[kind])
+            cold_start = statistics.median(starts["bytecode"][kind])
             rows.append(
                 [
                     label,
@@ -177,15 +240,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                     _stats(rss, " MiB"),
                 ]
             )
-        _say(f"throughput: {args.many} rotations")
-        throughput = _throughput(warm, targets.client, count=args.many, workers=args.workers)
+        if not args.cold_starts_only:
+            _say(f"throughput: {args.many} rotations")
+            throughput = _throughput(warm, targets.client, count=args.many, workers=args.workers)
     load_after = os.getloadavg()
     print(f"{args.runs} runs each; Python {sys.version.split()[0]}; {os.cpu_count()} cores; moto server on loopback")
     print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    cold_version = subprocess.run(
+        [args.cold_python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
     print(
-        f"cold-start floor (import boto3; boto3.client('secretsmanager')), same run: "
-        f"{_stats(starts['floor'], ' ms', 0)}"
+        f"cold-start floor (import boto3; boto3.client('secretsmanager')) on Python {cold_version}, same run: "
+        f"{_stats(starts['floor']['floor'], ' ms', 0)}"
     )
+    print("cold start: each function and the layer as lambda.mk builds them, with and without bytecode")
+    print_table(
+        ["function", "with bytecode / floor", "without bytecode / floor"],
+        [
+            [
+                kind,
+                *(
+                    f"{statistics.median(times) / floor:.2f}x"
+                    for times in (starts["bytecode"][kind], starts["no bytecode"][kind])
+                ),
+            ]
+            for kind in kinds.names()
+        ],
+    )
+    if args.cold_starts_only:
+        return 0
     print_table(
         [
             "kind",

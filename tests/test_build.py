@@ -1,4 +1,5 @@
-"""Offline builds and checks: sam build without Docker or python3.13, sam validate, checkov."""
+"""Offline builds and checks: sam build without Docker or python3.13, bytecode the runtime can use, sam validate,
+checkov."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,11 @@ def test_every_function_and_the_layer_are_built(built: Path) -> None:
         assert sizes[logical_id] < 40 * 2**20, f"{logical_id} is {sizes[logical_id]} bytes"
     assert (built / "SharedLayer" / "python" / "rotator" / "engine.py").is_file()
     assert (built / "SharedLayer" / "python" / "aws_lambda_powertools").is_dir()
-    assert not list(built.rglob("__pycache__"))
+    # Bytecode only for the runtime's python3.13 (when the build machine has one), none for this machine's.
+    assert all(path.name.endswith(".cpython-313.pyc") for path in built.rglob("*.pyc"))
+    if _python313_on_path():
+        assert (built / "SharedLayer" / "python" / "rotator" / "__pycache__" / "engine.cpython-313.pyc").is_file()
+        assert (built / "PostgresFunction" / "__pycache__" / "app.cpython-313.pyc").is_file()
 
 
 def test_no_runtime_packages_and_no_wheels_for_another_python(built: Path) -> None:
@@ -51,6 +57,15 @@ def test_no_runtime_packages_and_no_wheels_for_another_python(built: Path) -> No
             f"{wheel.parent.name}: {tags}"
         )
         assert all("x86_64" in tag or tag.endswith("-any") for tag in tags), f"{wheel.parent.name}: {tags}"
+
+
+def _python313_on_path() -> bool:
+    """Whether the build compiles bytecode: a python3.13 or python3 on the PATH that runs and is 3.13."""
+    check = "import sys; sys.exit(sys.version_info[:2] != (3, 13))"
+    return any(
+        shutil.which(name) and subprocess.run([name, "-c", check], capture_output=True, check=False).returncode == 0
+        for name in ("python3.13", "python3")
+    )
 
 
 def _python313() -> str | None:
@@ -88,6 +103,88 @@ def test_built_handlers_import_under_the_target_python(built: Path, tmp_path: Pa
         )  # fmt: skip
         assert result.returncode == 0, f"{logical_id}: {result.stderr[-2000:]}"
         assert "(3, 13)" in result.stdout
+
+
+def _build_layer(into: Path, bytecode_python: str) -> str:
+    result = subprocess.run(
+        ["make", "-s", "-f", str(PROJECT_ROOT / "shared" / "Makefile"), "build-SharedLayer", f"ARTIFACTS_DIR={into}",
+         f"PYTHON={sys.executable}", f"BYTECODE_PYTHON={bytecode_python}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stderr
+
+
+def _loaded_from_source(layer: Path, function: Path) -> list[str]:
+    """The layer's modules a cold start of the postgres handler compiles from source instead of loading bytecode
+    (``python -v`` names the file each code object came from), the code read-only as on Lambda."""
+    function.mkdir()
+    shutil.copy(PROJECT_ROOT / "functions" / "postgres" / "app.py", function / "app.py")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{function}{os.pathsep}{layer}",
+           "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-v", "-c", "import app"], cwd=function, env=env, capture_output=True, text=True, check=True
+    )
+    loaded = re.findall(r"^# code object from '?([^']+?)'?$", result.stderr, re.MULTILINE)
+    assert any(path.startswith(str(layer)) for path in loaded), "the layer was not imported"
+    return [path for path in loaded if path.startswith(str(layer)) and path.endswith(".py")]
+
+
+def _as_zipped(sources: list[Path]) -> None:
+    for source in sources:
+        os.utime(source, (315532800, 315532800))  # 1980-01-01, what SAM's zip records for every file
+
+
+def test_the_layer_ships_bytecode_that_survives_sams_zip(tmp_path: Path) -> None:
+    """Lambda cannot write bytecode, and SAM's zip dates every file 1980-01-01 (``make_zip``), which makes a
+    timestamp-checked .pyc stale: the build's unchecked-hash .pyc are used all the same, timestamped ones are not.
+    This interpreter stands in for the runtime's python3.13."""
+    artifacts = tmp_path / "layer"
+    _build_layer(artifacts, sys.executable)
+    layer = artifacts / "python"
+    zipped = tmp_path / "layer.zip"
+    subprocess.run(
+        [str(tool("sam").with_name("python")), "-c",
+         "import sys; from samcli.lib.package.utils import make_zip; make_zip(sys.argv[1], sys.argv[2])",
+         str(zipped.with_suffix("")), str(artifacts)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with zipfile.ZipFile(zipped) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    sources = list(layer.rglob("*.py"))
+    _as_zipped(sources)
+    pycs = list(layer.rglob(f"*.{sys.implementation.cache_tag}.pyc"))
+    assert len(pycs) == len(sources)
+    assert {int.from_bytes(pyc.read_bytes()[4:8], "little") for pyc in pycs} == {0b01}  # hash-based, unchecked
+    assert _loaded_from_source(layer, tmp_path / "unchecked") == []
+
+    for source in sources:
+        os.utime(source)  # as built, then zipped: timestamped .pyc record the build's times
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", str(layer)], check=True, capture_output=True)
+    _as_zipped(sources)
+    stale = _loaded_from_source(layer, tmp_path / "timestamped")
+    assert str(layer / "rotator" / "engine.py") in stale
+
+
+def test_a_build_without_python313_ships_no_bytecode_and_says_so(tmp_path: Path) -> None:
+    """Found on the PATH: a python3.13 that does not run (a pyenv shim of a version not selected), and a
+    python3 that is not 3.13. Neither compiles."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "python3.13").write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    (tools / "python3.13").chmod(0o755)
+    (tools / "python3").symlink_to(sys.executable)
+    result = subprocess.run(
+        ["make", "-s", "-f", str(PROJECT_ROOT / "shared" / "Makefile"), "build-SharedLayer",
+         f"ARTIFACTS_DIR={tmp_path / 'layer'}", f"PYTHON={sys.executable}"],
+        capture_output=True, text=True, check=True, env={**os.environ, "PATH": f"{tools}{os.pathsep}/usr/bin:/bin"},
+    )  # fmt: skip
+    said = result.stderr
+    if sys.version_info[:2] == (3, 13):  # this machine's python3 is the runtime's
+        assert list((tmp_path / "layer").rglob("*.cpython-313.pyc"))
+        return
+    assert "no python3.13 found" in said
+    assert "ships without bytecode" in said
+    assert not list((tmp_path / "layer").rglob("*.pyc"))
 
 
 def test_make_build_leaves_the_build_where_sam_deploy_reads_it() -> None:

@@ -16,8 +16,9 @@ CORPUS = PROJECT_ROOT / "tests" / "corpus"
 def test_the_kinds_are_the_modules_of_rotator_kinds() -> None:
     modules = sorted(path.stem for path in (PROJECT_ROOT / "shared/rotator/kinds").glob("[!_]*.py"))
     assert list(kinds.names()) == modules
-    with pytest.raises(ValueError, match="unknown kind 'mysql'"):
-        kinds.strategy_class("mysql")
+    for unknown in ("mysql", "__init__", "postgres.x", "../postgres", ""):
+        with pytest.raises(ValueError, match=f"unknown kind {unknown!r}: one of "):
+            kinds.strategy_class(unknown)
 
 
 @pytest.mark.parametrize("kind", kinds.names())

@@ -317,14 +317,18 @@ def _seed_value(request: pytest.FixtureRequest, kind: str) -> str:
     return seed_value(kind)
 
 
-def test_handler_modules_are_one_import_and_one_line() -> None:
+def test_handler_modules_build_their_engine_and_end_the_cold_start() -> None:
     for spec in rotation_functions().values():
         code = [
             line
             for line in Path(spec.module_path).read_text().splitlines()
             if line.strip() and not line.startswith(('"""', "#")) and not line.startswith(" ")
         ]
-        assert code == ["from rotator.handler import handler_for", f'lambda_handler = handler_for("{spec.kind}")']
+        assert code == [
+            "from rotator.cold_start import frozen",
+            "from rotator.handler import handler_for",
+            f'lambda_handler = frozen(handler_for("{spec.kind}"))',
+        ]
 
 
 def test_samconfig_has_every_environment_with_its_own_sections() -> None:

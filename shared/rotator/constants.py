@@ -84,6 +84,9 @@ ENV_ENDPOINT_URL = "ROTATION_ENDPOINT_URL"
 # ECS consumers: the clusters searched for services that inject a secret, and the single-user opt-in.
 ENV_CONSUMER_CLUSTERS = "ROTATION_CONSUMER_CLUSTERS"
 ENV_ACCEPT_CONSUMER_OUTAGE = "ROTATION_ACCEPT_CONSUMER_OUTAGE"
+# Secret tags naming consumers ("cluster/service, ...") beyond those found, and services that are not.
+CONSUMERS_TAG = "rotation:consumers"
+NOT_CONSUMERS_TAG = "rotation:not-consumers"
 # The refresh function sends its failures to the stack's alarm topic.
 ENV_ALARM_TOPIC_ARN = "ROTATION_ALARM_TOPIC_ARN"
 

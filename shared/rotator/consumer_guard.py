@@ -20,15 +20,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotator import constants as c
-from rotator.consumers import CONSUMERS_TAG, Consumer, find_consumers, refresh, stale_tasks
 from rotator.errors import ConsumerCheckError, PolicyError, StaleConsumersError
 from rotator.observability import logger
 from rotator.secrets_manager import SecretDescription, SecretsManager
 from rotator.settings import env_bool
 from rotator.timings import timed
+
+if TYPE_CHECKING:
+    from rotator.consumers import Consumer
 
 __all__ = ["ConsumerGuard", "ConsumerSettings", "Revokes"]
 
@@ -71,6 +73,8 @@ class ConsumerGuard:
 
     def consumers(self, description: SecretDescription) -> list[Consumer]:
         """The secret's consumers; ConsumerCheckError when a cluster could not be searched."""
+        from rotator.consumers import find_consumers  # only a secret with consumers to look for needs it
+
         with timed("ecs", "find consumers"):
             search = find_consumers(
                 self.ecs, self.settings.clusters, description.arn, description.name, description.tags
@@ -89,7 +93,7 @@ class ConsumerGuard:
             return
         if revokes is Revokes.PREVIOUS and description.version_with(c.Stage.PREVIOUS) is None:
             return  # never rotated: no consumer can hold an older credential
-        if not self.settings.clusters and CONSUMERS_TAG not in description.tags:
+        if not self.settings.clusters and c.CONSUMERS_TAG not in description.tags:
             return
         consumers = self.consumers(description)
         if not consumers:
@@ -109,6 +113,8 @@ class ConsumerGuard:
 
     def _refuse_stale(self, description: SecretDescription, consumers: list[Consumer], since: datetime | None) -> None:
         from botocore.exceptions import ClientError
+
+        from rotator.consumers import refresh, stale_tasks
 
         if since is None:
             return

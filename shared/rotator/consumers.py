@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rotator.constants import CONSUMERS_TAG, NOT_CONSUMERS_TAG
+
 __all__ = [
     "CONSUMERS_TAG", "NOT_CONSUMERS_TAG", "Consumer", "ConsumerSearch", "RunningTask", "find_consumers",
     "describe", "injects", "refresh", "running_tasks", "stale_tasks", "value_froms",
 ]  # fmt: skip
 
-CONSUMERS_TAG = "rotation:consumers"
-NOT_CONSUMERS_TAG = "rotation:not-consumers"
 _RANDOM_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 _DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services
 
