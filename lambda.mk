@@ -13,8 +13,10 @@ LAMBDA_PIP = $(PYTHON) -m pip install --quiet --disable-pip-version-check --no-d
 # timestamp-checked .pyc would be stale: unchecked-hash .pyc, compiled by a python3.13 when the build has
 # one (`sam build --use-container` always does): the first of python3.13 and python3 that runs and is 3.13
 # (a pyenv shim of a version not selected does not run). BYTECODE_PYTHON= builds without bytecode.
-BYTECODE_PYTHON ?= $(firstword $(foreach candidate,python3.13 python3,$(shell $(candidate) -c \
+ifeq ($(origin BYTECODE_PYTHON),undefined)
+BYTECODE_PYTHON := $(firstword $(foreach candidate,python3.13 python3,$(shell $(candidate) -c \
 	'import sys; sys.version_info[:2] == (3, 13) and print(sys.executable)' 2>/dev/null)))
+endif
 define compile_bytecode
 	@if [ -n "$(BYTECODE_PYTHON)" ]; then \
 		"$(BYTECODE_PYTHON)" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(1)" >/dev/null; \
