@@ -105,11 +105,14 @@ def test_built_handlers_import_under_the_target_python(built: Path, tmp_path: Pa
         assert "(3, 13)" in result.stdout
 
 
-def _build_layer(into: Path, bytecode_python: str) -> str:
+def _build_layer(into: Path, bytecode_python: str | None = None, path: str | None = None) -> str:
+    """Build the layer into ``into`` (bytecode by ``bytecode_python``, else lambda.mk's own look-up on ``path``);
+    what the build said on stderr."""
+    chosen = [] if bytecode_python is None else [f"BYTECODE_PYTHON={bytecode_python}"]
     result = subprocess.run(
         ["make", "-s", "-f", str(PROJECT_ROOT / "shared" / "Makefile"), "build-SharedLayer", f"ARTIFACTS_DIR={into}",
-         f"PYTHON={sys.executable}", f"BYTECODE_PYTHON={bytecode_python}"],
-        capture_output=True, text=True, check=True,
+         f"PYTHON={sys.executable}", *chosen],
+        capture_output=True, text=True, check=True, env={**os.environ, "PATH": path or os.environ.get("PATH", "")},
     )  # fmt: skip
     return result.stderr
 
@@ -173,12 +176,7 @@ def test_a_build_without_python313_ships_no_bytecode_and_says_so(tmp_path: Path)
     (tools / "python3.13").write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
     (tools / "python3.13").chmod(0o755)
     (tools / "python3").symlink_to(sys.executable)
-    result = subprocess.run(
-        ["make", "-s", "-f", str(PROJECT_ROOT / "shared" / "Makefile"), "build-SharedLayer",
-         f"ARTIFACTS_DIR={tmp_path / 'layer'}", f"PYTHON={sys.executable}"],
-        capture_output=True, text=True, check=True, env={**os.environ, "PATH": f"{tools}{os.pathsep}/usr/bin:/bin"},
-    )  # fmt: skip
-    said = result.stderr
+    said = _build_layer(tmp_path / "layer", path=f"{tools}{os.pathsep}/usr/bin:/bin")
     if sys.version_info[:2] == (3, 13):  # this machine's python3 is the runtime's
         assert list((tmp_path / "layer").rglob("*.cpython-313.pyc"))
         return
