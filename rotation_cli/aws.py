@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotator import kinds
-from rotator.secrets_manager import SecretDescription, SecretsManager
+from rotator.aws.secrets_manager import SecretDescription, SecretsManager
 
 __all__ = ["Aws", "LogsUnavailable", "kind_of", "log_group_of"]
 

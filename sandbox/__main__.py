@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rotation_cli.table import WIDTH, print_table
 from sandbox.functions import schedules_by_kind
 from sandbox.harness import KindHarness, by_label
 from sandbox.sam_local import local_invoke_arns, prepare_sam_local
 from sandbox.session import Servers, quiet_handlers, quiet_servers, running_sandbox
-from sandbox.table import WIDTH, print_table
 
 __all__ = ["main"]
 
@@ -95,7 +95,7 @@ def demo() -> int:
             if result.ok:
                 proof = harness.prove(targets, name)
                 if harness.kind == "postgres":  # the server-log check below is PostgreSQL's own
-                    from rotator.kinds.postgres import PostgresSecret
+                    from rotator.kinds.postgres.secret import PostgresSecret
 
                     passwords.append(PostgresSecret.parse(targets.value(name, "AWSCURRENT")).password)
                 after = ", ".join(f"{vid[:8]}={'+'.join(sorted(s))}" for vid, s in stages.items() if s)

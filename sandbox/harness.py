@@ -51,6 +51,7 @@ class KindHarness:
 
     label: str
     kind: str
+    path: str  # the kind's Strategy (rotation path) this entry's secrets take
     seed: Callable[[Targets], str]  # a fresh starting value whose credentials work
     works: Callable[[Targets, str], bool]  # does this value work against its target?
     prove: Callable[[Targets, str], str]  # after one rotation of the named secret: what holds (raises if not)
@@ -67,7 +68,8 @@ def _unique(prefix: str) -> str:
 
 def _session_works(_: Targets, text: str) -> bool:
     from rotator.errors import SecretFormatError
-    from rotator.kinds.session_secret import MIN_ENTROPY_BITS, SessionSecret
+    from rotator.kinds.session_secret.kind import MIN_ENTROPY_BITS
+    from rotator.kinds.session_secret.secret import SessionSecret
 
     try:
         return SessionSecret.parse(text).shape.entropy_bits >= MIN_ENTROPY_BITS
@@ -104,7 +106,7 @@ def _seed_on_replica(targets: Targets) -> str:
 
 
 def _prove_postgres(targets: Targets, name: str) -> str:
-    from rotator.kinds.postgres import PostgresSecret
+    from rotator.kinds.postgres.secret import PostgresSecret
 
     current, previous = targets.value(name, "AWSCURRENT"), targets.value(name, "AWSPREVIOUS")
     user = PostgresSecret.parse(current).username
@@ -184,9 +186,9 @@ def _seed_signing_key(algorithm: str) -> Callable[[Targets], str]:
 
 def _signing_works(targets: Targets, text: str) -> bool:
     from rotator.errors import RotationError
-    from rotator.keyring import Keyring
-    from rotator.kinds.signing_key import SigningKeySecret
-    from rotator.signatures import sign
+    from rotator.kinds.signing_key.keyring import Keyring
+    from rotator.kinds.signing_key.secret import SigningKeySecret
+    from rotator.kinds.signing_key.signatures import sign
 
     try:
         secret = SigningKeySecret.parse(text)
@@ -200,9 +202,9 @@ def _signing_works(targets: Targets, text: str) -> bool:
 
 
 def _prove_signing_key(targets: Targets, name: str) -> str:
-    from rotator.keyring import Keyring
-    from rotator.kinds.signing_key import SigningKeySecret
-    from rotator.signatures import sign
+    from rotator.kinds.signing_key.keyring import Keyring
+    from rotator.kinds.signing_key.secret import SigningKeySecret
+    from rotator.kinds.signing_key.signatures import sign
 
     old = SigningKeySecret.parse(targets.value(name, "AWSPREVIOUS"))
     new = SigningKeySecret.parse(targets.value(name, "AWSCURRENT"))
@@ -228,7 +230,7 @@ def _seed_stripe(targets: Targets) -> str:
 
 
 def _stage_stripe(targets: Targets, arn: str) -> None:
-    from rotator.staging import STAGED_LABEL
+    from rotator.core.staging import STAGED_LABEL
 
     account = targets.stripe.account_of(targets.value(arn, "AWSCURRENT"))
     staged = _stripe_key(targets, account)
@@ -248,32 +250,37 @@ def _prove_stripe(targets: Targets, name: str) -> str:
 
 
 HARNESSES: tuple[KindHarness, ...] = (
-    KindHarness("session_secret (key)", "session_secret", lambda _: seed_value("session_secret"), _session_works,
-                _prove_session),
-    KindHarness("session_secret (JSON keyring)", "session_secret", lambda _: seed_keyring(), _session_works,
-                _prove_session),
-    KindHarness("postgres (single user)", "postgres",
+    KindHarness("session_secret (key)", "session_secret", "SessionSecretStrategy",
+                lambda _: seed_value("session_secret"), _session_works, _prove_session),
+    KindHarness("session_secret (JSON keyring)", "session_secret", "SessionSecretStrategy",
+                lambda _: seed_keyring(), _session_works, _prove_session),
+    KindHarness("postgres (single user)", "postgres", "SingleUserStrategy",
                 lambda t: seed_postgres_role(t.postgres_url, _unique("amply_app")), _postgres_works, _prove_postgres,
                 under_load=True),
-    KindHarness("postgres (alternating users)", "postgres",
+    KindHarness("postgres (alternating users)", "postgres", "AlternatingUsersStrategy",
                 lambda t: seed_postgres_role(t.postgres_url, _unique("amply_reporting"), masterarn=t.master_arn),
                 _postgres_works, _prove_postgres, under_load=True),
-    KindHarness("postgres (alternating users, RDS-managed master)", "postgres",
+    KindHarness("postgres (alternating users, RDS-managed master)", "postgres", "AlternatingUsersStrategy",
                 lambda t: seed_postgres_role(t.postgres_url, _unique("amply_reporting"), masterarn=t.rds_master_arn),
                 _postgres_works, _prove_postgres),
-    KindHarness("postgres (alternating users, read replica)", "postgres", _seed_on_replica, _postgres_works,
-                _prove_postgres),
-    KindHarness("redis (ACL user via admin)", "redis", _seed_redis, _redis_works, _prove_redis, under_load=True),
-    KindHarness("redis (ElastiCache RBAC user)", "redis", _seed_elasticache_user, _redis_works, _prove_redis,
-                under_load=True),
-    KindHarness("redis (ElastiCache AUTH token)", "redis", _seed_elasticache_token, _redis_works, _prove_redis),
-    KindHarness("redis (MemoryDB user)", "redis", _seed_memorydb_user, _redis_works, _prove_redis),
-    KindHarness("signing_key (RSA-3072)", "signing_key", _seed_signing_key("RS256"), _signing_works,
-                _prove_signing_key),
-    KindHarness("signing_key (Ed25519)", "signing_key", _seed_signing_key("EdDSA"), _signing_works,
-                _prove_signing_key),
-    KindHarness("stripe (staged secret key)", "stripe", _seed_stripe, _stripe_works, _prove_stripe,
-                before_rotation=_stage_stripe),
+    KindHarness("postgres (alternating users, read replica)", "postgres", "AlternatingUsersStrategy",
+                _seed_on_replica, _postgres_works, _prove_postgres),
+    KindHarness("redis (ACL user via admin)", "redis", "AclAdminStrategy",
+                _seed_redis, _redis_works, _prove_redis, under_load=True),
+    KindHarness("redis (ACL user, self)", "redis", "AclSelfStrategy",
+                lambda t: seed_redis_user(*t.redis, _unique("amply_worker")), _redis_works, _prove_redis),
+    KindHarness("redis (ElastiCache RBAC user)", "redis", "ManagedUserStrategy",
+                _seed_elasticache_user, _redis_works, _prove_redis, under_load=True),
+    KindHarness("redis (ElastiCache AUTH token)", "redis", "AuthTokenStrategy",
+                _seed_elasticache_token, _redis_works, _prove_redis),
+    KindHarness("redis (MemoryDB user)", "redis", "ManagedUserStrategy",
+                _seed_memorydb_user, _redis_works, _prove_redis),
+    KindHarness("signing_key (RSA-3072)", "signing_key", "SigningKeyStrategy",
+                _seed_signing_key("RS256"), _signing_works, _prove_signing_key),
+    KindHarness("signing_key (Ed25519)", "signing_key", "SigningKeyStrategy",
+                _seed_signing_key("EdDSA"), _signing_works, _prove_signing_key),
+    KindHarness("stripe (staged secret key)", "stripe", "StripeStrategy",
+                _seed_stripe, _stripe_works, _prove_stripe, before_rotation=_stage_stripe),
 )  # fmt: skip
 
 

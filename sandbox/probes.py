@@ -32,7 +32,7 @@ def postgres_logs_in(text: str) -> bool:
     """True when the secret's user and password open a session as that user (no TLS: loopback servers)."""
     import psycopg
 
-    from rotator.kinds.postgres import PostgresSecret
+    from rotator.kinds.postgres.secret import PostgresSecret
 
     secret = PostgresSecret.parse(text)
     try:
@@ -51,7 +51,7 @@ def redis_logs_in(text: str, *, ca: Path | None = None, node: tuple[str, int] | 
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from rotator.kinds.redis import RedisSecret
+    from rotator.kinds.redis.secret import RedisSecret
 
     secret = RedisSecret.parse(text)
     host, port = node or (secret.host, secret.port)

@@ -86,13 +86,15 @@ def _reachable(url: str, host: str) -> str:
 def container_values(servers: Servers, host: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The sandbox's settings for the functions (``ROTATION_*`` of ``environ``), as a container sees them:
     endpoints by ``host``, the PostgreSQL CA as PEM text (a container cannot read this machine's file)."""
-    from rotator import constants as c
+    from rotator.kinds.postgres.settings import ENV_POSTGRES_SSLROOTCERT
+    from rotator.kinds.stripe.settings import ENV_STRIPE_API_BASE
+    from rotator.settings import ENV_ENDPOINT_URL
 
     values = {name: value for name, value in environ.items() if name.startswith("ROTATION_")}
-    values[c.ENV_ENDPOINT_URL] = _reachable(servers.moto.endpoint, host)
-    values[c.ENV_STRIPE_API_BASE] = _reachable(servers.stripe.base_url, host)
+    values[ENV_ENDPOINT_URL] = _reachable(servers.moto.endpoint, host)
+    values[ENV_STRIPE_API_BASE] = _reachable(servers.stripe.base_url, host)
     if servers.postgres.ca_path is not None:
-        values[c.ENV_POSTGRES_SSLROOTCERT] = Path(servers.postgres.ca_path).read_text(encoding="ascii")
+        values[ENV_POSTGRES_SSLROOTCERT] = Path(servers.postgres.ca_path).read_text(encoding="ascii")
     return values
 
 

@@ -143,11 +143,11 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
             rds_master_arn,
             (replica.front.host, replica.front.port),
         )
-        # As the template passes them: the CA to verify PostgreSQL with, the masters and admins secrets may name.
+        # As the template passes them: the CA to verify PostgreSQL with, the masters and admins secrets may name
+        # (no default admin: a Redis secret without ``adminarn`` rotates itself).
         configured = {
             "ROTATION_POSTGRES_SSLROOTCERT": str(postgres.ca_path),
             "ROTATION_POSTGRES_MASTER_SECRET_ARNS": f"{master_arn},{rds_master_arn}",
-            "ROTATION_REDIS_ADMIN_SECRET_ARN": admin_arn,
             "ROTATION_REDIS_ADMIN_SECRET_ARNS": admin_arn,
             "ROTATION_CONSUMER_CLUSTERS": CLUSTER,
             "ROTATION_ALARM_TOPIC_ARN": topic,

@@ -29,8 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rotation_cli.table import print_table  # noqa: E402
 from sandbox.session import quiet_handlers  # noqa: E402
-from sandbox.table import print_table  # noqa: E402
 
 # A cold start as Lambda lays the code out: the function's folder, then the layer's, on sys.path.
 _COLD_START = """

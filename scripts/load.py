@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rotation_cli.table import print_table  # noqa: E402
 from sandbox.load import run_ecs_consumers, run_load  # noqa: E402
 from sandbox.session import quiet_handlers  # noqa: E402
-from sandbox.table import print_table  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,7 +110,7 @@ def engine_for(kind: str, **env: str) -> Any:
 
 def emulator_for(*handlers: Any) -> RotateSecretEmulator:
     """A RotateSecret emulator that invokes these handlers for the secrets of their kinds."""
-    return RotateSecretEmulator({lambda_arn(handler.strategy.KIND): handler for handler in handlers})
+    return RotateSecretEmulator({lambda_arn(handler.kind.KIND): handler for handler in handlers})
 
 
 def expect_failure(sm_client: Any, emulator: RotateSecretEmulator, arn: str, step: Step, error: type[Exception]) -> Any:
@@ -125,20 +127,32 @@ def expect_failure(sm_client: Any, emulator: RotateSecretEmulator, arn: str, ste
     return excinfo.value
 
 
+def wrap_path(handler: Any, method: str, wrapper: Callable[[Callable[[Any], Any], Any], Any]) -> Any:
+    """Make every path ``handler``'s kind chooses run ``wrapper(real_method, request)`` for ``method``."""
+    choose = handler.kind.path_for
+
+    def path_for(request: Any) -> Any:
+        path = copy.copy(choose(request))
+        real = getattr(path, method)
+        setattr(path, method, lambda request: wrapper(real, request))
+        return path
+
+    handler.kind.path_for = path_for
+    return handler
+
+
 def crash_once_after(handler: Any, method: str) -> Any:
-    """Make ``handler``'s strategy die right after ``method`` (apply, verify…) succeeds, the first time only."""
-    real = getattr(handler.strategy, method)
+    """Make ``handler``'s path die right after ``method`` (apply, verify…) succeeds, the first time only."""
     crashed: list[bool] = []
 
-    def crash(request: Any) -> Any:
+    def crash(real: Callable[[Any], Any], request: Any) -> Any:
         result = real(request)
         if not crashed:
             crashed.append(True)
             raise RuntimeError(f"process died right after {method}")
         return result
 
-    setattr(handler.strategy, method, crash)
-    return handler
+    return wrap_path(handler, method, crash)
 
 
 def table_rows(text: str, prefix: str) -> dict[str, list[str]]:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519
 
 from rotator import errors, kinds
 from rotator.constants import Step
-from rotator.staging import STAGED_LABEL
+from rotator.core.staging import STAGED_LABEL
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.seed import seed_signing_key
 from tests.helpers import PostgresTarget, expect_failure

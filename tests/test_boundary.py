@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from rotator.boundary import LOG_KEYS, InvocationScope, invoked_function, record_step, sanitise
+from rotator.core.boundary import LOG_KEYS, InvocationScope, invoked_function, record_step, sanitise
+from rotator.core.event import RotationEvent
 from rotator.errors import SecretFormatError, UnexpectedError
-from rotator.event import RotationEvent
 from rotator.observability import Redactor, logger, redacting_filter
 
 

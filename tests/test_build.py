@@ -33,12 +33,14 @@ def test_every_function_and_the_layer_are_built(built: Path) -> None:
     for logical_id in rotation_functions():
         assert (built / logical_id / "app.py").is_file(), logical_id
         assert sizes[logical_id] < 40 * 2**20, f"{logical_id} is {sizes[logical_id]} bytes"
-    assert (built / "SharedLayer" / "python" / "rotator" / "engine.py").is_file()
+    assert (built / "SharedLayer" / "python" / "rotator" / "core" / "engine.py").is_file()
     assert (built / "SharedLayer" / "python" / "aws_lambda_powertools").is_dir()
     # Bytecode only for the runtime's python3.13 (when the build machine has one), none for this machine's.
     assert all(path.name.endswith(".cpython-313.pyc") for path in built.rglob("*.pyc"))
     if _python313_on_path():
-        assert (built / "SharedLayer" / "python" / "rotator" / "__pycache__" / "engine.cpython-313.pyc").is_file()
+        assert (
+            built / "SharedLayer" / "python" / "rotator" / "core" / "__pycache__" / "engine.cpython-313.pyc"
+        ).is_file()
         assert (built / "PostgresFunction" / "__pycache__" / "app.cpython-313.pyc").is_file()
 
 
@@ -165,7 +167,7 @@ def test_the_layer_ships_bytecode_that_survives_sams_zip(tmp_path: Path) -> None
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", str(layer)], check=True, capture_output=True)
     _as_zipped(sources)
     stale = _loaded_from_source(layer, tmp_path / "timestamped")
-    assert str(layer / "rotator" / "engine.py") in stale
+    assert str(layer / "rotator" / "core" / "engine.py") in stale
 
 
 def test_a_build_without_python313_ships_no_bytecode_and_says_so(tmp_path: Path) -> None:

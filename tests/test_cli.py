@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.table import WIDTH
+from rotation_cli.table import WIDTH
 from tests.helpers import start_serve, stop_serve, table_rows
 from tests.leak_canary import register_output, register_secret
 
@@ -314,8 +314,9 @@ def test_the_outcome_comes_from_secrets_manager_when_logs_are_unreadable(
 ) -> None:
     import boto3 as aws_sdk
 
-    from rotation_cli.__main__ import CommandError, follow
     from rotation_cli.aws import Aws
+    from rotation_cli.output import CommandError
+    from rotation_cli.rotate import follow
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         monkeypatch.setenv(key, sandbox[key])

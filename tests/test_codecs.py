@@ -207,7 +207,7 @@ def test_new_fields_follow_the_documents_layout() -> None:
 
 
 def test_a_master_secret_that_is_not_a_connection_secret_says_which_secret() -> None:
-    from rotator.kinds.postgres import PostgresSecret
+    from rotator.kinds.postgres.secret import PostgresSecret
 
     with pytest.raises(SecretFormatError, match=r"^master secret is not a connection secret"):
         PostgresSecret.parse("just-a-password", what="master secret")

@@ -23,7 +23,7 @@ from sandbox.harness import Targets, for_kind
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 
 # The drivers, and the ECS consumer search, which only a secret with consumers to look for needs.
-DRIVERS = ("psycopg", "redis", "cryptography", "stripe", "aws_xray_sdk", "rotator.consumers")
+DRIVERS = ("psycopg", "redis", "cryptography", "stripe", "aws_xray_sdk", "rotator.consumers.discovery")
 # What each kind's steps may import; createSecret/finishSecret of the database kinds never reach the database.
 NEEDS = {
     "postgres": {Step.SET: {"psycopg"}, Step.TEST: {"psycopg"}},

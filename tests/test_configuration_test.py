@@ -95,7 +95,7 @@ def test_rotate_secret_over_the_api_runs_the_test_and_reports_a_failure(
     # The database user's password changes behind the secret's back: the test must fail.
     import psycopg
 
-    from rotator.kinds.postgres import PostgresSecret
+    from rotator.kinds.postgres.secret import PostgresSecret
 
     with psycopg.connect(targets.postgres_url, autocommit=True) as admin:
         admin.execute(f'ALTER ROLE "{PostgresSecret.parse(broken_text).username}" PASSWORD NULL')

@@ -16,8 +16,8 @@ import pytest
 
 from rotation_cli.__main__ import main as rotation
 from rotator.constants import Action, Step
+from rotator.consumers.refresh import refresh_handler
 from rotator.errors import ConsumerCheckError, PolicyError, StaleConsumersError
-from rotator.refresh import refresh_handler
 from sandbox.ecs_agent import EcsAgent
 from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
 from sandbox.harness import KindHarness, Targets, by_label

@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from rotation_cli.__main__ import main as rotation
-from rotator.consumers import CONSUMERS_TAG, NOT_CONSUMERS_TAG, find_consumers, injects, running_tasks
+from rotator.consumers.discovery import find_consumers, injects, running_tasks
+from rotator.consumers.settings import CONSUMERS_TAG, NOT_CONSUMERS_TAG
 from sandbox.ecs_world import add_container_host, inject, roll_out, start_tasks
 from sandbox.moto_server import Fault, MotoServer
 

@@ -6,10 +6,10 @@ import re
 import subprocess
 import sys
 
+from rotation_cli.table import WIDTH
 from rotator import kinds
 from sandbox.__main__ import DEMO
 from sandbox.harness import by_label
-from sandbox.table import WIDTH
 from tests.helpers import table_rows
 from tests.leak_canary import register_output
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from rotator.constants import Stage, Step
+from rotator.core.strategy import GenerateRequest
 from rotator.errors import (
     EventError,
     NotPendingError,
@@ -23,8 +24,7 @@ from rotator.errors import (
     UnexpectedError,
     UnknownVersionError,
 )
-from rotator.kinds.session_secret import SessionSecretStrategy
-from rotator.strategy import GenerateRequest
+from rotator.kinds.session_secret.kind import SessionSecretStrategy
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError
 from tests.helpers import crash_once_after, emulator_for, engine_for, snapshot, stage_value, version_with
@@ -349,7 +349,7 @@ def test_unexpected_errors_escape_with_their_type_only(
 ) -> None:
     value = _key()
     engine = engine_for("session_secret")
-    engine.strategy = _LeakyStrategy(engine.strategy.settings)
+    engine.kind.strategy = _LeakyStrategy(engine.kind.strategy.settings)
     emulator = emulator_for(engine)
     arn = make_secret(unique_name("session-secret"), value)
     result = emulator.rotate(arn)

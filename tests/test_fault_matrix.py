@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 
 from rotator.constants import Stage, Step
-from rotator.keyring import Keyring
+from rotator.core.strategy import ApplyRequest, SecretRef
+from rotator.core.versions import VersionReader
+from rotator.kinds.signing_key.keyring import Keyring
+from rotator.observability import Redactor
 from sandbox.harness import HARNESSES, KindHarness, Targets, by_label
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotationInProgressError
-from tests.helpers import crash_once_after, emulator_for, engine_for, stage_value, version_with
+from tests.helpers import crash_once_after, emulator_for, engine_for, stage_value, version_with, wrap_path
 from tests.leak_canary import register_secret, secret_parts
 
 SIDE_EFFECTS = ["pending stored", "target changed", "test passed", "stage moved"]
@@ -41,6 +44,20 @@ def _seed(harness: KindHarness, targets: Targets, make_secret: Callable[..., str
     value = harness.seed(targets)
     register_secret(*secret_parts(value))
     return make_secret(name, value, harness.kind)
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_each_harness_entry_takes_the_path_it_names(
+    label: str, targets: Targets, make_secret: Callable[..., str], unique_name: Callable[[str], str]
+) -> None:
+    """The harness is the conformance suite of the paths: each entry's secret must take the path it names."""
+    harness = by_label(label)
+    handler = engine_for(harness.kind)
+    description = handler.sm.describe(_seed(harness, targets, make_secret, unique_name(f"path-{harness.kind}")))
+    token = description.version_with(Stage.CURRENT)
+    versions = VersionReader(handler.sm, description, token, Redactor(), handler.kind.parse)
+    path = handler.kind.path_for(ApplyRequest(SecretRef(description.arn, description.name, token), versions))
+    assert type(path).__name__ == harness.path
 
 
 @pytest.mark.parametrize("side_effect", SIDE_EFFECTS)
@@ -107,15 +124,13 @@ def test_concurrent_rotations_one_is_refused_nothing_lost(
 ) -> None:
     harness = by_label(label)
     arn = _seed(harness, targets, make_secret, unique_name(f"race-{harness.kind}"))
-    handler = engine_for(harness.kind)
-    real_generate = handler.strategy.generate
     second_attempt_done = threading.Event()
 
-    def generate_after_the_second_attempt(request: Any) -> str:
+    def generate_after_the_second_attempt(real_generate: Callable[[Any], str], request: Any) -> str:
         second_attempt_done.wait(timeout=30)  # the first rotation is in flight while the second one starts
         return str(real_generate(request))
 
-    handler.strategy.generate = generate_after_the_second_attempt
+    handler = wrap_path(engine_for(harness.kind), "generate", generate_after_the_second_attempt)
     emulator = emulator_for(handler)
     old = stage_value(sm_client, arn, Stage.CURRENT)
     outcomes: list[Any] = []

@@ -25,9 +25,9 @@ from typing import Any
 import boto3
 import pytest
 
+from rotator.consumers.refresh import refresh_handler
+from rotator.core.staging import STAGED_LABEL
 from rotator.errors import StaleConsumersError
-from rotator.refresh import refresh_handler
-from rotator.staging import STAGED_LABEL
 from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
 from sandbox.functions import PROJECT_ROOT, load_template, refresh_function
 from sandbox.harness import REDIS_APP_RULES, Targets, by_label

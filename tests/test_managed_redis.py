@@ -23,8 +23,8 @@ from rotator.errors import (
     TargetRejectedError,
     VerificationError,
 )
-from rotator.kinds.redis import RedisSecret
-from rotator.managed_redis import ELASTICACHE, MEMORYDB, ManagedTarget
+from rotator.kinds.redis.managed_target import ELASTICACHE, MEMORYDB, ManagedTarget
+from rotator.kinds.redis.secret import RedisSecret
 from sandbox.harness import MANAGED_ACCESS_STRING, Targets, by_label
 from sandbox.managed_redis import ManagedRedis
 from sandbox.moto_server import Fault, MotoServer

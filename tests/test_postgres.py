@@ -24,7 +24,7 @@ from rotator.errors import (
     TargetRejectedError,
     TargetUnreachableError,
 )
-from rotator.kinds.postgres import PostgresSecret
+from rotator.kinds.postgres.secret import PostgresSecret
 from sandbox.certificates import make_tls
 from sandbox.load import run_load
 from sandbox.moto_server import Fault, MotoServer
@@ -549,7 +549,7 @@ def test_the_default_ca_is_the_lambda_runtimes_bundle_file_never_libpqs_system()
     """On the python3.13 runtime (Amazon Linux 2023) the CA bundle file is /etc/pki/tls/cert.pem, as AWS's own
     rotation functions use; libpq's "system" means a directory compiled into psycopg-binary's OpenSSL that the
     runtime does not have."""
-    from rotator.kinds.postgres import PostgresSettings
+    from rotator.kinds.postgres.settings import PostgresSettings
     from rotator.settings import CA_BUNDLE_CANDIDATES, ca_bundle
 
     on_lambda = {"/etc/pki/tls/cert.pem"}

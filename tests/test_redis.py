@@ -15,7 +15,7 @@ import redis
 
 from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError, VerificationError
-from rotator.kinds.redis import RedisSecret
+from rotator.kinds.redis.secret import RedisSecret
 from sandbox.certificates import make_tls
 from sandbox.load import run_load
 from sandbox.probes import redis_logs_in

@@ -23,7 +23,6 @@ from typing import Any
 import boto3
 import pytest
 
-from rotator import constants
 from sandbox.functions import PROJECT_ROOT, refresh_function, rotation_functions
 from sandbox.sam_build import tool
 from sandbox.sam_local import declared_variables, invoked_arn, sample_events
@@ -68,24 +67,44 @@ for path in sys.argv[2:]:
 """
 
 
+SHARED = PROJECT_ROOT / "shared" / "rotator"
+
+
+def _environment_names() -> dict[str, str]:
+    """Every ``ENV_*`` name the layer defines, and the variable it names: only its ``settings`` modules do."""
+    names: dict[str, str] = {}
+    for module in SHARED.rglob("settings.py"):
+        for node in ast.parse(module.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                names.update({t.id: node.value.value for t in node.targets if isinstance(t, ast.Name)
+                              and t.id.startswith("ENV_")})  # fmt: skip
+    return names
+
+
+def _owner(module: Path) -> str:
+    """Which function reads what ``module`` reads: its kind's, the refresh function, or every one (``*``)."""
+    parts = module.relative_to(SHARED).parts
+    if parts[0] == "kinds" and len(parts) > 2:
+        return parts[1]
+    return "refresh" if parts == ("consumers", "refresh.py") else "*"
+
+
 def _variables_read() -> dict[str, set[str]]:
-    """Per kind (None: every kind), the ``ROTATION_*`` names the layer's modules refer to."""
-    names = {name: value for name, value in vars(constants).items() if name.startswith("ENV_")}
+    """Per kind (None: every kind), the ``ROTATION_*`` names the layer's modules read (not merely define)."""
+    names = _environment_names()
     read: dict[str, set[str]] = {}
-    for module in (PROJECT_ROOT / "shared" / "rotator").rglob("*.py"):
-        if module.name == "constants.py":
-            continue
+    for module in SHARED.rglob("*.py"):
         tree = ast.parse(module.read_text(encoding="utf-8"))
         used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-        used |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-        owner = module.stem if module.parent.name == "kinds" else "refresh" if module.stem == "refresh" else "*"
+        used |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        owner = _owner(module)
         read.setdefault(owner, set()).update(names[n] for n in used & set(names) if names[n].startswith("ROTATION_"))
     return read
 
 
 def test_every_variable_a_handler_reads_is_declared_for_its_function() -> None:
     read = _variables_read()
-    everything = {value for name, value in vars(constants).items() if name.startswith("ENV_")}
+    everything = set(_environment_names().values())
     assert set().union(*read.values()) == {name for name in everything if name.startswith("ROTATION_")}
     declared = declared_variables()
     for logical_id, spec in rotation_functions().items():
@@ -94,9 +113,9 @@ def test_every_variable_a_handler_reads_is_declared_for_its_function() -> None:
         assert {n for n in declared[logical_id] if n.startswith("ROTATION_")} <= wanted, f"{logical_id}: unread"
 
 
-def test_no_module_names_a_variable_outside_the_constants() -> None:
+def test_no_module_names_a_variable_outside_the_settings() -> None:
     for module in (PROJECT_ROOT / "shared").rglob("*.py"):
-        if module.name == "constants.py":
+        if module.name == "settings.py":
             continue
         strings = [
             node.value for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
@@ -214,16 +233,25 @@ def test_an_empty_declared_variable_means_the_default() -> None:
     """The template declares every variable with "" where it sets none: "" must behave as unset, everywhere."""
     from dataclasses import is_dataclass
 
-    from rotator.kinds import names, strategy_class
+    from rotator.kinds import kind_class, names
+    from rotator.kinds.signing_key.settings import ENV_KEYRING_BUCKET, ENV_KEYRING_KEY
     from rotator.settings import Settings
 
-    required = {constants.ENV_KEYRING_BUCKET: "keyring", constants.ENV_KEYRING_KEY: "jwks.json"}
-    every = {value: "" for name, value in vars(constants).items() if name.startswith("ENV_")}
+    def settings_of(made: object) -> dict[str, object]:
+        """The configuration objects (dataclasses) a kind holds, itself or in the adapters and paths it holds."""
+        found = {}
+        for name, value in vars(made).items():
+            if is_dataclass(value):
+                found[name] = value
+            elif hasattr(value, "__dict__"):
+                found.update({f"{name}.{k}": v for k, v in vars(value).items() if is_dataclass(v)})
+        return found
+
+    required = {ENV_KEYRING_BUCKET: "keyring", ENV_KEYRING_KEY: "jwks.json"}
+    every = {value: "" for value in _environment_names().values()}
     empty, unset = Settings.from_env({**every, **required}), Settings.from_env(required)
     assert empty == unset
     for kind in names():
-        made = [vars(strategy_class(kind)(settings)) for settings in (empty, unset)]
-        kind_settings = [name for name, value in made[1].items() if is_dataclass(value)]
-        assert kind_settings, kind
-        for name in kind_settings:
-            assert made[0][name] == made[1][name], f"{kind}: {name}"
+        made = [settings_of(kind_class(kind)(settings)) for settings in (empty, unset)]
+        assert len(made[1]) > 1, kind  # the shared settings and the kind's own
+        assert made[0] == made[1], kind

@@ -36,11 +36,11 @@ from rotator.errors import (
     TargetUnreachableError,
 )
 from rotator.observability import logger
-from rotator.staging import STAGED_LABEL
 from sandbox.certificates import make_tls
+from sandbox.harness import HARNESSES, Targets
 from sandbox.probes import postgres_logs_in, redis_logs_in
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
-from sandbox.seed import seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
+from sandbox.seed import seed_redis_user, seed_value
 from tests.helpers import (
     PostgresTarget,
     RedisTarget,
@@ -460,10 +460,10 @@ def test_postgres_never_answers_a_downgrade_or_an_unbound_session(
 # 4. Secrets in DEBUG logs --------------------------------------------------------------------------------------
 
 
-def test_a_rotation_of_every_kind_at_debug_level_logs_no_secret(
+def test_a_rotation_of_every_path_at_debug_level_logs_no_secret(
     postgres: PostgresTarget,
     redis_primary: RedisTarget,
-    stripe_api: Any,
+    targets: Targets,
     s3_client: Any,
     sm_client: Any,
     emulator: RotateSecretEmulator,
@@ -471,19 +471,6 @@ def test_a_rotation_of_every_kind_at_debug_level_logs_no_secret(
     unique_name: Callable[[str], str],
 ) -> None:
     """What Lambda does with LoggingConfig ApplicationLogLevel DEBUG: the root logger at DEBUG, its own handler."""
-    stripe_key, staged = (f"sk_test_{secrets.token_hex(16)}" for _ in range(2))
-    for key in (stripe_key, staged):
-        stripe_api.add_key(key, "acct_debug")
-    register_secret(staged)
-    seeds = {
-        "session_secret": seed_value("session_secret"),
-        "postgres": seed_postgres_role(postgres.superuser_url, user_name("debug")),
-        "redis": seed_redis_user(
-            redis_primary.host, redis_primary.port, redis_primary.admin_password, user_name("dbg")
-        ),
-        "signing_key": seed_signing_key("ES256", key_id=f"debug-{secrets.token_hex(4)}-2025"),
-        "stripe": stripe_key,
-    }
     captured = io.StringIO()
     handler = logging.StreamHandler(captured)
     root = logging.getLogger()
@@ -493,12 +480,11 @@ def test_a_rotation_of_every_kind_at_debug_level_logs_no_secret(
     logger.setLevel(logging.DEBUG)
     arns = []
     try:
-        for kind, value in seeds.items():
-            arn = make_secret(f"amply/sandbox/debug-{kind}-{secrets.token_hex(3)}", value, kind)
-            if kind == "stripe":
-                sm_client.put_secret_value(SecretId=arn, SecretString=staged, VersionStages=[STAGED_LABEL])
+        for harness in HARNESSES:
+            arn = make_secret(unique_name(f"debug-{harness.kind}"), harness.seed(targets), harness.kind)
+            harness.before_rotation(targets, arn)
             result = emulator.rotate(arn)
-            assert result.ok, (kind, result.error)
+            assert result.ok, (harness.label, result.error)
             arns.append(arn)
     finally:
         root.removeHandler(handler)

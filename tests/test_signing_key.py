@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from rotator.codecs.keys import Algorithm, load_private_key
 from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, TargetRejectedError, VerificationError
-from rotator.keyring import BadSignatureError, Keyring, OutsideValidityError, UnknownKeyError
-from rotator.keyring_store import KeyringStore
-from rotator.kinds.signing_key import SigningKeySecret
-from rotator.signatures import sign
+from rotator.kinds.signing_key.keyring import BadSignatureError, Keyring, OutsideValidityError, UnknownKeyError
+from rotator.kinds.signing_key.keyring_store import KeyringStore
+from rotator.kinds.signing_key.secret import SigningKeySecret
+from rotator.kinds.signing_key.signatures import sign
 from sandbox.moto_server import MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.seed import seed_signing_key
@@ -244,12 +244,12 @@ def test_a_keyring_that_exists_but_cannot_be_read_is_never_overwritten(
     keyring_key: str,
 ) -> None:
     """GetObject denied on an existing keyring: the conditional create fails, and the error names the read."""
-    from rotator.keyring_store import KeyringStore
+    from rotator.kinds.signing_key.keyring_store import KeyringStore
 
     s3_client.put_object(Bucket=KEYRING_BUCKET, Key=keyring_key, Body=b'{"keys": []}')
     store = KeyringStore(KEYRING_BUCKET, keyring_key, client=_DeniedReads(s3_client))
     published = json.loads(seed_signing_key("EdDSA"))
-    from rotator.kinds.signing_key import SigningKeySecret
+    from rotator.kinds.signing_key.secret import SigningKeySecret
 
     key = SigningKeySecret.parse(json.dumps(published)).published()
     with pytest.raises(TargetRejectedError, match=r"exists but GetObject is denied \(403\)"):
@@ -358,7 +358,7 @@ def test_an_sdk_without_s3_conditional_writes_is_refused_before_writing(keyring_
     from types import SimpleNamespace
 
     from rotator.errors import ConfigurationError
-    from rotator.keyring_store import KeyringStore
+    from rotator.kinds.signing_key.keyring_store import KeyringStore
 
     writes: list[Any] = []
     shape = SimpleNamespace(members={"Bucket": None, "Key": None, "Body": None})

@@ -13,9 +13,9 @@ import pytest
 import stripe
 
 from rotator.constants import Stage, Step
+from rotator.core.staging import STAGED_LABEL
 from rotator.errors import SecretFormatError, StagingRequiredError, TargetUnreachableError, VerificationError
-from rotator.staging import STAGED_LABEL
-from rotator.stripe_webhooks import WebhookSignatureError, verify_event
+from rotator.kinds.stripe.webhooks import WebhookSignatureError, verify_event
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import RotateSecretEmulator
 from sandbox.stripe_server import StripeServer

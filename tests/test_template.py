@@ -39,10 +39,10 @@ def test_every_function_resolves_to_a_module_and_callable(moto_server: Any) -> N
     assert specs, "template declares no function"
     for spec in specs.values():
         assert spec.module_path.is_file(), spec.module_path
-        assert (PROJECT_ROOT / "shared" / "rotator" / "kinds" / f"{spec.kind}.py").is_file()
+        assert (PROJECT_ROOT / "shared" / "rotator" / "kinds" / spec.kind / "kind.py").is_file()
         handler = load_handler(spec)  # configured by the sandbox environment, as the template configures it
         assert callable(handler)
-        assert spec.kind == handler.strategy.KIND
+        assert spec.kind == handler.kind.KIND
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:

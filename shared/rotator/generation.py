@@ -8,7 +8,7 @@ import string
 from rotator.errors import PolicyError
 from rotator.settings import PasswordPolicy
 
-__all__ = ["generate_password", "meets_policy", "password_alphabet"]
+__all__ = ["check_made", "generate_password", "meets_policy", "password_alphabet"]
 
 _CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)
 
@@ -36,12 +36,18 @@ def generate_password(policy: PasswordPolicy) -> str:
 
 
 def meets_policy(password: str, policy: PasswordPolicy) -> bool:
-    """True when ``password`` could have come from ``generate_password(policy)`` (length, alphabet, classes).
-
-    setSecret refuses anything else: a pending value written by someone other than createSecret (a direct
-    invocation with a chosen password) never reaches the target.
-    """
+    """True when ``password`` could have come from ``generate_password(policy)`` (length, alphabet, classes)."""
     alphabet, classes = password_alphabet(policy)
     if len(password) < policy.length or any(ch not in alphabet for ch in password):
         return False
     return not policy.require_each_type or all(any(ch in chars for ch in password) for chars in classes)
+
+
+def check_made(password: str, policy: PasswordPolicy) -> None:
+    """Refuse a pending password that ``generate_password(policy)`` could not have made (``PolicyError``).
+
+    setSecret runs this before anything reaches the target: a pending value written by someone other than
+    createSecret (a direct invocation with a chosen password) is refused unless it is shaped like ours.
+    """
+    if not meets_policy(password, policy):
+        raise PolicyError("pending password does not meet the generation policy: createSecret did not make it")

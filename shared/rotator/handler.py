@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from rotator.consumer_guard import ConsumerGuard, ConsumerSettings
-from rotator.engine import Engine
-from rotator.kinds import strategy_class
-from rotator.secrets_manager import SecretsManager
+from rotator.aws.secrets_manager import SecretsManager
+from rotator.consumers.guard import ConsumerGuard
+from rotator.consumers.settings import ConsumerSettings
+from rotator.core.engine import Engine
+from rotator.kinds import kind_class
 from rotator.settings import Settings
 
 __all__ = ["handler_for"]
@@ -20,4 +21,4 @@ def handler_for(kind: str, settings: Settings | None = None, sm: SecretsManager 
         max_attempts=settings.sm_max_attempts,
     )
     guard = ConsumerGuard(ConsumerSettings.from_env(settings.environ))
-    return Engine(strategy_class(kind)(settings), sm, guard)
+    return Engine(kind_class(kind)(settings), sm, guard)

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 from aws_lambda_powertools import Logger, Metrics
 
-from rotator import constants as c
+from rotator.settings import DEFAULT_METRICS_NAMESPACE, DEFAULT_SERVICE_NAME, ENV_METRICS_NAMESPACE, ENV_SERVICE_NAME
 
 __all__ = [
     "QUIET_LIBRARIES",
@@ -118,8 +118,8 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
-logger = Logger(service=os.environ.get(c.ENV_SERVICE_NAME, c.DEFAULT_SERVICE_NAME))
-metrics = Metrics(namespace=os.environ.get(c.ENV_METRICS_NAMESPACE, c.DEFAULT_METRICS_NAMESPACE))
+logger = Logger(service=os.environ.get(ENV_SERVICE_NAME, DEFAULT_SERVICE_NAME))
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, DEFAULT_METRICS_NAMESPACE))
 
 # On the logger itself, so every handler (Lambda's, a test's) only ever sees redacted records.
 redacting_filter = _RedactingFilter()

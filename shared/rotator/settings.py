@@ -1,4 +1,8 @@
-"""Configuration read once, at cold start, from the environment into frozen objects."""
+"""Configuration read once, at cold start, from the environment into frozen objects.
+
+The names every function reads are here; the consumer feature and each kind keep theirs in their own
+``settings`` module, read by the same helpers.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,22 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from rotator import constants as c
 from rotator.errors import ConfigurationError
 
 __all__ = [
     "CA_BUNDLE_CANDIDATES",
     "DEFAULT_EXCLUDE_CHARACTERS",
+    "DEFAULT_METRICS_NAMESPACE",
+    "DEFAULT_SERVICE_NAME",
+    "ENV_ENDPOINT_URL",
+    "ENV_EXCLUDE_CHARACTERS",
+    "ENV_METRICS_NAMESPACE",
+    "ENV_PASSWORD_LENGTH",
+    "ENV_REQUIRE_EACH_TYPE",
+    "ENV_SERVICE_NAME",
+    "ENV_SM_CONNECT_TIMEOUT",
+    "ENV_SM_MAX_ATTEMPTS",
+    "ENV_SM_READ_TIMEOUT",
     "PasswordPolicy",
     "Settings",
     "ca_bundle",
@@ -21,6 +35,22 @@ __all__ = [
     "env_int",
     "permitted_arn",
 ]
+
+# AWS clients (Secrets Manager, S3, ...): an endpoint other than AWS's, for the sandbox and `sam local invoke`.
+ENV_ENDPOINT_URL = "ROTATION_ENDPOINT_URL"
+# Secrets Manager client.
+ENV_SM_CONNECT_TIMEOUT = "ROTATION_SM_CONNECT_TIMEOUT"
+ENV_SM_READ_TIMEOUT = "ROTATION_SM_READ_TIMEOUT"
+ENV_SM_MAX_ATTEMPTS = "ROTATION_SM_MAX_ATTEMPTS"
+# Password generation policy.
+ENV_PASSWORD_LENGTH = "ROTATION_PASSWORD_LENGTH"
+ENV_EXCLUDE_CHARACTERS = "ROTATION_EXCLUDE_CHARACTERS"
+ENV_REQUIRE_EACH_TYPE = "ROTATION_REQUIRE_EACH_TYPE"
+# Observability (names owned by Powertools; listed so the defaults live in one place).
+ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+DEFAULT_SERVICE_NAME = "secret-rotation"
+DEFAULT_METRICS_NAMESPACE = "SecretRotation"
 
 # Characters that need quoting in a URL userinfo, an SQL literal or a shell word.
 # Excluding them keeps generated passwords safe to paste anywhere.
@@ -142,7 +172,6 @@ class Settings:
     sm_read_timeout: float = 10.0
     sm_max_attempts: int = 6
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
-    retained_keys: int = 1
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -152,15 +181,14 @@ class Settings:
         # The template declares every variable (so `sam local invoke --env-vars` can set it); empty means default.
         env = {k: v for k, v in source.items() if not (k.startswith("ROTATION_") and not v.strip())}
         policy = PasswordPolicy(
-            length=env_int(env, c.ENV_PASSWORD_LENGTH, 32, low=12, high=4096),
-            exclude_characters=env.get(c.ENV_EXCLUDE_CHARACTERS, DEFAULT_EXCLUDE_CHARACTERS),
-            require_each_type=env_bool(env, c.ENV_REQUIRE_EACH_TYPE, True),
+            length=env_int(env, ENV_PASSWORD_LENGTH, 32, low=12, high=4096),
+            exclude_characters=env.get(ENV_EXCLUDE_CHARACTERS, DEFAULT_EXCLUDE_CHARACTERS),
+            require_each_type=env_bool(env, ENV_REQUIRE_EACH_TYPE, True),
         )
         return cls(
-            sm_connect_timeout=env_float(env, c.ENV_SM_CONNECT_TIMEOUT, 5.0, low=0.1, high=60),
-            sm_read_timeout=env_float(env, c.ENV_SM_READ_TIMEOUT, 10.0, low=0.1, high=120),
-            sm_max_attempts=env_int(env, c.ENV_SM_MAX_ATTEMPTS, 6, low=1, high=20),
+            sm_connect_timeout=env_float(env, ENV_SM_CONNECT_TIMEOUT, 5.0, low=0.1, high=60),
+            sm_read_timeout=env_float(env, ENV_SM_READ_TIMEOUT, 10.0, low=0.1, high=120),
+            sm_max_attempts=env_int(env, ENV_SM_MAX_ATTEMPTS, 6, low=1, high=20),
             password_policy=policy,
-            retained_keys=env_int(env, c.ENV_RETAINED_KEYS, 1, low=0, high=50),
             environ=env,
         )

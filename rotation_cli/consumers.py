@@ -1,0 +1,113 @@
+"""``rotation consumers``: the ECS services that inject a secret, and their tasks still on an older value; and
+``--wait-consumers``, which follows their redeployment after a rotation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rotation_cli.aws import Aws
+from rotation_cli.output import CommandError, say
+from rotation_cli.status import short_time, when
+
+__all__ = ["cmd_consumers", "consumers_report", "wait_consumers"]
+
+
+def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -> dict[str, Any]:
+    """The secret's ECS consumers, each running task's start against when AWSCURRENT became current."""
+    from rotator.consumers.discovery import find_consumers, running_tasks
+
+    description = aws.sm.describe(secret_id)
+    since = aws.sm.current_since(description)
+    search = find_consumers(aws.ecs, clusters or aws.clusters(), description.arn, description.name, description.tags)
+    consumers = []
+    for consumer in search.consumers:
+        tasks = running_tasks(aws.ecs, consumer)
+        consumers.append(
+            {
+                "cluster": consumer.cluster, "service": consumer.service, "declared_by_tag": consumer.declared,
+                "task_definitions": list(consumer.task_definitions),
+                "tasks": [
+                    {"task": task.arn, "launched_at": when(task.launched_at),
+                     "stale": since is not None and task.launched_before(since)}
+                    for task in tasks
+                ],
+            }
+        )  # fmt: skip
+    return {"secret": description.name, "current_since": when(since), "consumers": consumers,
+            "unsearched_clusters": search.unsearched}  # fmt: skip
+
+
+def wait_consumers(
+    aws: Aws, secret_id: str, clusters: Sequence[str] | None, *, timeout: float, poll: float, quiet: bool
+) -> None:
+    """Follow the consumers' redeployment until each runs only tasks launched after AWSCURRENT became current
+    and its rollout completed; CommandError for a rolled-back deployment, a cluster not searched, or a timeout."""
+    from rotator.consumers.discovery import describe, find_consumers, stale_tasks
+
+    deadline = time.monotonic() + timeout
+    searched = clusters or aws.clusters()
+    while True:
+        description = aws.sm.describe(secret_id)
+        since = aws.sm.current_since(description)
+        search = find_consumers(aws.ecs, searched, description.arn, description.name, description.tags)
+        if search.unsearched:
+            failed = ", ".join(f"{cluster} ({code})" for cluster, code in search.unsearched.items())
+            raise CommandError(f"{description.name}: cannot follow consumers in {failed}")
+        waiting: dict[str, str] = {}
+        for found in search.consumers:
+            consumer = describe(aws.ecs, found)
+            if consumer.rollout == "FAILED":
+                raise CommandError(
+                    f"{description.name}: the deployment of {consumer.key} failed and was rolled back; its tasks keep "
+                    "the old value. Fix the service, redeploy it, then `rotation consumers` to check"
+                )
+            stale = stale_tasks(aws.ecs, consumer, since) if since is not None else []
+            if stale or consumer.rollout == "IN_PROGRESS":
+                never = since is not None and (consumer.deployed_at is None or consumer.deployed_at < since)
+                waiting[consumer.key] = f"{len(stale)} tasks on an older value" + (
+                    " and no deployment since the rotation (is the RotationSucceeded rule receiving events?)"
+                    if never
+                    else f", rollout {consumer.rollout or 'unknown'}"
+                )
+        if not waiting:
+            print(f"{description.name}: {len(search.consumers)} consumer services run the current value")
+            return
+        if not quiet:
+            say(f"{description.name}: waiting for " + "; ".join(f"{k}: {v}" for k, v in sorted(waiting.items())))
+        if time.monotonic() > deadline:
+            raise CommandError(
+                f"{description.name}: consumers not on the current value after {timeout:.0f} s: "
+                + "; ".join(f"{k}: {v}" for k, v in sorted(waiting.items()))
+            )
+        time.sleep(poll)
+
+
+def cmd_consumers(aws: Aws, args: argparse.Namespace) -> int:
+    report = consumers_report(aws, args.secret_id, args.cluster)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    from rotation_cli.table import print_table
+
+    for cluster, code in report["unsearched_clusters"].items():
+        say(f"warning: cluster {cluster} not searched ({code})")
+    if not report["consumers"]:
+        print(f"{report['secret']}: no ECS service injects it in {aws.where}")
+        return 0
+    print(f"{report['secret']}: AWSCURRENT current since {short_time(report['current_since'])}")
+    rows = []
+    for consumer in report["consumers"]:
+        stale = [task for task in consumer["tasks"] if task["stale"]]
+        rows.append(
+            [
+                f"{consumer['cluster'].rsplit('/', 1)[-1]}/{consumer['service']}",
+                "tag" if consumer["declared_by_tag"] else "valueFrom", str(len(consumer["tasks"])),
+                str(len(stale)), ", ".join(task["task"].rsplit("/", 1)[-1][:12] for task in stale) or "-",
+            ]
+        )  # fmt: skip
+    print_table(["service", "found by", "running", "stale", "stale tasks"], rows)
+    return 0

@@ -1,0 +1,56 @@
+"""``rotation stage``: validate a value read from standard input, stage it, then rotate to it (Stripe keys)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rotation_cli.aws import Aws, kind_of
+from rotation_cli.kinds import kind_for, stageable
+from rotation_cli.output import CommandError, say
+from rotation_cli.rotate import rotate_one
+from rotator.constants import Stage
+from rotator.core.staging import STAGED_LABEL
+from rotator.errors import RotationError, SecretsManagerError, TargetUnreachableError
+
+__all__ = ["cmd_stage", "read_value"]
+
+
+def read_value(stream: Any) -> str:
+    """The value from standard input: one trailing newline is dropped, nothing else is touched."""
+    text = stream.read()
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    return str(text)
+
+
+def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
+    description = aws.sm.describe(args.secret_id)
+    kind_name = kind_of(description)
+    if not description.rotation_enabled or kind_name is None:
+        raise CommandError(f"{description.name} has no rotation by this suite configured: nothing to stage for", 2)
+    kind = stageable(description)
+    if kind is None:
+        raise CommandError(f"{description.name} is a {kind_name} secret; its rotation generates values", 2)
+    if sys.stdin is None or sys.stdin.isatty():
+        say("Paste the new value, then press Ctrl-D:")
+    value = read_value(sys.stdin)
+    try:
+        parse = kind_for(kind_name).parse
+        candidate = parse(value, what="the value on standard input")
+        current = parse(aws.sm.get_value(description.arn, stage=Stage.CURRENT).text, what="the current value")
+        kind.check_staged(candidate, current, description.name)  # the very check createSecret runs
+    except (TargetUnreachableError, SecretsManagerError) as exc:  # not the value's fault: a failure, not bad input
+        raise CommandError(f"could not check the value, nothing staged: {exc}", 1) from exc
+    except RotationError as exc:
+        raise CommandError(f"refused, nothing staged: {exc}", 2) from exc
+    aws.sm.put_staged(description.arn, value, STAGED_LABEL)
+    say(f"{description.name}: staged a new {kind_name} value under the {STAGED_LABEL} label")
+    if args.no_rotate:
+        return 0
+    token = rotate_one(aws, description.arn, args)
+    print(f"{description.name}: rotated, AWSCURRENT is {token}")
+    return 0

@@ -1,0 +1,84 @@
+"""What both PostgreSQL paths share: the server adapter, the new password, testSecret, the replica wait."""
+
+from __future__ import annotations
+
+from rotator.core.strategy import Strategy, VerifyRequest
+from rotator.errors import AuthenticationError, TargetBusyError, VerificationError
+from rotator.generation import generate_password
+from rotator.kinds.postgres.secret import PostgresSecret
+from rotator.kinds.postgres.server import PostgresServer, PostgresSession
+from rotator.kinds.postgres.settings import PostgresSettings
+from rotator.observability import logger
+from rotator.schemes.waiting import wait_for
+from rotator.settings import PasswordPolicy
+
+__all__ = ["PostgresPath"]
+
+_REPLICA_POLL_SECONDS = 0.2
+
+
+class PostgresPath(Strategy[PostgresSecret]):
+    """A path over PostgreSQL servers; testSecret logs in as the pending user, waiting on a lagging replica."""
+
+    def __init__(self, server: PostgresServer, policy: PasswordPolicy) -> None:
+        self.server = server
+        self.policy = policy
+
+    @property
+    def settings(self) -> PostgresSettings:
+        return self.server.settings
+
+    def new_password(self) -> str:
+        return generate_password(self.policy)
+
+    def verify(self, request: VerifyRequest[PostgresSecret]) -> None:
+        pending = request.pending
+
+        def logged_in() -> bool | None:
+            try:
+                with self.server.session(pending) as session:
+                    user = session.current_user()
+            except AuthenticationError as exc:
+                # On a replica still behind its writer (a setSecret that did not see the replay) wait, bounded.
+                if not self._replica_behind(request.current):
+                    raise _refused(pending) from exc
+                return None
+            if user != pending.username:
+                raise VerificationError(f"pending credentials log in as another user than {pending.username}")
+            return True
+
+        wait_for(logged_in, seconds=self.settings.replica_wait_seconds, poll=_REPLICA_POLL_SECONDS,
+                 gave_up=lambda: _refused(pending))  # fmt: skip
+
+    def _replica_behind(self, current: PostgresSecret) -> bool:
+        """Whether the secret's server is a replica (AWSCURRENT still logs in there and it is in recovery)."""
+        try:
+            with self.server.session(current) as session:
+                return session.in_recovery()
+        except AuthenticationError:
+            return False
+
+    def await_replay(self, replica: PostgresSession, position: str, pending: PostgresSecret) -> None:
+        """Wait, bounded, until the standby behind ``replica`` has replayed its writer's WAL up to ``position``."""
+        wait = self.settings.replica_wait_seconds
+
+        def replayed() -> bool | None:
+            done = replica.replayed(position)
+            if done is None:
+                logger.warning("the replica reports no replay position: testSecret waits for the password")
+                return True
+            return True if done else None
+
+        def still_behind() -> TargetBusyError:
+            return TargetBusyError(
+                f"the read replica {pending.host}:{pending.port} has not replayed the password change after "
+                f"{wait} s; the change is made on the writer and Secrets Manager retries"
+            )
+
+        with replica.waiting("wait for replica"):
+            wait_for(replayed, seconds=wait, poll=_REPLICA_POLL_SECONDS, gave_up=still_behind)
+        logger.info("replica replayed the change", extra={"db_host": pending.host})
+
+
+def _refused(pending: PostgresSecret) -> VerificationError:
+    return VerificationError(f"pending credentials of {pending.username} do not log in to {pending.host}")

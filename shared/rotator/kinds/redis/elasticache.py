@@ -1,0 +1,63 @@
+"""The ElastiCache API adapter: RBAC users (``DescribeUsers``, ``ModifyUser``) and replication groups' AUTH
+tokens (``DescribeReplicationGroups``, ``ModifyReplicationGroup``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rotator.errors import TargetRejectedError
+from rotator.kinds.redis.managed_api import ManagedApi, ManagedState, ManagedUsers
+from rotator.kinds.redis.path import Endpoint
+
+__all__ = ["ElastiCacheGroup", "ElastiCacheUsers"]
+
+
+class ElastiCacheUsers(ManagedUsers):
+    """An ElastiCache RBAC user, by its user id."""
+
+    SERVICE = "elasticache"
+
+    def describe_users(self) -> list[dict[str, Any]]:
+        return list(self.invoke("DescribeUsers", UserId=self.target.user)["Users"])
+
+    def keep_passwords(self, passwords: list[str]) -> None:
+        self.invoke("ModifyUser", UserId=self.target.user, Passwords=passwords)
+
+
+class ElastiCacheGroup(ManagedApi):
+    """An ElastiCache replication group's AUTH token."""
+
+    SERVICE = "elasticache"
+
+    def group(self) -> ManagedState:
+        """The replication group's status, when its AUTH token last changed, and its endpoints."""
+        found = self.invoke("DescribeReplicationGroups", ReplicationGroupId=self.target.replication_group)
+        groups = found.get("ReplicationGroups") or []
+        if not groups:
+            raise TargetRejectedError(f"ElastiCache replication group {self.target.replication_group} does not exist")
+        group = groups[0]
+        endpoints = _endpoint(group.get("ConfigurationEndpoint"), False)
+        for node_group in group.get("NodeGroups") or []:
+            endpoints.extend(_endpoint(node_group.get("PrimaryEndpoint"), False))
+            endpoints.extend(_endpoint(node_group.get("ReaderEndpoint"), True))
+        return ManagedState(str(group.get("Status", "")), token_modified=group.get("AuthTokenLastModifiedDate"),
+                            endpoints=tuple(endpoints))  # fmt: skip
+
+    def wait_group(self) -> ManagedState:
+        return self.wait(self.group, "available")
+
+    def change_token(self, token: str, strategy: str) -> None:
+        """ModifyReplicationGroup with ``token`` (ROTATE adds it, SET leaves only it), applied immediately.
+
+        One attempt, no SDK retry: a repeated ROTATE would drop the older of the two live tokens.
+        """
+        self.invoke(
+            "ModifyReplicationGroup", retries=False, ReplicationGroupId=self.target.replication_group,
+            AuthToken=token, AuthTokenUpdateStrategy=strategy, ApplyImmediately=True,
+        )  # fmt: skip
+
+
+def _endpoint(found: Any, reader: bool) -> list[Endpoint]:
+    if not isinstance(found, dict) or not found.get("Address"):
+        return []
+    return [Endpoint((str(found["Address"]).lower(), int(found.get("Port") or 6379)), reader)]
