@@ -10,6 +10,7 @@ from rotation_cli.aws import Aws, kind_of
 from rotation_cli.kinds import kind_for, stageable
 from rotation_cli.output import CommandError, say
 from rotation_cli.rotate import rotate_one
+from rotator.aws.secrets_manager import check_size
 from rotator.constants import Stage
 from rotator.core.staging import STAGED_LABEL
 from rotator.errors import RotationError, SecretsManagerError, TargetUnreachableError
@@ -39,6 +40,7 @@ def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
         say("Paste the new value, then press Ctrl-D:")
     value = read_value(sys.stdin)
     try:
+        check_size(value, what="the value on standard input")  # before any check that costs a call
         parse = kind_for(kind_name).parse
         candidate = parse(value, what="the value on standard input")
         current = parse(aws.sm.get_value(description.arn, stage=Stage.CURRENT).text, what="the current value")

@@ -32,7 +32,7 @@ _INVOCATION = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 
 @dataclass
 class Fault:
-    """Make the next ``times`` calls of ``operation`` misbehave.
+    """Make the next ``times`` calls of ``operation`` misbehave, after letting ``skip`` of them through.
 
     ``throttle``: answer ThrottlingException without doing anything; ``delay``:
     wait ``delay`` seconds, then do it; ``fail_after``: do it, then answer
@@ -43,6 +43,7 @@ class Fault:
     kind: str = "throttle"
     times: int = 1
     delay: float = 0.0
+    skip: int = 0
 
 
 class _RequestLog:
@@ -77,6 +78,9 @@ class _RequestLog:
         with self._lock:
             for fault in self._faults:
                 if fault.operation in (operation, "*") and fault.times > 0:
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None

@@ -19,7 +19,7 @@ from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionRes
 
 from sandbox.functions import load_template
 
-__all__ = ["Call", "Grant", "Renderer", "allows", "rendered_policies"]
+__all__ = ["Call", "Grant", "Renderer", "allows", "denies", "rendered_policies"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,16 @@ class _Policy(IAMPolicy):  # type: ignore[misc]
 
 def allows(statement: dict[str, Any], call: Call) -> bool:
     """Whether ``statement`` allows ``call`` (its Effect, Action, Resource and conditions)."""
-    if statement.get("Effect") != "Allow":
-        return False
+    return statement.get("Effect") == "Allow" and _applies(statement, call)
+
+
+def denies(statement: dict[str, Any], call: Call, principal: str) -> bool:
+    """Whether the Deny ``statement`` (an SCP or permissions boundary) denies ``call`` made by ``principal``."""
+    with_principal = Call(call.function, call.action, call.resource, (*call.context, ("aws:PrincipalArn", principal)))
+    return statement.get("Effect") == "Deny" and _applies({**statement, "Effect": "Allow"}, with_principal)
+
+
+def _applies(statement: dict[str, Any], call: Call) -> bool:
     context = dict(call.context)
     for operator, keys in (statement.get("Condition") or {}).items():
         for key, expected in keys.items():
@@ -74,8 +82,9 @@ def allows(statement: dict[str, Any], call: Call) -> bool:
             values = expected if isinstance(expected, list) else [expected]
             if operator == "StringEquals":
                 matched = context[key] in values
-            elif operator == "ArnLike":
-                matched = any(fnmatch.fnmatchcase(context[key], pattern) for pattern in values)
+            elif operator in ("ArnLike", "ArnNotLike"):
+                like = any(fnmatch.fnmatchcase(context[key], pattern) for pattern in values)
+                matched = like if operator == "ArnLike" else not like
             else:
                 raise AssertionError(f"the evaluator does not know condition operator {operator}")
             if not matched:
@@ -133,7 +142,9 @@ class Renderer:
                 return self.render(arg[0]) == self.render(arg[1])
             if name == "Fn::Not":
                 return not self.render(arg[0])
-            if name == "Condition":
+            if name == "Fn::And":
+                return all(self.render(item) for item in arg)
+            if name in ("Condition", "Fn::Condition"):
                 return self.condition(arg)
         rendered_items = {key: self.render(value) for key, value in node.items()}
         return {key: value for key, value in rendered_items.items() if value is not _NO_VALUE}
@@ -170,4 +181,21 @@ def rendered_policies(parameters: dict[str, Any], pseudo: dict[str, str]) -> lis
         for document in documents:
             for number, statement in enumerate(document["Statement"]):
                 grants.append(Grant(logical_id, statement.get("Sid", f"#{number}"), statement))
+        grants.extend(_key_policy_grants(renderer, resources, logical_id, role_name))
+    return grants
+
+
+def _key_policy_grants(renderer: Renderer, resources: dict[str, Any], function: str, role_name: str) -> list[Grant]:
+    """Statements of the stack's KMS keys' policies that name the function's role (a key policy alone grants
+    its principals, with no identity policy: "Required permissions: kms:GenerateMac (key policy)")."""
+    role_arn = renderer.values.get(f"{role_name}.Arn")
+    grants = []
+    for key in resources.values():
+        if key["Type"] != "AWS::KMS::Key" or ("Condition" in key and not renderer.condition(key["Condition"])):
+            continue
+        for statement in renderer.render(key["Properties"]["KeyPolicy"])["Statement"]:
+            principals = statement.get("Principal", {}).get("AWS", [])
+            if role_arn is not None and role_arn in (principals if isinstance(principals, list) else [principals]):
+                unprincipaled = {k: v for k, v in statement.items() if k != "Principal"}
+                grants.append(Grant(function, statement["Sid"], unprincipaled))
     return grants

@@ -145,6 +145,7 @@ def test_failed_rotation_names_the_step_and_unstick_recovers(sandbox: dict[str, 
         ("pk_test_" + "a" * 30, "not a Stripe key"),
         ("sk_live_sandbx" + "b" * 24, "live-mode key is refused"),
         ("sk_test_invalid", "not a Stripe key"),
+        ("sk_test_" + "c" * 70_000, "over Secrets Manager's limit of 65536"),
     ],
 )
 def test_stage_refuses_bad_values_and_stages_nothing(sandbox: dict[str, str], value: str, problem: str) -> None:

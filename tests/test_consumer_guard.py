@@ -202,7 +202,11 @@ def alarms(moto_server: MotoServer) -> tuple[str, Callable[[], list[dict[str, An
 
 
 def test_the_refresh_function_redeploys_every_consumer_and_alarms_on_failures(
-    targets: Targets, moto_server: MotoServer, fault_free: None, alarms: tuple[str, Callable[[], list[Any]]]
+    targets: Targets,
+    moto_server: MotoServer,
+    fault_free: None,
+    alarms: tuple[str, Callable[[], list[Any]]],
+    log_lines: Callable[[], list[dict[str, Any]]],
 ) -> None:
     topic, read = alarms
     consumers = Consumers()
@@ -234,7 +238,12 @@ def test_the_refresh_function_redeploys_every_consumer_and_alarms_on_failures(
     reason = "ECS deployment circuit breaker: tasks failed to start."
     failed = {"resources": [service_arn], "detail": {"eventName": "SERVICE_DEPLOYMENT_FAILED",
               "deploymentId": "ecs-svc/7", "reason": reason}}  # fmt: skip
-    assert refresh(failed)["alarm"] is True
+    assert refresh(failed, LambdaContext(lambda_arn("refresh")))["alarm"] is True
+    # The warm container's earlier invocations named the secret; this one's lines do not (clear_state).
+    alarm = [line for line in log_lines() if line.get("message") == "consumer refresh failed"][-1]
+    assert "secret" not in alarm
+    assert alarm["function_request_id"]
+    assert alarm["cold_start"] is False
     (message,) = read()
     assert "rolled back" in message["detail"]
     assert arn in message["detail"]

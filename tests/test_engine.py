@@ -26,7 +26,7 @@ from rotator.errors import (
 )
 from rotator.kinds.session_secret.kind import SessionSecretStrategy
 from sandbox.moto_server import Fault, MotoServer
-from sandbox.rotate_secret import RotateSecretEmulator, RotationInProgressError
+from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, RotationInProgressError, lambda_arn
 from tests.helpers import crash_once_after, emulator_for, engine_for, snapshot, stage_value, version_with
 from tests.leak_canary import register_secret
 
@@ -118,7 +118,7 @@ def test_rotation_uses_at_most_ten_secrets_manager_calls(
     assert sum(used.values()) <= 10, dict(used)
     assert used["DescribeSecret"] == 4
     assert used["PutSecretValue"] == 1
-    assert used["UpdateSecretVersionStage"] == 1
+    assert used["UpdateSecretVersionStage"] == 2  # testSecret's VERIFIED label, finishSecret's AWSCURRENT
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_pending_left_by_a_crashed_rotation_blocks_new_ones_until_retried(
     emulator = emulator_for(engine_for("session_secret", ROTATION_SM_MAX_ATTEMPTS="1"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
-    moto_server.log.inject(Fault("UpdateSecretVersionStage", "throttle", times=1))
+    moto_server.log.inject(Fault("UpdateSecretVersionStage", "throttle", times=1, skip=1))  # after VERIFIED
     crashed = emulator.rotate(arn)
     assert crashed.failed_step is Step.FINISH
     assert isinstance(crashed.error, SecretsManagerError)
@@ -289,9 +289,10 @@ def test_throttling_that_outlasts_the_retries_fails_cleanly(
 
 
 @pytest.mark.parametrize(
-    ("operation", "failed_step"),
-    [("PutSecretValue", Step.CREATE), ("UpdateSecretVersionStage", Step.FINISH)],
-)
+    ("operation", "skip", "failed_step"),
+    [("PutSecretValue", 0, Step.CREATE), ("UpdateSecretVersionStage", 0, Step.TEST),
+     ("UpdateSecretVersionStage", 1, Step.FINISH)],
+)  # fmt: skip
 def test_crash_right_after_a_side_effect_converges_on_rerun(
     sm_client: Any,
     moto_server: MotoServer,
@@ -299,12 +300,13 @@ def test_crash_right_after_a_side_effect_converges_on_rerun(
     unique_name: Callable[[str], str],
     fault_free: None,
     operation: str,
+    skip: int,
     failed_step: Step,
 ) -> None:
     emulator = emulator_for(engine_for("session_secret", ROTATION_SM_MAX_ATTEMPTS="1"))
     arn = make_secret(unique_name("session-secret"), _key())
     old_version = version_with(sm_client, arn, Stage.CURRENT)
-    moto_server.log.inject(Fault(operation, "fail_after", times=1))
+    moto_server.log.inject(Fault(operation, "fail_after", times=1, skip=skip))
     crashed = emulator.rotate(arn)
     assert crashed.failed_step is failed_step
     stored = sm_client.get_secret_value(SecretId=arn, VersionId=crashed.token)["SecretString"]
@@ -386,6 +388,32 @@ def test_every_invocation_logs_one_structured_line_and_never_the_rotation_token(
         assert line["kind"] == "session_secret"
         assert line["duration_ms"] >= 0
     assert all(rotation_token not in str(line) for line in log_lines())
+    # Lambda's request id and the cold-start flag on every line, each invocation's own (inject_lambda_context).
+    lines = [line for line in log_lines() if "level" in line]
+    assert lines
+    assert all(isinstance(line["cold_start"], bool) and line["function_request_id"] for line in lines)
+    assert len({line["function_request_id"] for line in boundary}) == len(Step)
+
+
+def test_no_log_key_outlives_its_invocation(
+    emulator: RotateSecretEmulator,
+    template_handlers: dict[str, Callable[..., Any]],
+    make_secret: MakeSecret,
+    unique_name: Callable[[str], str],
+    log_lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """A warm container's next invocation logs nothing of the last one (Powertools' clear_state)."""
+    from rotator.observability import logger
+
+    first, second = (make_secret(unique_name(f"session-secret-{n}"), _key()) for n in (1, 2))
+    assert emulator.rotate(first).ok
+    assert logger.thread_safe_get_current_keys() == {}
+    bad = {"Step": "createSecret", "SecretId": second, "ClientRequestToken": "x"}  # refused before any AWS call
+    with pytest.raises(EventError):
+        template_handlers["session_secret"](bad, LambdaContext(lambda_arn("session_secret")))
+    failed = [line for line in log_lines() if line.get("message") == "rotation step failed"][-1]
+    assert not {"secret", "token", "step"} & set(failed), "a key of the previous invocation was logged"
+    assert logger.thread_safe_get_current_keys() == {}
 
 
 def test_finish_never_promotes_a_version_without_a_value(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import io
 import json
 import os
 import secrets
@@ -36,7 +37,7 @@ from sandbox.rds import RdsDatabases
 from sandbox.rotate_secret import RotateSecretEmulator, lambda_arn
 from sandbox.seed import seed_keyring, seed_postgres_role, seed_redis_user, seed_signing_key, seed_value
 from tests.helpers import KEYRING_BUCKET, PostgresTarget, RedisTarget, engine_for
-from tests.iam import Call, Grant, Renderer, allows, rendered_policies
+from tests.iam import Call, Grant, Renderer, allows, denies, rendered_policies
 from tests.leak_canary import register_secret, secret_parts
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID}
@@ -64,8 +65,13 @@ class Recorder:
             return
         service, operation = model.service_model.signing_name, model.name
         action = f"{service}:{operation}"
-        if service == "secretsmanager":
+        if service == "secretsmanager" and "SecretId" not in params:  # ListSecrets: no resource
+            self.calls.append(Call(function, action, "*"))
+        elif service == "secretsmanager":
             description = self._sm.describe_secret(SecretId=params["SecretId"])
+            if operation == "RotateSecret":  # the API reference: the caller also needs to invoke the function
+                self.calls.append(Call(function, "lambda:InvokeFunction", description["RotationLambdaARN"],
+                                       implied="RotateSecret invokes the rotation function as its caller"))  # fmt: skip
             context = ()
             if description.get("RotationLambdaARN"):
                 context = (("secretsmanager:resource/AllowRotationLambdaArn", description["RotationLambdaARN"]),)
@@ -75,8 +81,16 @@ class Recorder:
                 kms_action = "kms:Decrypt" if operation == "GetSecretValue" else "kms:GenerateDataKey"
                 via = (("kms:ViaService", f"secretsmanager.{REGION}.amazonaws.com"),)
                 self.calls.append(Call(function, kms_action, key, via, implied="KMS via Secrets Manager"))
+        elif service == "ecs" and operation == "ListClusters":
+            self.calls.append(Call(function, action, "*"))
         elif service == "ecs":
             self.calls.extend(_ecs_calls(function, operation, params))
+        elif service == "logs":
+            self.calls.append(
+                Call(function, action, f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{params['logGroupName']}")
+            )
+        elif service == "lambda":  # the Invoke API is authorized as lambda:InvokeFunction
+            self.calls.append(Call(function, "lambda:InvokeFunction", str(params["FunctionName"])))
         elif service == "sns":
             topic = params["TopicArn"]
             self.calls.append(Call(function, action, topic))
@@ -95,6 +109,9 @@ class Recorder:
                 "cluster", params["DBClusterIdentifier"])  # fmt: skip
             arn = name if name.startswith("arn:") else f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:{kind}:{name}"
             self.calls.append(Call(function, action, arn))
+        elif service == "kms":  # the password key: KMS authorizes the key ARN, with the MAC algorithm asked for
+            algorithm = (("kms:MacAlgorithm", str(params.get("MacAlgorithm", ""))),)
+            self.calls.append(Call(function, action, str(params["KeyId"]), algorithm))
         elif service == "memorydb":
             self.calls.append(
                 Call(function, action, f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{params['UserName']}")
@@ -191,11 +208,17 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         ),
     }  # fmt: skip
     assert parameters["Environment"] == "prod"
+    assert parameters["PasswordMacKeyArn"] == "create"  # prod derives passwords with a key the stack makes
+    password_key = boto3.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
     alarm_key = boto3.client("kms").create_key(Description="alarm topic")["KeyMetadata"]["Arn"]
     topic = boto3.client("sns").create_topic(
         Name="amply-prod-rotation-alarms", Attributes={"KmsMasterKeyId": alarm_key}
     )["TopicArn"]
-    resources = {"AlarmTopic": topic, "AlarmTopicKey.Arn": alarm_key}
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/amply-prod-secret-rotation"
+    resources = {
+        "AlarmTopic": topic, "AlarmTopicKey.Arn": alarm_key, "PasswordMacKey.Arn": password_key["Arn"],
+        "PostgresFunctionRole.Arn": f"{role}-PostgresFunctionRole", "RedisFunctionRole.Arn": f"{role}-Redis",
+    }  # fmt: skip
     grants = rendered_policies(parameters, {**PSEUDO, **resources})
     template = load_template()
     functions = {
@@ -291,10 +314,17 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
     assert {call.function for call in calls} == set(functions), "a function made no call"
     assert any(call.implied == "S3 tells a missing object from a denied one" for call in calls)
     assert any(call.action == "kms:GenerateDataKey" for call in calls)
+    assert {call.function for call in calls if call.action == "kms:GenerateMac"} == {
+        "PostgresFunction",
+        "RedisFunction",
+    }
     denied = [
         call for call in calls if not any(g.function == call.function and allows(g.statement, call) for g in grants)
     ]
     assert denied == [], "\n".join(f"{c.function}: {c.action} on {c.resource} {dict(c.context)}" for c in denied)
+    # The operators' guardrail (docs/operator-guardrail.json) never stops the stack's own roles.
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/amply-prod-secret-rotation-{{}}Role-AbC123dEf456"
+    assert not [c for c in calls for g in GUARDRAIL if denies(g, c, role.format(c.function))]
     for grant in grants:
         grant.used_by = [call for call in calls if call.function == grant.function and allows(grant.statement, call)]
     unused = [grant for grant in grants if not grant.used_by]
@@ -356,3 +386,82 @@ def test_the_evaluator_matches_wildcards_as_iam_does(resource: str, allowed: boo
     )
     assert not allows(statement, wrong_function)
     assert not allows(statement, Call("F", call.action, resource))  # no rotation function on the secret
+
+
+GUARDRAIL = json.loads((PROJECT_ROOT / "docs" / "operator-guardrail.json").read_text())["Statement"]
+OPERATOR = f"arn:aws:iam::{ACCOUNT_ID}:role/amply-rotation-operator"
+
+
+def test_the_operator_policy_allows_every_call_of_the_rotation_command_and_the_guardrail_only_operators(
+    targets: Targets, sm_client: Any, moto_server: Any, stripe_api: Any, fault_free: None,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The runbook's commands, run as an operator: RotationOperatorPolicy allows each call they make (and
+    nothing they never need), and docs/operator-guardrail.json denies none of them to the operator role while it
+    denies invoking a function or writing a secret to any other principal."""
+    from rotation_cli.__main__ import main as rotation
+
+    functions = {kind: f"amply-prod-rotate-{kind.replace('_', '-')}" for kind in ("session_secret", "redis", "stripe")}
+    handlers = {lambda_arn(name): engine_for(kind) for kind, name in functions.items()}
+    emulator = RotateSecretEmulator(handlers)
+    seeds = {
+        "session_secret": seed_value("session_secret"),
+        "redis": by_label("redis (ACL user via admin)").seed(targets),
+        "stripe": "sk_live_" + secrets.token_hex(16),  # prod takes live keys only
+    }
+    account = "acct_" + secrets.token_hex(4)
+    stripe_api.add_key(seeds["stripe"], account)
+    arns = {}
+    for kind, value in seeds.items():
+        register_secret(*secret_parts(value))
+        arns[kind] = str(sm_client.create_secret(Name=f"amply/prod/operated-{kind}-{secrets.token_hex(3)}",
+                                                 SecretString=value)["ARN"])  # fmt: skip
+        emulator.enable_rotation(arns[kind], functions[kind])
+    moto_server.log.rotate_secret, moto_server.log.invoke_function = emulator.handle_api, emulator.invoke_function
+    recorder = Recorder(sm_client)
+
+    class RecordedSession(boto3.Session):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.events.register("before-parameter-build", recorder.before)
+
+    monkeypatch.setattr(boto3, "Session", RecordedSession)  # the command line builds its clients from a Session
+    where = ["--region", REGION, "--endpoint-url", moto_server.endpoint]
+    staged = "sk_live_" + secrets.token_hex(16)
+    stripe_api.add_key(staged, account)
+    register_secret(staged)
+    marker = _FUNCTION.set("operator")
+    try:
+        assert rotation(["status", "amply/prod/", *where]) == 0
+        assert rotation(["rotate", arns["redis"], "--quiet", *where]) == 0
+        assert rotation(["rotate", arns["session_secret"], "--quiet", *where]) == 0
+        assert rotation(["rollback", arns["session_secret"], "--yes", *where]) == 0
+        emulator.begin(arns["session_secret"])  # a rotation left unfinished
+        assert rotation(["unstick", arns["session_secret"], "--yes", *where]) == 0
+        assert rotation(["consumers", arns["redis"], *where]) == 0
+        assert rotation(["revoke-previous", arns["redis"], "--yes", *where]) == 0
+        monkeypatch.setattr("sys.stdin", io.StringIO(staged))
+        assert rotation(["stage", arns["stripe"], "--no-rotate", *where]) == 0
+    finally:
+        _FUNCTION.reset(marker)
+        moto_server.log.rotate_secret = moto_server.log.invoke_function = None
+    capsys.readouterr()
+
+    functions_arn = {f"{logical}.Arn": lambda_arn(name) for logical, name in (
+        ("SessionSecretFunction", functions["session_secret"]), ("RedisFunction", functions["redis"]),
+        ("StripeFunction", functions["stripe"]), ("PostgresFunction", "amply-prod-rotate-postgres"),
+        ("SigningKeyFunction", "amply-prod-rotate-signing-key"))}  # fmt: skip
+    renderer = Renderer(load_template(), _prod_parameters(), {**PSEUDO, **functions_arn})
+    policy = renderer.render(load_template()["Resources"]["RotationOperatorPolicy"]["Properties"]["PolicyDocument"])
+    calls = recorder.calls
+    assert {call.action for call in calls} >= {"secretsmanager:RotateSecret", "lambda:InvokeFunction",
+                                               "secretsmanager:PutSecretValue", "logs:FilterLogEvents"}  # fmt: skip
+    denied = [call for call in calls if not any(allows(statement, call) for statement in policy["Statement"])]
+    assert denied == [], [f"{c.action} on {c.resource}" for c in denied]
+    unused = [s["Sid"] for s in policy["Statement"] if not any(allows(s, call) for call in calls)]
+    assert unused == [], f"granted to operators but never needed: {unused}"
+    assert not [c for c in calls for g in GUARDRAIL if denies(g, c, OPERATOR)], "the guardrail stops the operator"
+    application = f"arn:aws:iam::{ACCOUNT_ID}:role/amply-prod-api-task"
+    kept_out = {c.action for c in calls for g in GUARDRAIL if denies(g, c, application)}
+    assert kept_out >= {"lambda:InvokeFunction", "secretsmanager:PutSecretValue", "secretsmanager:RotateSecret",
+                        "secretsmanager:UpdateSecretVersionStage"}  # fmt: skip

@@ -188,3 +188,20 @@ def test_a_rotation_keeps_every_number_and_byte_it_does_not_rotate(
     rotated = stage_value(sm_client, arn, Stage.CURRENT)
     new = json.loads(rotated, parse_float=str, parse_constant=str)["current"]
     assert rotated == text.replace(old, new).replace('"previous": []', f'"previous": [\n    "{old}"\n  ]')
+
+
+def test_a_new_value_over_secrets_managers_limit_is_refused_at_once(
+    sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    """A keyring whose rotated value (a new key beside the kept one) would exceed 65536 bytes: a typed error before
+    PutSecretValue, nothing stored."""
+    key = secrets.token_hex(17_000)  # 34000 hex characters: the keyring fits, the rotated one (two keys) does not
+    register_secret(key)
+    current = json.dumps({"current": key, "previous": []})
+    arn = make_secret(unique_name("session-keyring"), current)
+    emulator = emulator_for(engine_for("session_secret"))
+    token = emulator.begin(arn)
+    before = snapshot(sm_client, arn)
+    with pytest.raises(SecretFormatError, match=r"is \d+ bytes: over Secrets Manager's limit of 65536"):
+        emulator.invoke(arn, token, Step.CREATE)
+    assert snapshot(sm_client, arn) == before

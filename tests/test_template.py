@@ -447,3 +447,42 @@ def test_subnets_without_security_groups_are_refused() -> None:
     rule = load_template()["Rules"]["SubnetsNeedSecurityGroups"]
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Contains": [{"Ref": "DatabaseSubnetIds"}, ""]}]}
     assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Contains": [{"Ref": "DatabaseSecurityGroupIds"}, ""]}]}
+
+
+_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-central-1", "AWS::AccountId": "123456789012"}
+_ROLES = {name: f"arn:aws:iam::123456789012:role/{name}" for name in ("PostgresFunctionRole", "RedisFunctionRole")}
+
+
+def test_a_created_password_key_lets_only_the_two_rotation_roles_derive_passwords() -> None:
+    from tests.iam import Renderer
+
+    template = load_template()
+    parameters = {"Environment": "prod", "PasswordMacKeyArn": "create"}
+    renderer = Renderer(template, parameters, {**_PSEUDO, **{f"{k}.Arn": v for k, v in _ROLES.items()}})
+    key = template["Resources"]["PasswordMacKey"]
+    assert renderer.condition(key["Condition"])
+    assert not Renderer(template, {"Environment": "prod"}, _PSEUDO).condition(key["Condition"])  # default: none
+    properties = renderer.render(key["Properties"])
+    assert (properties["KeySpec"], properties["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+    statements = properties["KeyPolicy"]["Statement"]
+    using = [s for s in statements if any(a in ("kms:GenerateMac", "kms:*", "kms:CreateGrant") for a in s["Action"]
+                                          if isinstance(s["Action"], list))]  # fmt: skip
+    using += [s for s in statements if s["Action"] in ("kms:GenerateMac", "kms:*", "kms:CreateGrant")]
+    assert len(using) == 1
+    assert sorted(using[0]["Principal"]["AWS"]) == sorted(_ROLES.values())
+    assert using[0]["Condition"] == {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
+    for function in ("PostgresFunction", "RedisFunction"):
+        variables = renderer.render(template["Resources"][function]["Properties"]["Environment"]["Variables"])
+        assert variables["ROTATION_PASSWORD_MAC_KEY_ARN"] == "<PasswordMacKey.Arn>"
+
+
+def test_an_existing_password_key_is_granted_to_the_two_rotation_roles_only() -> None:
+    from tests.iam import Call, allows, rendered_policies
+
+    key = "arn:aws:kms:eu-central-1:123456789012:key/0b4f1e6a-7d3c-4c56-9a7e-1f2e3d4c5b6a"
+    grants = rendered_policies({"Environment": "prod", "PasswordMacKeyArn": key}, _PSEUDO)
+    hmac = (("kms:MacAlgorithm", "HMAC_SHA_256"),)
+    derive = {g.function for g in grants if allows(g.statement, Call(g.function, "kms:GenerateMac", key, hmac))}
+    assert derive == {"PostgresFunction", "RedisFunction"}
+    other = key.replace("0b4f1e6a", "11111111")
+    assert not any(allows(g.statement, Call(g.function, "kms:GenerateMac", other, hmac)) for g in grants)

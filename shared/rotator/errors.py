@@ -15,6 +15,7 @@ __all__ = [
     "ForbiddenTargetError",
     "NotPendingError",
     "NotRotationFunctionError",
+    "PasswordKeyError",
     "PolicyError",
     "ProtocolError",
     "RotationDisabledError",
@@ -104,6 +105,10 @@ class ThrottledError(SecretsManagerError):
 
 class SecretsManagerUnavailableError(SecretsManagerError):
     """Secrets Manager could not be reached in time (connect or read timeout)."""
+
+
+class PasswordKeyError(RotationError):
+    """The KMS key that makes passwords (``ROTATION_PASSWORD_MAC_KEY_ARN``) could not be used: nothing changed."""
 
 
 class ForbiddenTargetError(RotationError):

@@ -1,14 +1,16 @@
-"""Random secrets from the operating system's CSPRNG (Python's ``secrets``)."""
+"""Passwords under a policy: random from the operating system's CSPRNG (Python's ``secrets``), or derived from a
+secret seed (``rotator.schemes.passwords`` seeds it with a KMS MAC)."""
 
 from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Iterator
 
 from rotator.errors import PolicyError
 from rotator.settings import PasswordPolicy
 
-__all__ = ["check_made", "generate_password", "meets_policy", "password_alphabet"]
+__all__ = ["check_made", "derive_password", "generate_password", "meets_policy", "password_alphabet"]
 
 _CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)
 
@@ -51,3 +53,29 @@ def check_made(password: str, policy: PasswordPolicy) -> None:
     """
     if not meets_policy(password, policy):
         raise PolicyError("pending password does not meet the generation policy: createSecret did not make it")
+
+
+def derive_password(seed: bytes, policy: PasswordPolicy) -> str:
+    """The password ``policy`` allows that ``seed`` (a secret MAC) determines: the same seed, the same password.
+
+    Characters are drawn from HMAC-SHA-256(seed, counter) blocks without modulo bias; a draw that lacks a
+    required character class is redrawn from the next counters, as ``generate_password`` redraws.
+    """
+    import hashlib
+    import hmac
+
+    alphabet, classes = password_alphabet(policy)
+    limit = 256 - 256 % len(alphabet)  # bytes at or above it would favour the first characters
+    counter = 0
+
+    def stream() -> Iterator[int]:
+        nonlocal counter
+        while True:
+            counter += 1
+            yield from hmac.digest(seed, counter.to_bytes(8, "big"), hashlib.sha256)
+
+    draws = (byte for byte in stream() if byte < limit)
+    while True:
+        password = "".join(alphabet[next(draws) % len(alphabet)] for _ in range(policy.length))
+        if not policy.require_each_type or all(any(ch in chars for ch in password) for chars in classes):
+            return password

@@ -21,6 +21,7 @@ __all__ = [
     "ENV_EXCLUDE_CHARACTERS",
     "ENV_METRICS_NAMESPACE",
     "ENV_PASSWORD_LENGTH",
+    "ENV_PASSWORD_MAC_KEY_ARN",
     "ENV_REQUIRE_EACH_TYPE",
     "ENV_SERVICE_NAME",
     "ENV_SM_CONNECT_TIMEOUT",
@@ -33,6 +34,7 @@ __all__ = [
     "env_bool",
     "env_float",
     "env_int",
+    "env_kms_key_arn",
     "permitted_arn",
 ]
 
@@ -46,6 +48,9 @@ ENV_SM_MAX_ATTEMPTS = "ROTATION_SM_MAX_ATTEMPTS"
 ENV_PASSWORD_LENGTH = "ROTATION_PASSWORD_LENGTH"
 ENV_EXCLUDE_CHARACTERS = "ROTATION_EXCLUDE_CHARACTERS"
 ENV_REQUIRE_EACH_TYPE = "ROTATION_REQUIRE_EACH_TYPE"
+# A KMS HMAC key (HMAC_256): passwords are derived from GenerateMac, so setSecret applies only those it made.
+# Read by the kinds whose passwords reach a target (postgres, redis), in their settings.
+ENV_PASSWORD_MAC_KEY_ARN = "ROTATION_PASSWORD_MAC_KEY_ARN"
 # Observability (names owned by Powertools; listed so the defaults live in one place).
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -192,3 +197,14 @@ class Settings:
             password_policy=policy,
             environ=env,
         )
+
+
+def env_kms_key_arn(environ: Mapping[str, str], name: str) -> str | None:
+    """A KMS key ARN setting (``arn:<partition>:kms:<region>:<account>:key/<id>``), or None when unset."""
+    value = environ.get(name)
+    if not value:
+        return None
+    parts = value.split(":")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kms" or not parts[5].startswith("key/"):
+        raise ConfigurationError(f"{name} must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+    return value

@@ -29,7 +29,10 @@ from rotator.timings import timed
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["SecretDescription", "SecretValue", "SecretsManager"]
+__all__ = ["MAX_SECRET_BYTES", "SecretDescription", "SecretValue", "SecretsManager", "check_size"]
+
+# Secrets Manager's limit on a SecretString (the API's SecretStringType: at most 65536 bytes).
+MAX_SECRET_BYTES = 65536
 
 _THROTTLING = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "Throttling"}
 # Version values never change once written, so a small cache keyed by version id
@@ -130,6 +133,7 @@ class SecretsManager:
 
     def put_pending(self, secret_id: str, token: str, text: str, rotation_token: str | None = None) -> None:
         """PutSecretValue into the version ``token`` with the AWSPENDING label."""
+        check_size(text, what=f"the new value of {secret_id}")
         kwargs: dict[str, Any] = {
             "SecretId": secret_id,
             "ClientRequestToken": token,
@@ -143,6 +147,7 @@ class SecretsManager:
 
     def put_staged(self, secret_id: str, text: str, label: str) -> str:
         """PutSecretValue as a new version carrying only ``label`` (moved from any older version)."""
+        check_size(text, what=f"the value staged for {secret_id}")
         response = self._call("PutSecretValue", secret_id, SecretId=secret_id, SecretString=text, VersionStages=[label])
         return str(response.get("VersionId", ""))
 
@@ -238,6 +243,13 @@ class SecretsManager:
             raise SecretsManagerUnavailableError(operation, type(exc).__name__, secret_id) from exc
         except BotoCoreError as exc:
             raise SecretsManagerError(operation, type(exc).__name__, secret_id) from exc
+
+
+def check_size(text: str, *, what: str) -> None:
+    """Refuse at once (``SecretFormatError``) a value Secrets Manager would refuse for its size."""
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_SECRET_BYTES:
+        raise SecretFormatError(f"{what} is {size} bytes: over Secrets Manager's limit of {MAX_SECRET_BYTES}")
 
 
 def _error_for(code: str, not_found: type[SecretsManagerError]) -> type[SecretsManagerError]:

@@ -25,6 +25,7 @@ from rotator.aws.secrets_manager import SecretsManager
 from rotator.consumers.discovery import refresh, value_froms
 from rotator.consumers.guard import ConsumerGuard
 from rotator.consumers.settings import ENV_ALARM_TOPIC_ARN, ConsumerSettings
+from rotator.core.boundary import lambda_log_keys
 from rotator.errors import ConsumerCheckError, EventError
 from rotator.observability import logger, metrics
 
@@ -41,6 +42,10 @@ class RefreshFunction:
         self._sns = sns
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        with lambda_log_keys(context):
+            return self._handle(event)
+
+    def _handle(self, event: Any) -> dict[str, Any]:
         if not isinstance(event, Mapping) or not isinstance(event.get("detail"), Mapping):
             raise EventError("event must be an EventBridge event with a detail object")
         detail = event["detail"]
@@ -58,7 +63,7 @@ class RefreshFunction:
         from botocore.exceptions import ClientError
 
         description = self.sm.describe(secret_id)
-        logger.append_keys(secret=description.name)
+        logger.thread_safe_append_keys(secret=description.name)
         try:
             consumers = self.guard.consumers(description)
         except ConsumerCheckError as exc:

@@ -1,5 +1,8 @@
 """What happens at the edge of every invocation, around the protocol: small pieces, each tested on its own.
 
+* ``lambda_log_keys``: every log line of an invocation carries Lambda's request id and whether it is the
+  container's cold start, and no key of an earlier invocation (Powertools' ``inject_lambda_context`` with
+  ``clear_state=True``, per thread: the sandbox runs invocations concurrently in one process);
 * ``InvocationScope``: the invocation's redactor, log keys and per-call timings, set for its duration and
   always removed;
 * ``sanitise``: the only error that may leave, with known values redacted and no chain;
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,29 +25,45 @@ from rotator.errors import RotationError, UnexpectedError
 from rotator.observability import Redactor, logger, metrics, redacting_filter
 from rotator.timings import calls, collecting
 
-__all__ = ["LOG_KEYS", "InvocationScope", "invoked_function", "record_step", "sanitise"]
+__all__ = ["LOG_KEYS", "InvocationScope", "invoked_function", "lambda_log_keys", "record_step", "sanitise"]
 
 LOG_KEYS = ("secret", "step", "token", "kind")
+_cold_start = [True]  # the first invocation in this execution environment
+
+
+@contextmanager
+def lambda_log_keys(context: Any) -> Iterator[None]:
+    """For the invocation's duration, this thread's log keys are only ``function_request_id`` and
+    ``cold_start`` (and what the invocation appends): nothing from an earlier invocation, before or after."""
+    cold, _cold_start[0] = _cold_start[0], False
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(function_request_id=getattr(context, "aws_request_id", None), cold_start=cold)
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()
 
 
 class InvocationScope:
     """The invocation's redactor (active in every log record) and log keys, removed on exit."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, context: Any = None) -> None:
         self.kind = kind
         self.redactor = Redactor()
         self.step = "invalid"
         self.started = time.perf_counter()
         self._timings = collecting()
+        self._keys = lambda_log_keys(context)
 
     def __enter__(self) -> InvocationScope:
         redacting_filter.redactor = self.redactor
         self._timings.__enter__()
+        self._keys.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         # Thread-local keys: concurrent invocations in one process (the sandbox) never mix their fields.
-        logger.thread_safe_remove_keys(list(LOG_KEYS))
+        self._keys.__exit__(None, None, None)
         redacting_filter.redactor = None
         self._timings.__exit__(None, None, None)
 

@@ -17,7 +17,7 @@ from rotator.aws.secrets_manager import SecretDescription, SecretsManager
 from rotator.constants import Action, Stage, Step
 from rotator.core.boundary import InvocationScope, invoked_function
 from rotator.core.event import RotationEvent
-from rotator.core.staging import STAGED_LABEL, used_up
+from rotator.core.staging import STAGED_LABEL, VERIFIED_LABEL, used_up
 from rotator.core.strategy import (
     ApplyRequest,
     GenerateRequest,
@@ -70,7 +70,7 @@ class Engine:
     def __call__(self, event: Any, context: Any = None) -> dict[str, str]:
         """The Lambda handler; what the step did (Secrets Manager ignores it, ``revoke-previous`` prints it)."""
         failure: RotationError | None = None
-        with InvocationScope(self.kind.KIND) as scope:
+        with InvocationScope(self.kind.KIND, context) as scope:
             try:
                 request = RotationEvent.parse(event)
                 scope.begin(request)
@@ -108,9 +108,7 @@ class Engine:
             path.apply(apply)
             return "applied"
         if request.step is Step.TEST:
-            verify = VerifyRequest(ref, versions)
-            self.kind.path_for(verify).verify(verify)
-            return "verified"
+            return self._test(description, ref, versions)
         return self._finish(description, ref, versions)
 
     def _create(self, request: RotationEvent, ref: SecretRef, versions: VersionReader[Any], redactor: Redactor) -> str:
@@ -125,12 +123,26 @@ class Engine:
         self.sm.put_pending(ref.arn, ref.token, text, request.rotation_token)
         return "pending value stored"
 
+    def _test(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> str:
+        verify = VerifyRequest(ref, versions)
+        self.kind.path_for(verify).verify(verify)
+        # Secrets Manager's test of a new configuration rotates nothing: its temporary version is left unlabelled.
+        if VERIFIED_LABEL not in description.versions[ref.token] and not verify.is_configuration_test:
+            holder = description.version_with(VERIFIED_LABEL)
+            self.sm.move_stage(ref.arn, VERIFIED_LABEL, to_version=ref.token, from_version=holder)
+        return "verified"
+
     def _finish(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> str:
         # Secrets Manager never sends finishSecret before createSecret stored a value; a manual or stale
         # invocation can. Promoting an empty version would make AWSCURRENT unreadable. (Cached by the earlier
         # steps of a warm container: no extra call.)
         if not versions.pending_stored():
             raise NotPendingError(f"version {ref.token} of {description.name} holds no value: nothing to promote")
+        if VERIFIED_LABEL not in description.versions[ref.token]:
+            # No testSecret proved it (an out-of-order invocation, or a rotation begun before this label
+            # existed): prove it now, or promote nothing.
+            verify = VerifyRequest(ref, versions)
+            self.kind.path_for(verify).verify(verify)
         current_version = description.version_with(Stage.CURRENT)
         self.sm.move_stage(ref.arn, Stage.CURRENT, to_version=ref.token, from_version=current_version)
         logger.info("promoted", extra={"previous_version": current_version})

@@ -1,8 +1,12 @@
-"""The ``STAGED`` label: a value an operator staged for the next rotation (``rotation stage``).
+"""The labels this suite adds besides Secrets Manager's own: ``STAGED`` and ``VERIFIED``.
 
-This module owns the label. A kind that needs a staged value checks it with
-its kind's ``check_staged`` (``Stageable``) (createSecret and the command line call the
-same check); once promoted, the engine removes the label with ``used_up``.
+* ``STAGED``: a value an operator staged for the next rotation (``rotation stage``). A kind that needs one checks
+  it with its ``check_staged`` (``Stageable``; createSecret and the command line call the same check); once
+  promoted, the engine removes the label (``used_up``).
+* ``VERIFIED``: the version testSecret proved works on the target, in this rotation. finishSecret promotes only
+  that version (or one it verifies itself when the label is missing): a finishSecret invoked before setSecret or
+  testSecret never promotes a password the target has never seen. The label stays on the promoted version until
+  the next rotation's testSecret moves it: one ``UpdateSecretVersionStage`` per rotation.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rotator.core.versions import VersionReader
 
-__all__ = ["STAGED_LABEL", "used_up"]
+__all__ = ["STAGED_LABEL", "VERIFIED_LABEL", "used_up"]
 
 STAGED_LABEL = "STAGED"
+VERIFIED_LABEL = "VERIFIED"
 
 
 def used_up(versions: VersionReader[Any]) -> str | None:

@@ -38,6 +38,7 @@ class PasswordOverlap(Strategy[_S]):
 
     def revoke_previous(self, request: RevokeRequest[_S]) -> str:
         """Only AWSCURRENT's password stays: the overlap ends early."""
+        self.check_kept(request)
         current = request.current
         self.accept_only(request, self._owned(request, current), (current,))
         return self.revoked(current)
@@ -51,6 +52,10 @@ class PasswordOverlap(Strategy[_S]):
     @abstractmethod
     def check_pending(self, request: ApplyRequest[_S]) -> None:
         """Refuse a pending value this path could not have made, before anything changes."""
+
+    @abstractmethod
+    def check_kept(self, request: RevokeRequest[_S]) -> None:
+        """Refuse to keep an AWSCURRENT value this path could not have made, before anything changes."""
 
     @staticmethod
     @abstractmethod

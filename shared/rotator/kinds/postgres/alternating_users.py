@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from rotator.core.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Revokes
 from rotator.core.versions import VersionReader
 from rotator.errors import SecretFormatError, TargetRejectedError
-from rotator.generation import check_made
+from rotator.generation import generate_password
 from rotator.kinds.postgres.master import master_for
 from rotator.kinds.postgres.path import PostgresPath
 from rotator.kinds.postgres.secret import PostgresSecret
@@ -24,7 +24,7 @@ from rotator.kinds.postgres.server import PostgresServer, PostgresSession
 from rotator.observability import logger
 from rotator.schemes.alternating import AlternatingPair
 from rotator.schemes.ownership import candidates, proven
-from rotator.settings import PasswordPolicy
+from rotator.schemes.passwords import Passwords
 
 __all__ = ["AlternatingUsersStrategy"]
 
@@ -34,21 +34,22 @@ _MAX_IDENTIFIER_BYTES = 63
 class AlternatingUsersStrategy(PostgresPath):
     """Two users take turns; the master sets the next one's password (``Revocable``: AWSPREVIOUS's user)."""
 
-    def __init__(self, server: PostgresServer, policy: PasswordPolicy, master_arn: str) -> None:
-        super().__init__(server, policy)
+    def __init__(self, server: PostgresServer, passwords: Passwords, master_arn: str) -> None:
+        super().__init__(server, passwords)
         self.master_arn = master_arn
         self.pair = AlternatingPair(server.settings.clone_suffix, _MAX_IDENTIFIER_BYTES)
 
     def generate(self, request: GenerateRequest[PostgresSecret]) -> str:
         current = request.current
-        return current.with_credentials(username=self.pair.partner(current.username), password=self.new_password())
+        partner = self.pair.partner(current.username)
+        return current.with_credentials(username=partner, password=self.passwords.new(request.secret))
 
     def revokes(self, request: ApplyRequest[PostgresSecret]) -> Revokes:
         return Revokes.PREVIOUS
 
     def apply(self, request: ApplyRequest[PostgresSecret]) -> None:
         versions, pending, current = request.versions, request.pending, request.current
-        check_made(pending.password, self.policy)
+        self.passwords.check(pending.password, request.secret, what="pending")
         users = self.pair.users(current.username)
         if pending.username not in users or pending.place != current.place:
             raise SecretFormatError("pending secret names a user, host or database outside the alternating pair")
@@ -76,7 +77,7 @@ class AlternatingUsersStrategy(PostgresPath):
         master = master_for(versions, self.master_arn, current, users)
         with self._owner_session(current, current, versions), self.server.session(master.login, as_master=True) as db:
             db.refuse_privileged(users, previous.username)
-            db.set_password(previous.username, self.new_password())
+            db.set_password(previous.username, generate_password(self.passwords.policy))  # nobody keeps it
         return f"previous user {previous.username} given an unknown password"
 
     def _owner_session(

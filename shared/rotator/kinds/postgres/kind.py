@@ -7,6 +7,7 @@ from rotator.errors import PolicyError
 from rotator.kinds.postgres.secret import PostgresSecret
 from rotator.kinds.postgres.server import PostgresServer
 from rotator.kinds.postgres.settings import ENV_POSTGRES_MASTER_SECRET_ARNS, PostgresSettings
+from rotator.schemes.passwords import passwords_for
 from rotator.settings import Settings, permitted_arn
 
 __all__ = ["KIND", "KIND_CLASS", "PostgresKind"]
@@ -22,10 +23,12 @@ class PostgresKind(Kind[PostgresSecret]):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.server = PostgresServer(PostgresSettings.from_env(settings.environ))
+        pg = PostgresSettings.from_env(settings.environ)
+        self.server = PostgresServer(pg)
+        self.passwords = passwords_for(settings.password_policy, pg.password_mac_key_arn)
 
     def path_for(self, request: StepRequest[PostgresSecret]) -> Strategy[PostgresSecret]:
-        pg, policy = self.server.settings, self.settings.password_policy
+        pg, passwords = self.server.settings, self.passwords
         master_arn = permitted_arn(
             request.subject.master_arn, pg.master_arn, pg.allowed_master_arns, field="masterarn",
             role="a master secret", variable=ENV_POSTGRES_MASTER_SECRET_ARNS, parameter="PostgresMasterSecretArns",
@@ -33,10 +36,10 @@ class PostgresKind(Kind[PostgresSecret]):
         if master_arn is None:
             from rotator.kinds.postgres.single_user import SingleUserStrategy
 
-            return SingleUserStrategy(self.server, policy)
+            return SingleUserStrategy(self.server, passwords)
         from rotator.kinds.postgres.alternating_users import AlternatingUsersStrategy
 
-        return AlternatingUsersStrategy(self.server, policy, master_arn)
+        return AlternatingUsersStrategy(self.server, passwords, master_arn)
 
     def rollback_note(self, current: PostgresSecret, previous: PostgresSecret) -> str | None:
         if current.username == previous.username:

@@ -1,16 +1,15 @@
-"""What both PostgreSQL paths share: the server adapter, the new password, testSecret, the replica wait."""
+"""What both PostgreSQL paths share: the server adapter, the passwords, testSecret, the replica wait."""
 
 from __future__ import annotations
 
 from rotator.core.strategy import Strategy, VerifyRequest
 from rotator.errors import AuthenticationError, TargetBusyError, VerificationError
-from rotator.generation import generate_password
 from rotator.kinds.postgres.secret import PostgresSecret
 from rotator.kinds.postgres.server import PostgresServer, PostgresSession
 from rotator.kinds.postgres.settings import PostgresSettings
 from rotator.observability import logger
+from rotator.schemes.passwords import Passwords
 from rotator.schemes.waiting import wait_for
-from rotator.settings import PasswordPolicy
 
 __all__ = ["PostgresPath"]
 
@@ -20,16 +19,13 @@ _REPLICA_POLL_SECONDS = 0.2
 class PostgresPath(Strategy[PostgresSecret]):
     """A path over PostgreSQL servers; testSecret logs in as the pending user, waiting on a lagging replica."""
 
-    def __init__(self, server: PostgresServer, policy: PasswordPolicy) -> None:
+    def __init__(self, server: PostgresServer, passwords: Passwords) -> None:
         self.server = server
-        self.policy = policy
+        self.passwords = passwords
 
     @property
     def settings(self) -> PostgresSettings:
         return self.server.settings
-
-    def new_password(self) -> str:
-        return generate_password(self.policy)
 
     def verify(self, request: VerifyRequest[PostgresSecret]) -> None:
         pending = request.pending

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rotator.errors import ConfigurationError
-from rotator.settings import ca_bundle, env_arns, env_bool, env_int
+from rotator.settings import ENV_PASSWORD_MAC_KEY_ARN, ca_bundle, env_arns, env_bool, env_int, env_kms_key_arn
 
 __all__ = [
     "ENV_POSTGRES_ALLOW_MD5",
@@ -52,6 +52,7 @@ class PostgresSettings:
     connect_timeout: int = 5
     statement_timeout_ms: int = 10_000
     replica_wait_seconds: int = 20
+    password_mac_key_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PostgresSettings:
@@ -73,4 +74,5 @@ class PostgresSettings:
             connect_timeout=env_int(environ, ENV_POSTGRES_CONNECT_TIMEOUT, 5, low=1, high=60),
             statement_timeout_ms=env_int(environ, ENV_POSTGRES_STATEMENT_TIMEOUT_MS, 10_000, low=100, high=120_000),
             replica_wait_seconds=env_int(environ, ENV_POSTGRES_REPLICA_WAIT_SECONDS, 20, low=1, high=50),
+            password_mac_key_arn=env_kms_key_arn(environ, ENV_PASSWORD_MAC_KEY_ARN),
         )

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 from rotator.core.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Revokes
 from rotator.errors import ForbiddenTargetError, SecretFormatError, TargetRejectedError
-from rotator.generation import check_made
 from rotator.kinds.postgres.path import PostgresPath
 from rotator.kinds.postgres.secret import PostgresSecret
 from rotator.kinds.postgres.server import PostgresSession
@@ -27,7 +26,7 @@ class SingleUserStrategy(PostgresPath):
     """One user changes its own password; consumers holding the old one lose it at setSecret (``Revocable``)."""
 
     def generate(self, request: GenerateRequest[PostgresSecret]) -> str:
-        return request.current.with_credentials(password=self.new_password())
+        return request.current.with_credentials(password=self.passwords.new(request.secret))
 
     def revokes(self, request: ApplyRequest[PostgresSecret]) -> Revokes:
         return Revokes.CURRENT
@@ -37,7 +36,7 @@ class SingleUserStrategy(PostgresPath):
 
     def apply(self, request: ApplyRequest[PostgresSecret]) -> None:
         versions, pending, current = request.versions, request.pending, request.current
-        check_made(pending.password, self.policy)
+        self.passwords.check(pending.password, request.secret, what="pending")
 
         def same_login(candidate: PostgresSecret | None) -> bool:
             return candidate is not None and (candidate.username, candidate.place) == (pending.username, pending.place)

@@ -16,7 +16,7 @@ from rotator.kinds.redis.secret import RedisSecret
 from rotator.kinds.redis.settings import ENV_REDIS_NODES, Node
 from rotator.observability import logger
 from rotator.schemes.overlap import Logins, PasswordOverlap
-from rotator.settings import PasswordPolicy
+from rotator.schemes.passwords import Passwords
 
 __all__ = ["AclAdminStrategy"]
 
@@ -24,8 +24,8 @@ __all__ = ["AclAdminStrategy"]
 class AclAdminStrategy(RedisPath, PasswordOverlap[RedisSecret]):
     """Two live passwords on a Redis ACL user, set through the admin secret on every node."""
 
-    def __init__(self, nodes: RedisNodes, policy: PasswordPolicy, admin_arn: str) -> None:
-        super().__init__(nodes, policy)
+    def __init__(self, nodes: RedisNodes, passwords: Passwords, admin_arn: str) -> None:
+        super().__init__(nodes, passwords)
         self.admin_arn = admin_arn
 
     def endpoints(self, secret: RedisSecret) -> list[Endpoint]:

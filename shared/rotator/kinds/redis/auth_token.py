@@ -21,7 +21,7 @@ from rotator.kinds.redis.node import RedisNodes
 from rotator.kinds.redis.secret import RedisSecret
 from rotator.observability import logger
 from rotator.schemes.ownership import candidates
-from rotator.settings import PasswordPolicy
+from rotator.schemes.passwords import Passwords
 
 __all__ = ["AuthTokenStrategy"]
 
@@ -29,8 +29,8 @@ __all__ = ["AuthTokenStrategy"]
 class AuthTokenStrategy(ManagedPath):
     """Two live AUTH tokens after ROTATE; SET ends the overlap (``Revocable``: AWSPREVIOUS's token)."""
 
-    def __init__(self, nodes: RedisNodes, policy: PasswordPolicy, group: ElastiCacheGroup) -> None:
-        super().__init__(nodes, policy, group.target, group)
+    def __init__(self, nodes: RedisNodes, passwords: Passwords, group: ElastiCacheGroup) -> None:
+        super().__init__(nodes, passwords, group.target, group)
         self.tokens = group
 
     def revokes(self, request: ApplyRequest[RedisSecret]) -> Revokes:
@@ -58,6 +58,7 @@ class AuthTokenStrategy(ManagedPath):
 
     def revoke_previous(self, request: RevokeRequest[RedisSecret]) -> str:
         """Only AWSCURRENT's token keeps working."""
+        self.check_kept(request)
         current, previous = request.current, request.previous
         self.tokens.wait_group()
         self.prove_owner(current, lambda: iter((current,)), self.target.what, f"the {self.target.service} API")

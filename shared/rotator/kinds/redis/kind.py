@@ -6,6 +6,7 @@ from rotator.core.strategy import Kind, StepRequest, Strategy
 from rotator.kinds.redis.node import RedisNodes
 from rotator.kinds.redis.secret import RedisSecret
 from rotator.kinds.redis.settings import ENV_REDIS_ADMIN_SECRET_ARNS, RedisSettings
+from rotator.schemes.passwords import passwords_for
 from rotator.settings import Settings, permitted_arn
 
 __all__ = ["KIND", "KIND_CLASS", "RedisKind"]
@@ -21,10 +22,12 @@ class RedisKind(Kind[RedisSecret]):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.nodes = RedisNodes(RedisSettings.from_env(settings.environ))
+        redis_settings = RedisSettings.from_env(settings.environ)
+        self.nodes = RedisNodes(redis_settings)
+        self.passwords = passwords_for(settings.password_policy, redis_settings.password_mac_key_arn)
 
     def path_for(self, request: StepRequest[RedisSecret]) -> Strategy[RedisSecret]:
-        secret, policy, settings = request.subject, self.settings.password_policy, self.nodes.settings
+        secret, passwords, settings = request.subject, self.passwords, self.nodes.settings
         target = secret.managed
         if target is not None:
             from rotator.kinds.redis.elasticache import ElastiCacheGroup, ElastiCacheUsers
@@ -33,12 +36,12 @@ class RedisKind(Kind[RedisSecret]):
             if target.user is None:
                 from rotator.kinds.redis.auth_token import AuthTokenStrategy
 
-                return AuthTokenStrategy(self.nodes, policy, ElastiCacheGroup(target, settings.managed))
+                return AuthTokenStrategy(self.nodes, passwords, ElastiCacheGroup(target, settings.managed))
             from rotator.kinds.redis.managed_user import ManagedUserStrategy
             from rotator.kinds.redis.memorydb import MemoryDbUsers
 
             users = (ElastiCacheUsers if target.service == ELASTICACHE else MemoryDbUsers)(target, settings.managed)
-            return ManagedUserStrategy(self.nodes, policy, users)
+            return ManagedUserStrategy(self.nodes, passwords, users)
         admin_arn = permitted_arn(
             secret.admin_arn, settings.admin_arn, settings.allowed_admin_arns, field="adminarn",
             role="an admin secret", variable=ENV_REDIS_ADMIN_SECRET_ARNS, parameter="RedisAdminSecretArns",
@@ -46,10 +49,10 @@ class RedisKind(Kind[RedisSecret]):
         if admin_arn is None:
             from rotator.kinds.redis.acl_self import AclSelfStrategy
 
-            return AclSelfStrategy(self.nodes, policy)
+            return AclSelfStrategy(self.nodes, passwords)
         from rotator.kinds.redis.acl_admin import AclAdminStrategy
 
-        return AclAdminStrategy(self.nodes, policy, admin_arn)
+        return AclAdminStrategy(self.nodes, passwords, admin_arn)
 
 
 KIND_CLASS = RedisKind

@@ -12,7 +12,7 @@ from rotator.kinds.redis.node import RedisNodes
 from rotator.kinds.redis.path import Endpoint, RedisPath
 from rotator.kinds.redis.secret import RedisSecret
 from rotator.kinds.redis.settings import Node
-from rotator.settings import PasswordPolicy
+from rotator.schemes.passwords import Passwords
 
 __all__ = ["ManagedPath"]
 
@@ -23,17 +23,18 @@ class ManagedPath(RedisPath):
     WHOAMI = False
 
     def __init__(
-        self, nodes: RedisNodes, policy: PasswordPolicy, target: ManagedTarget, group: ElastiCacheGroup | None = None
+        self, nodes: RedisNodes, passwords: Passwords, target: ManagedTarget, group: ElastiCacheGroup | None = None
     ) -> None:
-        super().__init__(nodes, policy)
+        super().__init__(nodes, passwords)
         self.target = target
         if group is None and target.replication_group is not None:
             group = ElastiCacheGroup(target, nodes.settings.managed)
         self.group = group
 
     @property
-    def policy(self) -> PasswordPolicy:
-        return self.target.password_policy(super().policy)
+    def passwords(self) -> Passwords:
+        base = super().passwords
+        return base.within(self.target.password_policy(base.policy))
 
     def endpoints(self, secret: RedisSecret) -> list[Endpoint]:
         """Where the secret points (host and ``nodes``) and, for a replication group, its primary and reader

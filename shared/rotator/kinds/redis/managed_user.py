@@ -17,7 +17,7 @@ from rotator.kinds.redis.node import RedisNodes
 from rotator.kinds.redis.secret import RedisSecret
 from rotator.observability import logger
 from rotator.schemes.overlap import Logins, PasswordOverlap
-from rotator.settings import PasswordPolicy
+from rotator.schemes.passwords import Passwords
 
 __all__ = ["ManagedUserStrategy"]
 
@@ -25,8 +25,8 @@ __all__ = ["ManagedUserStrategy"]
 class ManagedUserStrategy(ManagedPath, PasswordOverlap[RedisSecret]):
     """Two live passwords on a managed user, through its service's API (``users``)."""
 
-    def __init__(self, nodes: RedisNodes, policy: PasswordPolicy, users: ManagedUsers) -> None:
-        super().__init__(nodes, policy, users.target)
+    def __init__(self, nodes: RedisNodes, passwords: Passwords, users: ManagedUsers) -> None:
+        super().__init__(nodes, passwords, users.target)
         self.users = users
 
     def accept_only(

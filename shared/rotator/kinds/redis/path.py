@@ -11,16 +11,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rotator.core.strategy import ApplyRequest, GenerateRequest, Strategy, VerifyRequest
+from rotator.core.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Strategy, VerifyRequest
 from rotator.errors import AuthenticationError, SecretFormatError, TargetRejectedError, VerificationError
-from rotator.generation import check_made, generate_password
 from rotator.kinds.redis.acl_rules import text
 from rotator.kinds.redis.node import RedisNodes, RedisSession
 from rotator.kinds.redis.secret import RedisSecret
 from rotator.kinds.redis.settings import Node
 from rotator.schemes.overlap import Logins
 from rotator.schemes.ownership import prove, proven
-from rotator.settings import PasswordPolicy
+from rotator.schemes.passwords import Passwords
 
 __all__ = ["Endpoint", "RedisPath"]
 
@@ -40,28 +39,32 @@ class RedisPath(Strategy[RedisSecret]):
     # AUTH is the proof of the user).
     WHOAMI: ClassVar[bool] = True
 
-    def __init__(self, nodes: RedisNodes, policy: PasswordPolicy) -> None:
+    def __init__(self, nodes: RedisNodes, passwords: Passwords) -> None:
         self.nodes = nodes
-        self._policy = policy
+        self._passwords = passwords
 
     @property
-    def policy(self) -> PasswordPolicy:
-        """The generation policy (a managed path narrows it to what its service accepts)."""
-        return self._policy
+    def passwords(self) -> Passwords:
+        """The passwords this path makes (a managed path narrows their policy to what its service accepts)."""
+        return self._passwords
 
     @abstractmethod
     def endpoints(self, secret: RedisSecret) -> list[Endpoint]:
         """Where the secret's credential must work."""
 
     def generate(self, request: GenerateRequest[RedisSecret]) -> str:
-        return request.current.with_password(generate_password(self.policy))
+        return request.current.with_password(self.passwords.new(request.secret))
 
     def check_pending(self, request: ApplyRequest[RedisSecret]) -> None:
         """The pending value names the current user, endpoints and managed credential, with a password we made."""
         pending, current = request.pending, request.current
         if not self.same_credential(pending, current):
             raise SecretFormatError("pending secret names another user, host or managed credential than current")
-        check_made(pending.password, self.policy)
+        self.passwords.check(pending.password, request.secret, what="pending")
+
+    def check_kept(self, request: RevokeRequest[RedisSecret]) -> None:
+        """With a password key, AWSCURRENT's password (the one revokePrevious keeps) must be one it made."""
+        self.passwords.check(request.current.password, request.secret, what="AWSCURRENT", shape=False)
 
     @staticmethod
     def same_credential(login: RedisSecret, current: RedisSecret) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from rotator.codecs.text import check_host
 from rotator.errors import ConfigurationError, SecretFormatError
-from rotator.settings import env_arns, env_float, env_int
+from rotator.settings import ENV_PASSWORD_MAC_KEY_ARN, env_arns, env_float, env_int, env_kms_key_arn
 
 __all__ = [
     "ENV_REDIS_ADMIN_SECRET_ARN",
@@ -64,6 +64,7 @@ class RedisSettings:
     ca_bundle: str | None = None
     timeout: int = 5
     managed: ManagedSettings = field(default_factory=ManagedSettings)
+    password_mac_key_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> RedisSettings:
@@ -84,4 +85,5 @@ class RedisSettings:
                 wait=env_float(environ, ENV_REDIS_MANAGED_WAIT_SECONDS, 40.0, low=0.0, high=840.0),
                 poll=env_float(environ, ENV_REDIS_MANAGED_POLL_SECONDS, 2.0, low=0.05, high=60.0),
             ),
+            password_mac_key_arn=env_kms_key_arn(environ, ENV_PASSWORD_MAC_KEY_ARN),
         )
