@@ -10,6 +10,9 @@ created, and applies each change to the servers as the services do:
   while; only then do the new passwords work, on the primary and the replica;
 * ``ROTATE`` adds a token and keeps the newest two, ``SET`` (only with two
   tokens, and only the last one) leaves one, as AWS's ElastiCache guide says;
+  while a token change applies, ``PendingModifiedValues.AuthTokenStatus`` says
+  ``ROTATING`` or ``SETTING`` (with ``token_settles_late`` the group is already
+  ``available`` again while it does: a caller must read both);
   tokens and passwords outside 16 to 128 characters, and tokens with other
   punctuation than ``!&#$^<>-``, are refused;
 * clients cannot run ``ACL`` or ``CONFIG`` (both are renamed to names only
@@ -70,6 +73,7 @@ class _Group:
     tokens: list[str] = field(default_factory=list)
     status: str = "available"
     token_modified: datetime | None = None
+    pending_token: str | None = None  # PendingModifiedValues.AuthTokenStatus while a token change applies
 
 
 class ManagedRedis:
@@ -87,6 +91,7 @@ class ManagedRedis:
         self.held: set[str] = set()  # user ids and group ids that stay ``modifying`` until released
         self.refusals: dict[str, str] = {}  # operation -> error code it answers once (a refused change)
         self.stale_replicas = False  # changes reach the primaries only (a reader that did not follow)
+        self.token_settles_late = False  # a group is available again before its token change applied
         self.requests: list[tuple[str, str, tuple[str, ...]]] = []  # service, operation, parameter names
         self._rbac = self._pair()
 
@@ -281,11 +286,13 @@ class ManagedRedis:
         }  # fmt: skip
         if group.token_modified is not None:
             shape["AuthTokenLastModifiedDate"] = group.token_modified
+        if group.pending_token is not None:
+            shape["PendingModifiedValues"] = {"AuthTokenStatus": group.pending_token}
         return {"ReplicationGroups": [shape]}
 
     def _modify_group(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group(params)
-        if group.status != "available":
+        if group.status != "available" or group.pending_token is not None:
             raise _Refused("InvalidReplicationGroupState", f"Replication group {group.group_id} is not available")
         token, strategy = str(params.get("AuthToken", "")), str(params.get("AuthTokenUpdateStrategy", ""))
         if not group.tokens or strategy not in ("ROTATE", "SET"):
@@ -299,14 +306,24 @@ class ManagedRedis:
         if str(params.get("ApplyImmediately", "")).lower() != "true":
             return self._describe_groups(params)  # waits for the maintenance window, which never comes here
         group.status = "modifying"
+        group.pending_token = "ROTATING" if strategy == "ROTATE" else "SETTING"
 
         def apply() -> None:
             group.tokens = tokens
             self._set_user(group.servers, "default", "on ~* &* +@all resetpass", tokens)
             group.token_modified = datetime.now(UTC)
             group.status = "available"
+            group.pending_token = None
 
-        self._later(group.group_id, apply)
+        if self.token_settles_late:
+
+            def available_first() -> None:
+                group.status = "available"
+                self._later(group.group_id, apply)
+
+            self._later(group.group_id, available_first)
+        else:
+            self._later(group.group_id, apply)
         return {"ReplicationGroup": self._describe_groups(params)["ReplicationGroups"][0]}
 
 

@@ -8,6 +8,13 @@ for those databases answer the sandbox's address (moto's would name a host
 that does not exist); ``rotate_master`` does what RDS's own rotation does.
 ``add_reader`` gives a database a reader, the sandbox's streaming replica: an
 instance's read replica, or a cluster's reader member and reader endpoint.
+
+A cluster is Aurora PostgreSQL (``Engine`` ``aurora-postgresql``, for the cluster
+and its members), and its own database (``dbname``) answers as Aurora does:
+``aurora_version()`` exists, and the WAL position functions refuse ("not
+supported for Aurora"), because Aurora's readers share the writer's storage and
+replay no WAL. (A streaming replica underneath still replays it: the lag a test
+sets is the only thing Aurora would not show.)
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class _Database:
     secret_arn: str
     source: str = ""  # a reader's database (the instance it replicates, or its cluster)
     readers: list[str] = field(default_factory=list)  # identifiers of its read replicas or reader members
+    dbname: str = "postgres"  # an Aurora cluster's database, where the server answers as Aurora
 
     @property
     def arn(self) -> str:
@@ -58,6 +66,8 @@ class RdsDatabases:
         value = json.dumps({"username": master, "password": password})
         created = sm_client.create_secret(Name=name, SecretString=value, Tags=[{"Key": tag, "Value": database.arn}])
         database.secret_arn = str(created["ARN"])
+        if cluster:
+            database.dbname = self._aurora_database(identifier)
         self.databases[database.arn] = self.databases[identifier] = database
         return database.secret_arn
 
@@ -75,6 +85,31 @@ class RdsDatabases:
         password = self._set_password(database.master)
         value = json.dumps({"username": database.master, "password": password})
         sm_client.put_secret_value(SecretId=secret_arn, SecretString=value, VersionStages=["AWSCURRENT"])
+
+    def _aurora_database(self, identifier: str) -> str:
+        """A database whose sessions find Aurora's functions first: ``aurora_version()``, and WAL position
+        functions that refuse as Aurora's do (an unqualified call resolves to them: the database's
+        ``search_path`` names their schema before ``pg_catalog``)."""
+        import psycopg
+        from psycopg import sql
+
+        name = "aurora_" + identifier.replace("-", "_")
+        refusal = (
+            "BEGIN RAISE EXCEPTION 'Function %s() is currently not supported for Aurora' USING ERRCODE = '0A000'; END"
+        )
+        with psycopg.connect(self._superuser_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        with psycopg.connect(self._superuser_url, autocommit=True, dbname=name) as conn:
+            conn.execute("CREATE SCHEMA aurora")
+            conn.execute("GRANT USAGE ON SCHEMA aurora TO PUBLIC")  # every login finds them, as on Aurora
+            conn.execute("CREATE FUNCTION aurora.aurora_version() RETURNS text LANGUAGE sql AS $$ SELECT '16.6.1' $$")
+            for function in ("pg_current_wal_lsn", "pg_last_wal_replay_lsn"):
+                body = sql.Literal(refusal.replace("%s", function))
+                conn.execute(sql.SQL("CREATE FUNCTION aurora.{}() RETURNS pg_lsn LANGUAGE plpgsql AS {}").format(
+                    sql.Identifier(function), body))  # fmt: skip
+            conn.execute(sql.SQL("ALTER DATABASE {} SET search_path = aurora, pg_catalog, public").format(
+                sql.Identifier(name)))  # fmt: skip
+        return name
 
     def _set_password(self, role: str, *, create: bool = False) -> str:
         import psycopg
@@ -108,10 +143,11 @@ class RdsDatabases:
                        "ReaderEndpoint": readers[0].host if readers else host, "Port": port,
                        "DBClusterMembers": members}  # fmt: skip
             return query_response("rds", operation, {"DBClusters": [cluster]})
-        instance = {"DBInstanceIdentifier": database.identifier, "DBInstanceArn": database.arn, "Engine": "postgres",
+        source = self.databases.get(database.source)
+        engine = "aurora-postgresql" if source is not None and source.cluster else "postgres"
+        instance = {"DBInstanceIdentifier": database.identifier, "DBInstanceArn": database.arn, "Engine": engine,
                     "DBInstanceStatus": "available", "Endpoint": {"Address": host, "Port": port},
                     "ReadReplicaDBInstanceIdentifiers": database.readers}  # fmt: skip
-        source = self.databases.get(database.source)
         if source is not None and source.cluster:
             instance["DBClusterIdentifier"] = source.identifier
         elif source is not None:

@@ -113,7 +113,11 @@ def test_rotate_follows_every_step_to_completion(sandbox: dict[str, str]) -> Non
     assert "createSecret (pending value stored" in result.stderr
     assert "finishSecret (promoted" in result.stderr
     token = result.stdout.strip().rsplit(" ", 1)[-1]
-    assert status(sandbox)["amply/sandbox/session-secret"]["versions"][token] == ["AWSCURRENT", "AWSPENDING"]
+    assert status(sandbox)["amply/sandbox/session-secret"]["versions"][token] == [
+        "AWSCURRENT",
+        "AWSPENDING",
+        "VERIFIED",
+    ]
     harvest(sandbox)
 
 
@@ -306,7 +310,7 @@ def test_a_stuck_rotation_says_secrets_manager_retries_and_wait_follows_it(sandb
     followed = rotation(sandbox, "rotate", name, "--wait")
     assert followed.returncode == 0, followed.stderr
     assert "following it" in followed.stderr
-    assert status(sandbox)[name]["versions"][stuck] == ["AWSCURRENT", "AWSPENDING"]
+    assert status(sandbox)[name]["versions"][stuck] == ["AWSCURRENT", "AWSPENDING", "VERIFIED"]
     assert client(sandbox).get_secret_value(SecretId=name)["SecretString"] == key
 
 
@@ -328,7 +332,7 @@ def test_the_outcome_comes_from_secrets_manager_when_logs_are_unreadable(
     follow(aws, name, token, timeout=60, poll=0.2, since_ms=0, quiet=False)  # returns: AWSCURRENT moved to token
     said = capsys.readouterr().err
     assert said.count("cannot read /aws/lambda/") == 1
-    assert status(sandbox)[name]["versions"][token] == ["AWSCURRENT", "AWSPENDING"]
+    assert status(sandbox)[name]["versions"][token] == ["AWSCURRENT", "AWSPENDING", "VERIFIED"]
     stripe = "amply/sandbox/stripe-secret-key"
     rotation(sandbox, "unstick", stripe, "--yes")
     stuck = client(sandbox).rotate_secret(SecretId=stripe)["VersionId"]  # fails: nothing staged

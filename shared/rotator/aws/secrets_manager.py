@@ -176,9 +176,10 @@ class SecretsManager:
         return max(moments) if moments else None
 
     def created_dates(self, secret_id: str) -> dict[str, datetime]:
-        """Each version's creation time (ListSecretVersionIds, every page), by version id."""
+        """Each version's creation time (ListSecretVersionIds, every page), by version id: versions without a
+        staging label too ("deprecated", which Secrets Manager deletes only beyond 100 versions)."""
         dates: dict[str, datetime] = {}
-        options: dict[str, Any] = {"SecretId": secret_id}
+        options: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": True}
         while True:  # botocore has no paginator for this operation
             page = self._call("ListSecretVersionIds", secret_id, **options)
             for version in page.get("Versions", []):

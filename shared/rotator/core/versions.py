@@ -36,6 +36,7 @@ class VersionReader(Generic[_S]):
         self._redactor = redactor
         self._parse = parse
         self._parsed: dict[tuple[str, str], _S | None] = {}
+        self._created: dict[str, datetime] | None = None
 
     @property
     def description(self) -> SecretDescription:
@@ -76,9 +77,22 @@ class VersionReader(Generic[_S]):
             return None
         return self._read(self._description.arn, version_id=version_id)
 
+    def created_dates(self) -> dict[str, datetime]:
+        """Every version's creation time, those without a label too (ListSecretVersionIds, read once)."""
+        if self._created is None:
+            self._created = self._sm.created_dates(self._description.arn)
+        return self._created
+
     def pending_created(self) -> datetime | None:
-        """When createSecret stored the pending value (ListSecretVersionIds), or None if unknown."""
-        return self._sm.created_dates(self._description.arn).get(self._token)
+        """When createSecret stored the pending value, or None if unknown."""
+        return self.created_dates().get(self._token)
+
+    def version(self, version_id: str) -> SecretValue | None:
+        """Any version's value, labelled or not; None when Secrets Manager no longer holds it."""
+        try:
+            return self._read(self._description.arn, version_id=version_id)
+        except ValueNotFoundError:
+            return None
 
     def describe_other(self, secret_id: str) -> SecretDescription:
         """DescribeSecret of another secret (an RDS-managed master's system tags)."""

@@ -62,9 +62,8 @@ class AlternatingUsersStrategy(PostgresPath):
                 privileged.refuse_privileged(users, pending.username)
                 privileged.sync_clone(*users)
                 privileged.set_password(pending.username, pending.password)
-                position = privileged.wal_position() if master.on_reader else ""
-            if master.on_reader:
-                self.await_replay(session, position, pending)
+                if master.on_reader:
+                    self.await_reader(session, privileged, pending, aurora=master.aurora)
 
     def revoke_previous(self, request: RevokeRequest[PostgresSecret]) -> str:
         """The master sets AWSPREVIOUS's user a random password nobody keeps."""

@@ -26,6 +26,7 @@ class Master:
 
     login: PostgresSecret
     on_reader: bool
+    aurora: bool = False  # the master's database is Aurora (its readers replay no WAL)
 
 
 def master_for(
@@ -36,7 +37,7 @@ def master_for(
     if login.username in pair:
         raise ForbiddenTargetError(f"{login.username} is the master secret's own user: never changed by a rotation")
     if login.server == current.server:
-        return Master(login, on_reader=False)
+        return Master(login, on_reader=False, aurora=database is not None and database.aurora)
     database = database or for_secret(current.connection.field)
     if database is None or database.writer != login.server or not database.serves_reads(current.server):
         raise ForbiddenTargetError(
@@ -44,7 +45,7 @@ def master_for(
             f"{current.host}:{current.port}, and the RDS API lists no reader of the master's database there: "
             "the master is used only on its own server and its readers"
         )
-    return Master(login, on_reader=True)
+    return Master(login, on_reader=True, aurora=database.aurora)
 
 
 def _parse(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rotator.core.strategy import Strategy, VerifyRequest
-from rotator.errors import AuthenticationError, TargetBusyError, VerificationError
+from rotator.errors import AuthenticationError, TargetBusyError, TargetRejectedError, VerificationError
 from rotator.kinds.postgres.secret import PostgresSecret
 from rotator.kinds.postgres.server import PostgresServer, PostgresSession
 from rotator.kinds.postgres.settings import PostgresSettings
 from rotator.observability import logger
 from rotator.schemes.passwords import Passwords
 from rotator.schemes.waiting import wait_for
+from rotator.timings import timed
 
 __all__ = ["PostgresPath"]
 
@@ -54,6 +55,40 @@ class PostgresPath(Strategy[PostgresSecret]):
         except AuthenticationError:
             return False
 
+    def await_reader(
+        self, replica: PostgresSession, writer: PostgresSession, pending: PostgresSecret, *, aurora: bool
+    ) -> None:
+        """After a change on ``writer``: wait, bounded, until the reader behind ``replica`` has it.
+
+        A streaming replica is waited for by WAL position. An Aurora reader replays no WAL (the RDS API's engine
+        says so, or the server has ``aurora_version()``), and a writer that gives no WAL position is treated the
+        same: there the wait is a bounded login on the reader with the pending password. Nothing that can fail
+        after the change is left without this way to converge.
+        """
+        if aurora or writer.is_aurora():
+            self._await_login(pending)
+            return
+        try:
+            position = writer.wal_position()
+        except TargetRejectedError:
+            logger.warning("the writer gives no WAL position: waiting for the pending login on the reader instead")
+            self._await_login(pending)
+            return
+        self.await_replay(replica, position, pending)
+
+    def _await_login(self, pending: PostgresSecret) -> None:
+        def accepted() -> bool | None:
+            try:
+                with self.server.session(pending):
+                    return True
+            except AuthenticationError:
+                return None
+
+        with timed("postgres", "wait for reader login"):
+            wait_for(accepted, seconds=self.settings.replica_wait_seconds, poll=_REPLICA_POLL_SECONDS,
+                     gave_up=lambda: _still_behind(pending, self.settings.replica_wait_seconds))  # fmt: skip
+        logger.info("the reader accepts the pending password", extra={"db_host": pending.host})
+
     def await_replay(self, replica: PostgresSession, position: str, pending: PostgresSecret) -> None:
         """Wait, bounded, until the standby behind ``replica`` has replayed its writer's WAL up to ``position``."""
         wait = self.settings.replica_wait_seconds
@@ -65,15 +100,16 @@ class PostgresPath(Strategy[PostgresSecret]):
                 return True
             return True if done else None
 
-        def still_behind() -> TargetBusyError:
-            return TargetBusyError(
-                f"the read replica {pending.host}:{pending.port} has not replayed the password change after "
-                f"{wait} s; the change is made on the writer and Secrets Manager retries"
-            )
-
         with replica.waiting("wait for replica"):
-            wait_for(replayed, seconds=wait, poll=_REPLICA_POLL_SECONDS, gave_up=still_behind)
+            wait_for(replayed, seconds=wait, poll=_REPLICA_POLL_SECONDS, gave_up=lambda: _still_behind(pending, wait))
         logger.info("replica replayed the change", extra={"db_host": pending.host})
+
+
+def _still_behind(pending: PostgresSecret, wait: int) -> TargetBusyError:
+    return TargetBusyError(
+        f"the read replica {pending.host}:{pending.port} has not replayed the password change after "
+        f"{wait} s; the change is made on the writer and Secrets Manager retries"
+    )
 
 
 def _refused(pending: PostgresSecret) -> VerificationError:

@@ -43,6 +43,10 @@ class RdsDatabase:
     reader_endpoint: Server | None = None
     reader_instances: tuple[str, ...] = ()
     _describe: Callable[[str], Mapping[str, Any]] | None = field(default=None, compare=False, repr=False)
+    # Aurora (Engine aurora-postgresql): readers share the writer's storage and replay no WAL, so the WAL
+    # position functions are not there to wait with (Aurora User Guide, "Replication with Amazon Aurora
+    # PostgreSQL": "The cluster volume is shared among all instances in your Aurora PostgreSQL DB cluster").
+    aurora: bool = False
 
     def serves_reads(self, server: Server) -> bool:
         """Whether ``server`` is this database's reader endpoint or one of its reader instances (described now)."""
@@ -123,7 +127,7 @@ def _describe(identifier: str, *, cluster: bool, client: Any) -> RdsDatabase:
         reader = found.get("ReaderEndpoint")
         return RdsDatabase(
             identifier, (str(found["Endpoint"]).lower(), port), (str(reader).lower(), port) if reader else None,
-            readers, instance,
+            readers, instance, _aurora(found),
         )  # fmt: skip
     found = instance(identifier)
     source = found.get("ReadReplicaSourceDBInstanceIdentifier")
@@ -131,7 +135,11 @@ def _describe(identifier: str, *, cluster: bool, client: Any) -> RdsDatabase:
         found = instance(str(source))
     replicas = tuple(str(replica) for replica in found.get("ReadReplicaDBInstanceIdentifiers", []))
     local = tuple(replica for replica in replicas if not replica.startswith("arn:"))  # other Regions: not ours
-    return RdsDatabase(identifier, _endpoint(found), None, local, instance)
+    return RdsDatabase(identifier, _endpoint(found), None, local, instance, _aurora(found))
+
+
+def _aurora(described: Mapping[str, Any]) -> bool:
+    return str(described.get("Engine", "")).startswith("aurora")
 
 
 def _endpoint(instance: Mapping[str, Any]) -> Server:

@@ -157,6 +157,11 @@ class PostgresSession(TargetClient):
         with self.call("pg_is_in_recovery"):
             return bool(self._value("SELECT pg_is_in_recovery()"))
 
+    def is_aurora(self) -> bool:
+        """Whether this server is Aurora PostgreSQL (it has ``aurora_version()``)."""
+        with self.call("aurora_version"):
+            return bool(self._value("SELECT to_regproc('aurora_version') IS NOT NULL"))
+
     def wal_position(self) -> str:
         """The writer's WAL position, just after a change a replica must replay."""
         with self.call("pg_current_wal_lsn"):

@@ -89,8 +89,7 @@ class SingleUserStrategy(PostgresPath):
             writer,
         ):
             _change_own_password(writer, login, pending)
-            position = writer.wal_position()
-        self.await_replay(replica, position, pending)
+            self.await_reader(replica, writer, pending, aurora=database.aurora)
 
 
 def _change_own_password(session: PostgresSession, login: PostgresSecret, pending: PostgresSecret) -> None:

@@ -30,18 +30,23 @@ class ElastiCacheGroup(ManagedApi):
     SERVICE = "elasticache"
 
     def group(self) -> ManagedState:
-        """The replication group's status, when its AUTH token last changed, and its endpoints."""
+        """The replication group's status, when its AUTH token last changed, and its endpoints. A pending
+        ``AuthTokenStatus`` (``PendingModifiedValues``: SETTING or ROTATING) counts as ``modifying``."""
         found = self.invoke("DescribeReplicationGroups", ReplicationGroupId=self.target.replication_group)
         groups = found.get("ReplicationGroups") or []
         if not groups:
             raise TargetRejectedError(f"ElastiCache replication group {self.target.replication_group} does not exist")
         group = groups[0]
+        status = str(group.get("Status", ""))
+        # A token change still pending (SETTING, ROTATING) is a change in progress, whatever Status says.
+        pending = (group.get("PendingModifiedValues") or {}).get("AuthTokenStatus")
+        if pending and status == "available":
+            status = "modifying"
         endpoints = _endpoint(group.get("ConfigurationEndpoint"), False)
         for node_group in group.get("NodeGroups") or []:
             endpoints.extend(_endpoint(node_group.get("PrimaryEndpoint"), False))
             endpoints.extend(_endpoint(node_group.get("ReaderEndpoint"), True))
-        return ManagedState(str(group.get("Status", "")), token_modified=group.get("AuthTokenLastModifiedDate"),
-                            endpoints=tuple(endpoints))  # fmt: skip
+        return ManagedState(status, token_modified=group.get("AuthTokenLastModifiedDate"), endpoints=tuple(endpoints))
 
     def wait_group(self) -> ManagedState:
         return self.wait(self.group, "available")

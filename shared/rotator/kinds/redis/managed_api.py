@@ -39,9 +39,11 @@ class ManagedState:
 class ManagedApi(AwsApi):
     """One managed credential through its service's API: every call timed, every error typed, waits bounded."""
 
+    # A change still applying: the user, its user group, the group or one of its clusters is not yet available.
     BUSY: ClassVar[frozenset[str]] = frozenset(
         {"Throttling", "ThrottlingException", "RequestLimitExceeded", "InvalidUserState", "InvalidUserStateFault",
-         "InvalidReplicationGroupState"}
+         "InvalidReplicationGroupState", "InvalidCacheClusterState", "InvalidUserGroupState",
+         "InvalidUserGroupStateFault"}
     )  # fmt: skip
     MISSING: ClassVar[frozenset[str]] = frozenset(
         {"UserNotFound", "UserNotFoundFault", "ReplicationGroupNotFoundFault"}
