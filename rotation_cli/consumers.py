@@ -7,13 +7,28 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from rotation_cli.aws import Aws
 from rotation_cli.output import CommandError, say
 from rotation_cli.status import short_time, when
 
-__all__ = ["cmd_consumers", "consumers_report", "wait_consumers"]
+__all__ = ["cmd_consumers", "consumers_report", "current_since", "wait_consumers"]
+
+
+def current_since(aws: Aws, description: Any) -> tuple[datetime | None, bool]:
+    """When AWSCURRENT became current, and whether finishSecret recorded it. Unrecorded (a value put by hand, a
+    function without consumer clusters), it is estimated from the last rotation and the version's creation:
+    possibly too early, so a task counted current may be stale."""
+    from rotator.consumers.promotion import recorded_since
+
+    recorded = recorded_since(description)
+    if recorded is not None:
+        return recorded, True
+    created = aws.sm.created_dates(description.arn).get(description.version_with("AWSCURRENT") or "")
+    moments = [moment for moment in (description.last_rotated, created) if moment is not None]
+    return (max(moments) if moments else None), False
 
 
 def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -> dict[str, Any]:
@@ -21,15 +36,15 @@ def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -
     from rotator.consumers.discovery import find_consumers, running_tasks
 
     description = aws.sm.describe(secret_id)
-    since = aws.sm.current_since(description)
-    search = find_consumers(aws.ecs, clusters or aws.clusters(), description.arn, description.name, description.tags)
+    since, recorded = current_since(aws, description)
+    search = find_consumers(aws.ecs, clusters or aws.clusters(), description.arn, description.tags)
     consumers = []
     for consumer in search.consumers:
         tasks = running_tasks(aws.ecs, consumer)
         consumers.append(
             {
                 "cluster": consumer.cluster, "service": consumer.service, "declared_by_tag": consumer.declared,
-                "task_definitions": list(consumer.task_definitions),
+                "deployment_controller": consumer.controller, "task_definitions": list(consumer.task_definitions),
                 "tasks": [
                     {"task": task.arn, "launched_at": when(task.launched_at),
                      "stale": since is not None and task.launched_before(since)}
@@ -37,7 +52,8 @@ def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -
                 ],
             }
         )  # fmt: skip
-    return {"secret": description.name, "current_since": when(since), "consumers": consumers,
+    return {"secret": description.name, "current_since": when(since), "current_since_recorded": recorded,
+            "consumers": consumers,
             "unsearched_clusters": search.unsearched}  # fmt: skip
 
 
@@ -52,8 +68,8 @@ def wait_consumers(
     searched = clusters or aws.clusters()
     while True:
         description = aws.sm.describe(secret_id)
-        since = aws.sm.current_since(description)
-        search = find_consumers(aws.ecs, searched, description.arn, description.name, description.tags)
+        since, _ = current_since(aws, description)
+        search = find_consumers(aws.ecs, searched, description.arn, description.tags)
         if search.unsearched:
             failed = ", ".join(f"{cluster} ({code})" for cluster, code in search.unsearched.items())
             raise CommandError(f"{description.name}: cannot follow consumers in {failed}")
@@ -62,11 +78,13 @@ def wait_consumers(
             consumer = describe(aws.ecs, found)
             if consumer.rollout == "FAILED":
                 raise CommandError(
-                    f"{description.name}: the deployment of {consumer.key} failed and was rolled back; its tasks keep "
-                    "the old value. Fix the service, redeploy it, then `rotation consumers` to check"
+                    f"{description.name}: {consumer.failed_deployment()}; its tasks may keep the old value. Fix the "
+                    "service, redeploy it, then `rotation consumers` to check"
                 )
             stale = stale_tasks(aws.ecs, consumer, since) if since is not None else []
-            if stale or consumer.rollout == "IN_PROGRESS":
+            if stale and not consumer.redeployable:
+                waiting[consumer.key] = f"{len(stale)} tasks on an older value; {consumer.how_to_redeploy()}"
+            elif stale or consumer.rollout == "IN_PROGRESS":
                 never = since is not None and (consumer.deployed_at is None or consumer.deployed_at < since)
                 waiting[consumer.key] = f"{len(stale)} tasks on an older value" + (
                     " and no deployment since the rotation (is the RotationSucceeded rule receiving events?)"
@@ -98,7 +116,8 @@ def cmd_consumers(aws: Aws, args: argparse.Namespace) -> int:
     if not report["consumers"]:
         print(f"{report['secret']}: no ECS service injects it in {aws.where}")
         return 0
-    print(f"{report['secret']}: AWSCURRENT current since {short_time(report['current_since'])}")
+    estimated = "" if report["current_since_recorded"] else " (estimated: finishSecret recorded no promotion time)"
+    print(f"{report['secret']}: AWSCURRENT current since {short_time(report['current_since'])}{estimated}")
     rows = []
     for consumer in report["consumers"]:
         stale = [task for task in consumer["tasks"] if task["stale"]]

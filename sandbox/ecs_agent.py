@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.ecs_world import begin_rollout, end_rollout, inject, model_service_tasks, start_tasks
+from sandbox.ecs_world import begin_rollout, circuit_breaker, end_rollout, inject, model_service_tasks, start_tasks
 from sandbox.moto_server import ACCOUNT_ID, REGION, MotoServer
 
 __all__ = ["ConsumerService", "EcsAgent"]
@@ -82,6 +82,7 @@ class EcsAgent:
         name = "app-" + "".join(ch if ch.isalnum() else "-" for ch in label.split(" ")[0]) + "-" + secrets.token_hex(2)
         definition = inject(self._ecs, name, secret_arn)
         self._ecs.create_service(cluster=self.cluster, serviceName=name, taskDefinition=definition, desiredCount=count)
+        circuit_breaker(self.cluster, name, rollback=True)  # how the agent ends a failed rollout
         service = ConsumerService(self.cluster, name, secret_arn, label, count, stalls)
         service.tasks = self._launch(service, definition)
         service.broken = broken  # its first tasks run; the ones a deployment launches do not

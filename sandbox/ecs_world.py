@@ -17,8 +17,8 @@ from typing import Any
 from sandbox.moto_server import ACCOUNT_ID, REGION
 
 __all__ = [
-    "add_container_host", "begin_rollout", "deployed_at", "end_rollout", "inject", "model_service_tasks",
-    "replace_tasks", "roll_out", "serve_secret", "start_tasks",
+    "add_container_host", "begin_rollout", "circuit_breaker", "deployed_at", "end_rollout", "inject",
+    "model_service_tasks", "replace_tasks", "roll_out", "serve_secret", "start_tasks",
 ]  # fmt: skip
 
 
@@ -52,6 +52,13 @@ def roll_out(cluster: str, service: str, task_definition: str) -> None:
     primary = dict(found.deployments[0], status="PRIMARY", taskDefinition=task_definition, id=f"ecs-svc/{service}-2")
     found.deployments = [primary, *previous]
     found.task_definition = task_definition
+
+
+def circuit_breaker(cluster: str, service: str, *, rollback: bool) -> None:
+    """Turn on the service's deployment circuit breaker, rolling back a failed deployment or not (moto accepts
+    ``deploymentConfiguration`` but keeps none of it)."""
+    breaker = {"enable": True, "rollback": rollback}
+    _backend().services[f"{cluster}:{service}"].deployment_configuration = {"deploymentCircuitBreaker": breaker}
 
 
 def begin_rollout(cluster: str, service: str) -> None:
@@ -124,10 +131,13 @@ def serve_secret(ecs: Any, cluster: str, service: str, secret: str, launched: da
     start_tasks(ecs, cluster, service, definition, 1, launched)
 
 
-def replace_tasks(ecs: Any, cluster: str, service: str) -> None:
-    """What a finished deployment leaves: one task launched now (it read the current value), the old ones gone."""
+def replace_tasks(ecs: Any, cluster: str, service: str, at: datetime | None = None) -> None:
+    """What a finished deployment leaves: one task launched ``at`` (default: just now; it read the value current
+    then), the old ones gone. A CodeDeploy or external service's task runs its newest task set's definition."""
     old = ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
-    definition = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
-    start_tasks(ecs, cluster, service, definition, 1, datetime.now(UTC) + timedelta(seconds=1))
+    found = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    sets = sorted(found.get("taskSets", []), key=lambda task_set: task_set["createdAt"])
+    definition = sets[-1]["taskDefinition"] if sets else found["taskDefinition"]
+    start_tasks(ecs, cluster, service, definition, 1, at or datetime.now(UTC) + timedelta(seconds=1))
     for task in old:
         ecs.stop_task(cluster=cluster, task=task)

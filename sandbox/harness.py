@@ -20,8 +20,9 @@ from sandbox.seed import seed_keyring, seed_postgres_role, seed_redis_user, seed
 
 __all__ = ["HARNESSES", "MANAGED_ACCESS_STRING", "REDIS_APP_RULES", "KindHarness", "Targets", "by_label", "for_kind"]
 
-# An application user without ACL permissions: the admin secret changes its password.
-REDIS_APP_RULES = ("on", "~app:*", "&*", "-@all", "+@read", "+@write", "+@connection", "+acl|whoami")
+# A least-privilege application user, as users write them (no ACL command at all, not even WHOAMI): the admin
+# secret changes its password.
+REDIS_APP_RULES = ("on", "~app:*", "&*", "+@all", "-@admin", "-@dangerous")
 # A managed user's access string (ElastiCache and MemoryDB take it at creation; a rotation never sends one).
 MANAGED_ACCESS_STRING = "on ~app:* &* -@all +@read +@write +@connection"
 

@@ -1,20 +1,24 @@
 """ElastiCache and MemoryDB as a rotation meets them, over real ``redis-server`` processes.
 
-moto has no ``ModifyUser`` and no AUTH-token rotation, so the sandbox answers
-the calls the redis function makes (ElastiCache ``DescribeUsers``,
-``ModifyUser``, ``DescribeReplicationGroups``, ``ModifyReplicationGroup``;
-MemoryDB ``DescribeUsers``, ``UpdateUser``) for the users and groups it
-created, and applies each change to the servers as the services do:
+moto models MemoryDB users (``CreateUser``, ``DescribeUsers``, ``UpdateUser``) but neither service's effect on a
+server, nor ElastiCache's ``ModifyUser``, user groups or AUTH-token rotation, nor MemoryDB ACLs. So MemoryDB users
+live in moto, which answers their calls; the sandbox checks an ``UpdateUser`` first (as MemoryDB refuses it) and
+applies it to the servers; and it answers the rest (ElastiCache ``DescribeUsers``, ``ModifyUser``,
+``DescribeUserGroups``, ``DescribeReplicationGroups``, ``ModifyReplicationGroup``; MemoryDB ``DescribeACLs``)
+for the users and groups it created, applying each change as the services do:
 
 * a change leaves the user ``modifying`` (the group ``modifying``) for a
   while; only then do the new passwords work, on the primary and the replica;
+  with ``groups_settle_late`` the user is ``active`` again while its user group
+  (ElastiCache) or ACL (MemoryDB) is still ``modifying``, and the passwords
+  work only once that settles: a caller must read both;
 * ``ROTATE`` adds a token and keeps the newest two, ``SET`` (only with two
   tokens, and only the last one) leaves one, as AWS's ElastiCache guide says;
   while a token change applies, ``PendingModifiedValues.AuthTokenStatus`` says
   ``ROTATING`` or ``SETTING`` (with ``token_settles_late`` the group is already
   ``available`` again while it does: a caller must read both);
-  tokens and passwords outside 16 to 128 characters, and tokens with other
-  punctuation than ``!&#$^<>-``, are refused;
+  tokens and passwords outside 16 to 128 characters, tokens with other
+  punctuation than ``!&#$^<>-``, and user passwords with ``, " / @`` are refused;
 * clients cannot run ``ACL`` or ``CONFIG`` (both are renamed to names only
   this emulator knows), as on the managed services.
 
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rotator.kinds.redis.managed_target import USER_PASSWORD_REFUSED
 from sandbox.moto_server import ACCOUNT_ID, REGION
 from sandbox.query_protocol import Answer, query_error, query_params, query_response
 from sandbox.redis_server import RedisServer
@@ -58,6 +63,7 @@ class _User:
     access_string: str
     passwords: list[str]
     status: str = "active"
+    group: str = ""  # its ElastiCache user group, or MemoryDB ACL
 
     @property
     def arn(self) -> str:
@@ -92,6 +98,8 @@ class ManagedRedis:
         self.refusals: dict[str, str] = {}  # operation -> error code it answers once (a refused change)
         self.stale_replicas = False  # changes reach the primaries only (a reader that did not follow)
         self.token_settles_late = False  # a group is available again before its token change applied
+        self.groups_settle_late = False  # a user is active again before its user group or ACL applied the change
+        self.user_groups: dict[str, str] = {}  # ElastiCache user group or MemoryDB ACL -> its status
         self.requests: list[tuple[str, str, tuple[str, ...]]] = []  # service, operation, parameter names
         self._rbac = self._pair()
 
@@ -115,9 +123,16 @@ class ManagedRedis:
         return [(self._host, server.port) for server in (servers or self._rbac)]
 
     def add_user(self, service: str, user_id: str, name: str, password: str, access_string: str) -> str:
-        """A user of the RBAC pair (ElastiCache user id, or MemoryDB, whose id is the name); returns its ARN."""
-        user = _User(service, user_id if service == "elasticache" else name, name, access_string, [password])
+        """A user of the RBAC pair (ElastiCache user id, or MemoryDB, whose id is the name) in the pair's user group
+        or ACL; returns its ARN. A MemoryDB user is created in moto."""
+        group = f"sandbox-{'users' if service == 'elasticache' else 'acl'}"
+        user = _User(service, user_id if service == "elasticache" else name, name, access_string, [password],
+                     group=group)  # fmt: skip
         self.users[(service, user.user_id)] = user
+        self.user_groups.setdefault(group, "active")
+        if service == "memorydb":
+            found = _memorydb().create_user(name, {"Type": "password", "Passwords": [password]}, access_string)
+            found.acl_names = [group]
         self._set_user(self._rbac, name, f"{access_string} resetpass", user.passwords)
         return user.arn
 
@@ -198,13 +213,14 @@ class ManagedRedis:
 
     def answer(self, service: str, operation: str, body: bytes) -> Answer | None:
         """The response to one call, or None to let moto answer it."""
-        handlers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+        handlers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any] | None]] = {
             ("elasticache", "DescribeUsers"): lambda p: {"Users": [self._user_shape(self._user("elasticache", p))]},
             ("elasticache", "ModifyUser"): lambda p: self._user_shape(self._modify_user("elasticache", p)),
             ("elasticache", "DescribeReplicationGroups"): self._describe_groups,
             ("elasticache", "ModifyReplicationGroup"): self._modify_group,
-            ("memorydb", "DescribeUsers"): lambda p: {"Users": [self._user_shape(self._user("memorydb", p))]},
-            ("memorydb", "UpdateUser"): lambda p: {"User": self._user_shape(self._modify_user("memorydb", p))},
+            ("elasticache", "DescribeUserGroups"): lambda p: {"UserGroups": [self._group_shape(p, "UserGroupId")]},
+            ("memorydb", "UpdateUser"): self._update_memorydb_user,
+            ("memorydb", "DescribeACLs"): lambda p: {"ACLs": [self._group_shape(p, "ACLName")]},
         }
         handler = handlers.get((service, operation))
         if handler is None:
@@ -218,7 +234,7 @@ class ManagedRedis:
                 result = handler(params)
             except _Refused as refused:
                 return _error(service, refused.code, str(refused))
-        return _response(service, operation, result)
+        return None if result is None else _response(service, operation, result)
 
     def _user(self, service: str, params: dict[str, Any]) -> _User:
         key = params.get("UserId") if service == "elasticache" else params.get("UserName")
@@ -239,19 +255,49 @@ class ManagedRedis:
             raise _Refused(invalid, "A user has one or two passwords")
         if any(not 16 <= len(password) <= 128 or not password.isprintable() for password in passwords):
             raise _Refused(invalid, "Passwords must be 16 to 128 printable characters")
+        if any(ch in password for password in passwords for ch in USER_PASSWORD_REFUSED):
+            raise _Refused(invalid, 'Passwords cannot contain , " / or @')
         access = params.get("AccessString")
-        user.status = "modifying"
+        self._status(user, "modifying")
 
         def apply() -> None:
             user.passwords = passwords
             if access:
                 user.access_string = str(access)
-            servers = self._rbac
-            self._set_user(servers, user.name, f"{user.access_string} resetpass", passwords)
-            user.status = "active"
+            self._set_user(self._rbac, user.name, f"{user.access_string} resetpass", passwords)
+            self._status(user, "active")
+            self.user_groups[user.group] = "active"
 
-        self._later(user.user_id, apply)
+        if self.groups_settle_late:
+
+            def user_first() -> None:
+                self._status(user, "active")
+                self.user_groups[user.group] = "modifying"
+                self._later(user.group, apply)
+
+            self._later(user.user_id, user_first)
+        else:
+            self._later(user.user_id, apply)
         return user
+
+    def _status(self, user: _User, status: str) -> None:
+        """The user's status, in moto too for a MemoryDB user (moto answers its DescribeUsers)."""
+        user.status = status
+        if user.service == "memorydb":
+            _memorydb().users[user.name].status = status
+
+    def _update_memorydb_user(self, params: dict[str, Any]) -> None:
+        """Refuse what MemoryDB refuses, start applying the change, and let moto record it and answer."""
+        self._modify_user("memorydb", params)
+
+    def _group_shape(self, params: dict[str, Any], key: str) -> dict[str, Any]:
+        name = str(params.get(key, ""))
+        if name not in self.user_groups:
+            raise _Refused("UserGroupNotFound" if key == "UserGroupId" else "ACLNotFoundFault", f"{name} not found")
+        members = [user.name for user in self.users.values() if user.group == name]
+        if key == "UserGroupId":
+            return {"UserGroupId": name, "Status": self.user_groups[name], "UserIds": members, "Engine": "redis"}
+        return {"Name": name, "Status": self.user_groups[name], "UserNames": members}
 
     @staticmethod
     def _user_shape(user: _User) -> dict[str, Any]:
@@ -259,9 +305,7 @@ class ManagedRedis:
             "Status": user.status, "AccessString": user.access_string, "ARN": user.arn,
             "Authentication": {"Type": "password", "PasswordCount": len(user.passwords)},
         }  # fmt: skip
-        if user.service == "memorydb":
-            return {"Name": user.name, **shape}
-        return {"UserId": user.user_id, "UserName": user.name, "Engine": "redis", **shape}
+        return {"UserId": user.user_id, "UserName": user.name, "Engine": "redis", "UserGroupIds": [user.group], **shape}
 
     def _group(self, params: dict[str, Any]) -> _Group:
         group = self.groups.get(str(params.get("ReplicationGroupId")))
@@ -325,6 +369,13 @@ class ManagedRedis:
         else:
             self._later(group.group_id, apply)
         return {"ReplicationGroup": self._describe_groups(params)["ReplicationGroups"][0]}
+
+
+def _memorydb() -> Any:
+    """moto's MemoryDB backend (the moto server runs in this process)."""
+    from moto.backends import get_backend
+
+    return get_backend("memorydb")[ACCOUNT_ID][REGION]
 
 
 def _response(service: str, operation: str, result: dict[str, Any]) -> Answer:

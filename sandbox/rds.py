@@ -56,15 +56,18 @@ class RdsDatabases:
         self._where = (host, port)
         self.databases: dict[str, _Database] = {}
 
-    def add_database(self, sm_client: Any, identifier: str, *, cluster: bool = False) -> str:
-        """A database with an RDS-managed master secret; returns the secret's ARN."""
+    def add_database(self, sm_client: Any, identifier: str, *, cluster: bool = False, kms_key: str = "") -> str:
+        """A database with an RDS-managed master secret (encrypted with ``kms_key``, as ``MasterUserSecretKmsKeyId``
+        asks; else Secrets Manager's own key); returns the secret's ARN."""
         master = f"rds_master_{secrets.token_hex(3)}"
         database = _Database(identifier, cluster, *self._where, master, "")
         tag = "aws:rds:primaryDBClusterArn" if cluster else "aws:rds:primaryDBInstanceArn"
         name = f"rds!{'cluster' if cluster else 'db'}-{uuid.uuid4()}"
         password = self._set_password(master, create=True)
         value = json.dumps({"username": master, "password": password})
-        created = sm_client.create_secret(Name=name, SecretString=value, Tags=[{"Key": tag, "Value": database.arn}])
+        key = {"KmsKeyId": kms_key} if kms_key else {}
+        created = sm_client.create_secret(Name=name, SecretString=value, Tags=[{"Key": tag, "Value": database.arn}],
+                                          **key)  # fmt: skip
         database.secret_arn = str(created["ARN"])
         if cluster:
             database.dbname = self._aurora_database(identifier)

@@ -144,13 +144,16 @@ def postgres_replica(postgres: PostgresTarget) -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def rds(moto_server: MotoServer, postgres: PostgresTarget, postgres_replica: PostgresServer) -> Iterator[RdsDatabases]:
     """RDS databases over the session's PostgreSQL, each with an RDS-managed master secret the template allows:
-    the instance ``amply-ledger`` with the read replica ``amply-ledger-replica``, and the Aurora cluster
-    ``amply-reports`` whose reader endpoint and reader ``amply-reports-reader-1`` lead to the replica."""
+    the instance ``amply-ledger`` (its master secret under its own KMS key) with the read replica
+    ``amply-ledger-replica``, and the Aurora cluster ``amply-reports`` whose reader endpoint and reader
+    ``amply-reports-reader-1`` lead to the replica."""
     url = ConnectionUrl.parse(postgres.superuser_url)
     databases = RdsDatabases(postgres.superuser_url, url.host, url.port or 5432)
     client = boto3.client("secretsmanager", endpoint_url=moto_server.endpoint)
+    # The instance's master secret is encrypted with its own key (RDS's MasterUserSecretKmsKeyId).
+    master_key = boto3.client("kms", endpoint_url=moto_server.endpoint).create_key()["KeyMetadata"]["Arn"]
     masters = [
-        databases.add_database(client, "amply-ledger"),
+        databases.add_database(client, "amply-ledger", kms_key=master_key),
         databases.add_database(client, "amply-reports", cluster=True),
     ]
     reader = (postgres_replica.front.host, postgres_replica.front.port)

@@ -2,9 +2,9 @@
 
 ``rendered_policies`` resolves the intrinsics the template uses (Ref, Sub, If, Join, Split, GetAtt,
 AWS::NoValue) for given parameters and pseudo parameters (which may also name resources: ``AlarmTopic``,
-``AlarmTopicKey.Arn``). ``allows`` evaluates one call: its StringEquals and ArnLike conditions here, then
-Effect, Action and Resource with moto's IAM policy engine, whose resource matching
-is corrected for the ``?`` wildcard that secret ARNs need (``-??????``).
+``AlarmTopicKey.Arn``). ``allows`` evaluates one call: its StringEquals (also ForAllValues and
+ForAnyValue) and ArnLike conditions here, then Effect, Action and Resource with moto's IAM policy engine, whose resource
+matching is corrected for the ``?`` wildcard that secret ARNs need (``-??????``).
 """
 
 from __future__ import annotations
@@ -82,6 +82,10 @@ def _applies(statement: dict[str, Any], call: Call) -> bool:
             values = expected if isinstance(expected, list) else [expected]
             if operator == "StringEquals":
                 matched = context[key] in values
+            elif operator == "ForAllValues:StringEquals":  # a multivalued key (aws:TagKeys), comma-joined here
+                matched = all(value in values for value in context[key].split(","))
+            elif operator == "ForAnyValue:StringEquals":
+                matched = any(value in values for value in context[key].split(","))
             elif operator in ("ArnLike", "ArnNotLike"):
                 like = any(fnmatch.fnmatchcase(context[key], pattern) for pattern in values)
                 matched = like if operator == "ArnLike" else not like

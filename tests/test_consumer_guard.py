@@ -19,7 +19,7 @@ from rotator.constants import Action, Step
 from rotator.consumers.refresh import refresh_handler
 from rotator.errors import ConsumerCheckError, PolicyError, StaleConsumersError
 from sandbox.ecs_agent import EcsAgent
-from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
+from sandbox.ecs_world import add_container_host, circuit_breaker, inject, replace_tasks, serve_secret, start_tasks
 from sandbox.harness import KindHarness, Targets, by_label
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
@@ -238,6 +238,7 @@ def test_the_refresh_function_redeploys_every_consumer_and_alarms_on_failures(
     reason = "ECS deployment circuit breaker: tasks failed to start."
     failed = {"resources": [service_arn], "detail": {"eventName": "SERVICE_DEPLOYMENT_FAILED",
               "deploymentId": "ecs-svc/7", "reason": reason}}  # fmt: skip
+    circuit_breaker(consumers.cluster, services[0], rollback=True)
     assert refresh(failed, LambdaContext(lambda_arn("refresh")))["alarm"] is True
     # The warm container's earlier invocations named the secret; this one's lines do not (clear_state).
     alarm = [line for line in log_lines() if line.get("message") == "consumer refresh failed"][-1]
@@ -245,8 +246,13 @@ def test_the_refresh_function_redeploys_every_consumer_and_alarms_on_failures(
     assert alarm["function_request_id"]
     assert alarm["cold_start"] is False
     (message,) = read()
-    assert "rolled back" in message["detail"]
+    assert "ECS rolled it back" in message["detail"]
     assert arn in message["detail"]
+    circuit_breaker(consumers.cluster, services[0], rollback=False)  # the breaker only stops the deployment
+    assert refresh(failed)["alarm"] is True
+    (message,) = read()
+    assert "rollback is off" in message["detail"]
+    assert "rolled it back" not in message["detail"]
     elsewhere = {**failed, "resources": [service_arn.replace(consumers.cluster, "other-cluster")]}
     assert refresh(elsewhere)["alarm"] is False
     assert read() == []
@@ -299,7 +305,7 @@ def test_rotate_wait_consumers_then_revoke_previous_from_the_command_line(
     assert service.refused == 0
 
 
-@pytest.mark.parametrize(("kind", "problem"), [("stalls", "rollout IN_PROGRESS"), ("broken", "rolled back")])
+@pytest.mark.parametrize(("kind", "problem"), [("stalls", "rollout IN_PROGRESS"), ("broken", "rolled it back")])
 def test_rotate_wait_consumers_reports_a_consumer_that_never_becomes_stable(
     targets: Targets,
     ecs_sandbox: tuple[EcsAgent, RotateSecretEmulator],
@@ -316,3 +322,117 @@ def test_rotate_wait_consumers_reports_a_consumer_that_never_becomes_stable(
     assert service.key in err
     assert problem in err
     assert service.refused == 0 or kind == "broken", "the old tasks keep working"
+
+
+def _tags(targets: Targets, arn: str) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in targets.client.describe_secret(SecretId=arn).get("Tags", [])}
+
+
+@pytest.mark.parametrize("label", OVERLAPPING)
+def test_a_task_launched_during_a_rotation_holds_the_old_value_and_is_stale_at_the_next(
+    targets: Targets, fault_free: None, label: str
+) -> None:
+    """ECS resolves valueFrom at launch: a task launched after createSecret but before finishSecret reads the old
+    AWSCURRENT. The version's CreatedDate is createSecret's; the guard judges by the promotion finishSecret
+    recorded, so the next rotation keeps that task's credential until it is replaced."""
+    harness = by_label(label)
+    consumers, emulator, _, arn = _world(targets, harness)
+    service = consumers.service(arn, launched=datetime.now(UTC) - timedelta(days=1))
+    assert emulator.rotate(arn).ok  # nothing to take away yet
+    consumers.replace_tasks(service)
+    token = emulator.begin(arn)
+    emulator.invoke(arn, token, Step.CREATE)
+    held = targets.value(arn, "AWSCURRENT")
+    replace_tasks(consumers.ecs, consumers.cluster, service, at=datetime.now(UTC))  # mid-rotation: reads `held`
+    for step in (Step.SET, Step.TEST, Step.FINISH):
+        emulator.invoke(arn, token, step)
+    recorded, _, moment = _tags(targets, arn)["rotation:current-since"].partition(" ")
+    assert recorded == token
+    assert datetime.fromisoformat(moment) <= datetime.now(UTC)
+    assert targets.value(arn, "AWSPREVIOUS") == held
+
+    error = expect_failure(targets.client, emulator, arn, Step.SET, StaleConsumersError)
+    assert error.services == (f"{consumers.cluster}/{service}",)
+    assert harness.works(targets, held), "the credential a task launched mid-rotation holds was taken away"
+    consumers.replace_tasks(service)
+    assert emulator.retry(arn).ok
+    assert not harness.works(targets, held), "once replaced, the old credential is taken away"
+    assert harness.works(targets, targets.value(arn, "AWSCURRENT"))
+
+
+def test_without_a_promotion_record_every_running_task_counts_as_stale(targets: Targets, fault_free: None) -> None:
+    """A value put by hand, or a record lost: when AWSCURRENT became current is unknown, so the guard records
+    now and refreshes every consumer once, rather than guess a time that could be too early."""
+    harness = by_label("redis (ACL user via admin)")
+    consumers, emulator, _, arn = _world(targets, harness)
+    service = consumers.service(arn, launched=datetime.now(UTC) - timedelta(days=1))
+    assert emulator.rotate(arn).ok
+    replace_tasks(consumers.ecs, consumers.cluster, service, at=datetime.now(UTC))  # after the promotion
+    targets.client.untag_resource(SecretId=arn, TagKeys=["rotation:current-since"])
+    before = consumers.deployment(service)["id"]
+    expect_failure(targets.client, emulator, arn, Step.SET, StaleConsumersError)
+    assert consumers.deployment(service)["id"] != before, "the guard redeployed the service"
+    assert _tags(targets, arn)["rotation:current-since"].startswith(emulator.version_with(arn, "AWSCURRENT") or "?")
+    consumers.replace_tasks(service)
+    assert emulator.retry(arn).ok, "the recorded time stands: the replaced task is current"
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["no consumer clusters", "another cluster"])
+def test_a_consumer_tag_naming_a_cluster_the_function_may_not_read_stops_the_step(
+    targets: Targets, fault_free: None, configured: bool
+) -> None:
+    """The template grants ECS reads on ConsumerClusters only: a tag naming another cluster is a clear error
+    before anything changes, not an AccessDenied on every retry."""
+    harness = by_label("redis (ACL user via admin)")
+    env = {"ROTATION_CONSUMER_CLUSTERS": Consumers().cluster} if configured else {}
+    emulator = emulator_for(engine_for("redis", **env))
+    arn = _secret(targets, harness, emulator)
+    assert emulator.rotate(arn).ok  # no AWSPREVIOUS yet: nothing to protect
+    targets.client.tag_resource(SecretId=arn, Tags=[{"Key": "rotation:consumers", "Value": "batch/nightly-report"}])
+    error = expect_failure(targets.client, emulator, arn, Step.SET, ConsumerCheckError)
+    assert "batch" in str(error)
+    assert "ConsumerClusters" in str(error)
+    assert harness.works(targets, targets.value(arn, "AWSPREVIOUS"))
+
+
+def _blue_green(consumers: Consumers, arn: str, launched: datetime) -> str:
+    """A CodeDeploy (blue/green) service whose task set injects ``arn``, one task launched at ``launched``."""
+    name = f"bg-{secrets.token_hex(3)}"
+    definition = inject(consumers.ecs, name, arn)
+    consumers.ecs.create_service(cluster=consumers.cluster, serviceName=name, desiredCount=1,
+                                 deploymentController={"type": "CODE_DEPLOY"})  # fmt: skip
+    consumers.ecs.create_task_set(cluster=consumers.cluster, service=name, taskDefinition=definition, externalId="x")
+    start_tasks(consumers.ecs, consumers.cluster, name, definition, 1, launched)
+    return name
+
+
+def test_a_code_deploy_consumer_is_never_force_redeployed_and_the_operator_is_told_what_to_run(
+    targets: Targets, moto_server: MotoServer, fault_free: None, alarms: tuple[str, Callable[[], list[Any]]]
+) -> None:
+    harness = by_label("redis (ACL user via admin)")
+    consumers, emulator, _, arn = _world(targets, harness)
+    assert emulator.rotate(arn).ok
+    service = _blue_green(consumers, arn, launched=datetime.now(UTC) - timedelta(days=1))  # holds AWSPREVIOUS
+    held = targets.value(arn, "AWSPREVIOUS")
+    updates: list[Any] = []
+    moto_server.log.after_call["UpdateService"] = lambda *args: updates.append(args)
+    try:
+        error = expect_failure(targets.client, emulator, arn, Step.SET, StaleConsumersError)
+        assert "aws deploy create-deployment" in str(error)
+        assert "ECS is redeploying" not in str(error)
+        assert harness.works(targets, held)
+
+        topic, read = alarms
+        refresh = refresh_handler({"ROTATION_CONSUMER_CLUSTERS": consumers.cluster, "ROTATION_ALARM_TOPIC_ARN": topic})
+        rotated = {"detail": {"eventName": "RotationSucceeded", "additionalEventData": {"SecretId": arn}}}
+        outcome = refresh(rotated)
+        assert outcome["refreshed"] == [], "a CodeDeploy service is never counted as refreshed"
+        (message,) = read()
+        assert service in message["detail"]
+        assert "aws deploy create-deployment" in message["detail"]
+        assert updates == [], "UpdateService cannot redeploy a CodeDeploy service"
+    finally:
+        moto_server.log.after_call.pop("UpdateService", None)
+    consumers.replace_tasks(service)  # the operator's CodeDeploy deployment
+    assert emulator.retry(arn).ok
+    assert harness.works(targets, targets.value(arn, "AWSCURRENT"))

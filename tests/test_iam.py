@@ -75,6 +75,8 @@ class Recorder:
             context = ()
             if description.get("RotationLambdaARN"):
                 context = (("secretsmanager:resource/AllowRotationLambdaArn", description["RotationLambdaARN"]),)
+            if operation == "TagResource":
+                context = (*context, ("aws:TagKeys", ",".join(tag["Key"] for tag in params["Tags"])))
             self.calls.append(Call(function, action, description["ARN"], context))
             key = description.get("KmsKeyId")
             if key and operation in ("GetSecretValue", "PutSecretValue"):
@@ -100,9 +102,9 @@ class Recorder:
         elif service == "s3":
             self.calls.append(Call(function, action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"))
         elif service == "elasticache":
-            kind, name = (
-                ("user", params["UserId"]) if "UserId" in params else ("replicationgroup", params["ReplicationGroupId"])
-            )
+            kind, name = next((kind, params[key]) for key, kind in (("UserId", "user"), ("UserGroupId", "usergroup"),
+                                                                    ("ReplicationGroupId", "replicationgroup"))
+                              if key in params)  # fmt: skip
             self.calls.append(Call(function, action, f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:{kind}:{name}"))
         elif service == "rds":  # an identifier or an ARN; IAM authorizes the ARN
             kind, name = ("db", params["DBInstanceIdentifier"]) if "DBInstanceIdentifier" in params else (
@@ -113,9 +115,8 @@ class Recorder:
             algorithm = (("kms:MacAlgorithm", str(params.get("MacAlgorithm", ""))),)
             self.calls.append(Call(function, action, str(params["KeyId"]), algorithm))
         elif service == "memorydb":
-            self.calls.append(
-                Call(function, action, f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{params['UserName']}")
-            )
+            kind, name = ("acl", params["ACLName"]) if "ACLName" in params else ("user", params["UserName"])
+            self.calls.append(Call(function, action, f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:{kind}/{name}"))
         else:
             self.calls.append(Call(function, action, "*"))
 
@@ -199,6 +200,7 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
     parameters = {
         **_prod_parameters(), "KmsKeyArn": kms_key, "KeyringBucketName": KEYRING_BUCKET,
         "PostgresMasterSecretArn": masters[0], "PostgresMasterSecretArns": ",".join([masters[1], *rds_masters]),
+        "PostgresMasterKmsKeyArns": sm_client.describe_secret(SecretId=rds_masters[0])["KmsKeyId"],
         "RedisAdminSecretArn": admins[0], "RedisAdminSecretArns": admins[1],
         "PostgresCaBundle": str(postgres.server.ca_path),
         "ElastiCacheUserArns": json.loads(managed[0])["user_arn"],
@@ -465,3 +467,21 @@ def test_the_operator_policy_allows_every_call_of_the_rotation_command_and_the_g
     kept_out = {c.action for c in calls for g in GUARDRAIL if denies(g, c, application)}
     assert kept_out >= {"lambda:InvokeFunction", "secretsmanager:PutSecretValue", "secretsmanager:RotateSecret",
                         "secretsmanager:UpdateSecretVersionStage"}  # fmt: skip
+
+
+def test_the_guardrail_keeps_the_promotion_record_to_the_rotation_functions() -> None:
+    """Only the stack's roles write ``rotation:current-since``: an earlier time there would make the consumer
+    guard count a task that holds AWSPREVIOUS as current."""
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:amply/prod/database-url-AbCdEf"
+    stack_role = f"arn:aws:iam::{ACCOUNT_ID}:role/amply-prod-secret-rotation-PostgresFunctionRole-AbC123dEf456"
+
+    def tagging(*keys: str) -> Call:
+        return Call("F", "secretsmanager:TagResource", secret, (("aws:TagKeys", ",".join(keys)),))
+
+    def denied(call: Call, principal: str) -> bool:
+        return any(denies(statement, call, principal) for statement in GUARDRAIL)
+
+    assert denied(tagging("team", "rotation:current-since"), OPERATOR)
+    assert denied(tagging("rotation:current-since"), f"arn:aws:iam::{ACCOUNT_ID}:role/amply-prod-api-task")
+    assert not denied(tagging("rotation:current-since"), stack_role)
+    assert not denied(tagging("team", "rotation:consumers"), OPERATOR)

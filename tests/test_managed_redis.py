@@ -44,6 +44,7 @@ def managed(managed_redis: ManagedRedis, fault_free: None) -> Iterator[ManagedRe
     managed_redis.held.clear()
     managed_redis.refusals.clear()
     managed_redis.stale_replicas = False
+    managed_redis.groups_settle_late = False
 
 
 def _secret(targets: Targets, make_secret: Callable[..., str], unique_name: Callable[[str], str], label: str) -> str:
@@ -157,6 +158,49 @@ def test_a_user_keeps_two_passwords_its_access_string_and_both_endpoints(
     assert len(changes) == 1
     assert "AccessString" not in changes[0]
     assert "AppendAccessString" not in changes[0]
+
+
+@pytest.mark.parametrize(("label", "holder"), [(USER, "user group"), (MEMORYDB_USER, "ACL")])
+def test_a_user_active_before_its_group_applied_the_change_is_still_modifying(
+    label: str,
+    holder: str,
+    targets: Targets,
+    managed: ManagedRedis,
+    make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+) -> None:
+    """The user is ``active`` again while the ElastiCache user group or MemoryDB ACL holding it still applies the
+    change: setSecret waits for both, so testSecret's login with the pending password is accepted."""
+    arn = _secret(targets, make_secret, unique_name, label)
+    managed.groups_settle_late = True
+    result = emulator_for(engine_for("redis")).rotate(arn)
+    assert result.ok, result.error
+    _assert_overlap(targets, arn)
+    group = "sandbox-users" if label == USER else "sandbox-acl"
+    managed.held.add(group)  # the group settles only when released
+    stuck = emulator_for(engine_for("redis", ROTATION_REDIS_MANAGED_WAIT_SECONDS="1")).rotate(arn)
+    assert isinstance(stuck.error, TargetBusyError)
+    assert f"{holder} {group} is modifying" in str(stuck.error)
+    managed.held.discard(group)
+
+
+@pytest.mark.parametrize("label", [USER, MEMORYDB_USER])
+def test_user_passwords_never_hold_what_the_services_refuse_whatever_the_exclusions(
+    label: str,
+    targets: Targets,
+    managed: ManagedRedis,
+    make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+) -> None:
+    """``ROTATION_EXCLUDE_CHARACTERS`` set to exclude nothing: the user's passwords still leave out ``, " / @``."""
+    arn = _secret(targets, make_secret, unique_name, label)
+    emulator = emulator_for(engine_for("redis", ROTATION_EXCLUDE_CHARACTERS="", ROTATION_PASSWORD_LENGTH="64"))
+    for _ in range(4):  # 256 characters of a 94-character alphabet: each of the four would show up
+        result = emulator.rotate(arn)
+        assert result.ok, result.error
+        password = json.loads(targets.value(arn, Stage.CURRENT))["password"]
+        assert not set(password) & set(',"/@')
+    _assert_overlap(targets, arn)
 
 
 def test_revoke_previous_leaves_the_user_one_password(

@@ -25,7 +25,7 @@ from tests.helpers import RedisTarget, emulator_for, engine_for, expect_failure,
 from tests.leak_canary import register_secret
 
 MakeSecret = Callable[..., str]
-APP_RULES = "on ~app:* &* -@all +@read +@write +@connection +acl|whoami"
+APP_RULES = "on ~app:* &* -@all +@read +@write +@connection"  # no ACL command, not even WHOAMI
 
 
 def _hash(password: str) -> str:

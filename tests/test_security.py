@@ -236,7 +236,8 @@ def test_a_redis_secret_naming_the_administrator_changes_nothing(
         ("on ~* &* -@all +@connection +@dangerous", True),
         ("on ~* &* +@all -@admin +acl|list", True),
         ("on ~* &* +@all -@admin -@dangerous +acl|whoami", False),
-        ("on ~app:* &* -@all +@read +@write +@connection +acl|whoami", False),
+        ("on ~app:* &* +@all -@admin -@dangerous", False),  # least privilege: no ACL command at all
+        ("on ~app:* &* -@all +@read +@write +@connection", False),
     ],
 )
 def test_redis_never_changes_a_user_holding_acl_or_admin(
@@ -261,6 +262,7 @@ def test_redis_never_changes_a_user_holding_acl_or_admin(
     error = expect_failure(sm_client, emulator, arn, Step.SET, ForbiddenTargetError)
     assert f"user {user}" in str(error)
     assert "holds the" in str(error)
+    assert "without an admin secret" in str(error)
     assert _acl_passwords(redis_primary, user) == before
 
 

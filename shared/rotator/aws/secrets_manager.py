@@ -168,12 +168,9 @@ class SecretsManager:
         response = self._call("RotateSecret", secret_id, **kwargs)
         return str(response.get("VersionId", ""))
 
-    def current_since(self, description: SecretDescription) -> datetime | None:
-        """When AWSCURRENT's value became current: the later of the last rotation and the version's creation
-        (a value put by hand). A consumer that read the secret before it holds an older value."""
-        created = self.created_dates(description.arn).get(description.version_with(Stage.CURRENT) or "")
-        moments = [moment for moment in (description.last_rotated, created) if moment is not None]
-        return max(moments) if moments else None
+    def tag(self, secret_id: str, key: str, value: str) -> None:
+        """TagResource: set one tag (tags change no version and no value)."""
+        self._call("TagResource", secret_id, SecretId=secret_id, Tags=[{"Key": key, "Value": value}])
 
     def created_dates(self, secret_id: str) -> dict[str, datetime]:
         """Each version's creation time (ListSecretVersionIds, every page), by version id: versions without a

@@ -2,16 +2,21 @@
 
 A path says what its setSecret takes away (``Revokes``): the current password (single-user PostgreSQL),
 the previous one (alternating users, the Redis overlap), or nothing. Before such a step the guard looks for
-the secret's consumers (``ROTATION_CONSUMER_CLUSTERS`` and the secret's consumer tags):
+the secret's consumers in ``ROTATION_CONSUMER_CLUSTERS`` (the template's ``ConsumerClusters``, the clusters its
+role may read), including those the secret's ``rotation:consumers`` tag declares there:
 
 * the previous credential: every consumer task launched before AWSCURRENT became current may still hold it.
-  If one runs, the guard starts a new deployment of its service (unless one started since) and fails the step
-  with ``StaleConsumersError``, naming the services; Secrets Manager re-drives the step later;
+  When AWSCURRENT became current is what finishSecret recorded (``rotator.consumers.promotion``); without a
+  record of that version the guard records *now*, erring towards stale. If a stale task runs, the guard starts
+  a new deployment of its service (unless one started since; a CodeDeploy or external controller's service is
+  never redeployed here, the error says what to run) and fails the step with ``StaleConsumersError``, naming
+  the services; Secrets Manager re-drives the step later;
 * the current credential: every consumer holds it, so the step is refused (configure alternating users),
   unless ``ROTATION_ACCEPT_CONSUMER_OUTAGE`` accepts that their new connections fail until the refresh.
 
-A cluster that cannot be searched fails the step (``ConsumerCheckError``): unknown consumers are not none.
-Without clusters and tags the guard makes no call.
+A cluster that cannot be searched, or a tag naming a cluster outside those clusters, fails the step
+(``ConsumerCheckError``) and changes nothing: unknown consumers are not none. Without clusters and tags the
+guard makes no call.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from rotator.aws.secrets_manager import SecretDescription, SecretsManager
 from rotator.constants import Stage
+from rotator.consumers.promotion import record_promotion, recorded_since
 from rotator.consumers.settings import (
     CONSUMERS_TAG,
     ENV_ACCEPT_CONSUMER_OUTAGE,
@@ -28,7 +34,7 @@ from rotator.consumers.settings import (
     ConsumerSettings,
 )
 from rotator.core.strategy import Revokes
-from rotator.errors import ConsumerCheckError, PolicyError, StaleConsumersError
+from rotator.errors import ConsumerCheckError, PolicyError, SecretsManagerError, StaleConsumersError
 from rotator.observability import logger
 from rotator.timings import timed
 
@@ -53,14 +59,25 @@ class ConsumerGuard:
             self._ecs = aws_client("ecs")
         return self._ecs
 
-    def consumers(self, description: SecretDescription) -> list[Consumer]:
-        """The secret's consumers; ConsumerCheckError when a cluster could not be searched."""
-        from rotator.consumers.discovery import find_consumers  # only a secret with consumers to look for needs it
+    def watches(self, description: SecretDescription) -> bool:
+        """Whether the secret may have consumers to protect (clusters to search, or the consumer tag)."""
+        return bool(self.settings.clusters) or CONSUMERS_TAG in description.tags
 
-        with timed("ecs", "find consumers"):
-            search = find_consumers(
-                self.ecs, self.settings.clusters, description.arn, description.name, description.tags
+    def consumers(self, description: SecretDescription) -> list[Consumer]:
+        """The secret's consumers; ConsumerCheckError when a cluster could not be searched, or the tag names a
+        cluster this function may not read."""
+        from rotator.consumers.discovery import declared_clusters, find_consumers
+
+        readable = {cluster.rsplit("/", 1)[-1] for cluster in self.settings.clusters}
+        foreign = sorted(declared_clusters(description.tags) - readable)
+        if foreign:
+            raise ConsumerCheckError(
+                f"the {CONSUMERS_TAG} tag of {description.name} names consumers in {', '.join(foreign)}, which this "
+                f"function may not read ({ENV_CONSUMER_CLUSTERS}: {', '.join(sorted(readable)) or 'none'}): add "
+                "them to the stack's ConsumerClusters, or fix the tag; nothing was changed"
             )
+        with timed("ecs", "find consumers"):
+            search = find_consumers(self.ecs, self.settings.clusters, description.arn, description.tags)
         if search.unsearched:
             failed = ", ".join(f"{cluster} ({code})" for cluster, code in sorted(search.unsearched.items()))
             raise ConsumerCheckError(
@@ -69,13 +86,21 @@ class ConsumerGuard:
             )
         return search.consumers
 
+    def after_promotion(self, description: SecretDescription, version: str, sm: SecretsManager) -> None:
+        """Record when ``version`` became current, for a secret whose consumers are watched."""
+        if self.watches(description):
+            try:
+                record_promotion(sm, description, version)
+            except SecretsManagerError as exc:  # the promotion stands; the guard errs towards stale later
+                logger.warning("promotion time not recorded", extra={"error": exc.code})
+
     def before_revoking(self, revokes: Revokes, description: SecretDescription, sm: SecretsManager) -> None:
         """Raise unless taking away the ``revokes`` credential of the secret cuts off no running consumer."""
         if revokes is Revokes.NOTHING:
             return
         if revokes is Revokes.PREVIOUS and description.version_with(Stage.PREVIOUS) is None:
             return  # never rotated: no consumer can hold an older credential
-        if not self.settings.clusters and CONSUMERS_TAG not in description.tags:
+        if not self.watches(description):
             return
         consumers = self.consumers(description)
         if not consumers:
@@ -90,17 +115,31 @@ class ConsumerGuard:
                 f"password they hold: configure alternating users (a master secret) for it, or set "
                 f"{ENV_ACCEPT_CONSUMER_OUTAGE}=true to accept that their new connections fail until refreshed"
             )
-        since = sm.current_since(description)
-        self._refuse_stale(description, consumers, since)
+        self._refuse_stale(description, consumers, self._current_since(description, sm))
 
-    def _refuse_stale(self, description: SecretDescription, consumers: list[Consumer], since: datetime | None) -> None:
+    def _current_since(self, description: SecretDescription, sm: SecretsManager) -> datetime:
+        """When AWSCURRENT became current as finishSecret recorded it; unrecorded, now (recorded for the retries)."""
+        since = recorded_since(description)
+        if since is not None:
+            return since
+        version = description.version_with(Stage.CURRENT) or ""
+        try:
+            since = record_promotion(sm, description, version)
+        except SecretsManagerError as exc:
+            raise ConsumerCheckError(
+                f"cannot tell when AWSCURRENT of {description.name} became current (no record of version "
+                f"{version}) nor record it ({exc.code}): nothing was changed; grant secretsmanager:TagResource"
+            ) from None
+        logger.info("no promotion record: every task launched before now counts as stale", extra={"version": version})
+        return since
+
+    def _refuse_stale(self, description: SecretDescription, consumers: list[Consumer], since: datetime) -> None:
         from botocore.exceptions import ClientError
 
         from rotator.consumers.discovery import refresh, stale_tasks
 
-        if since is None:
-            return
         stale: dict[str, int] = {}  # consumer -> its tasks that may hold the previous credential
+        by_hand: list[str] = []  # what an operator must run for a service ECS cannot redeploy
         try:
             for consumer in consumers:
                 with timed("ecs", "list tasks"):
@@ -108,7 +147,9 @@ class ConsumerGuard:
                 if not tasks:
                     continue
                 stale[consumer.key] = len(tasks)
-                if consumer.deployed_at is None or consumer.deployed_at < since:
+                if not consumer.redeployable:
+                    by_hand.append(consumer.how_to_redeploy())
+                elif consumer.deployed_at is None or consumer.deployed_at < since:
                     with timed("ecs", "UpdateService"):
                         refresh(self.ecs, consumer)
                     logger.info("consumer refreshed", extra={"consumer": consumer.key})
@@ -116,10 +157,12 @@ class ConsumerGuard:
             raise ConsumerCheckError(f"cannot check or refresh consumers of {description.name}: {_code(exc)}") from None
         if stale:
             held = ", ".join(f"{key} ({count} tasks)" for key, count in stale.items())
+            ecs_redeploys = ["ECS is redeploying their services"] if len(by_hand) < len(stale) else []
+            redeploying = "; ".join([*ecs_redeploys, *(f"redeploy by hand: {how}" for how in by_hand)])
             raise StaleConsumersError(
                 f"consumers of {description.name} still run tasks launched before AWSCURRENT became current, which "
-                f"may hold the credential this step takes away: {held}. Their services are being redeployed; "
-                "nothing was changed and the step will be retried",
+                f"may hold the credential this step takes away: {held}. {redeploying}. Nothing was changed and "
+                "the step will be retried",
                 tuple(stale),
             )
         logger.info("no consumer holds the previous credential", extra={"consumers": len(consumers)})

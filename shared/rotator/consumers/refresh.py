@@ -5,10 +5,13 @@ EventBridge invokes this function, never finishSecret (a rotation neither waits 
 * Secrets Manager's ``RotationSucceeded`` (delivered through CloudTrail, ``additionalEventData.SecretId``):
   each consumer service (``rotator.consumers.discovery``) gets ``UpdateService`` with ``forceNewDeployment``;
 * ECS's ``SERVICE_DEPLOYMENT_FAILED`` (the deployment circuit breaker) for a service of the consumer
-  clusters that injects a Secrets Manager secret: its tasks may keep a superseded value, so it is an alarm.
+  clusters that injects a Secrets Manager secret: its tasks may keep a superseded value, so it is an alarm that
+  says whether ECS rolled the deployment back (only when the breaker's rollback is on);
+* a consumer deployed by CodeDeploy or an external controller is never counted as refreshed
+  (``UpdateService`` cannot redeploy it): the alarm says what to run.
 
 Every refreshed service and every failure is logged; ``ConsumersRefreshed`` and ``ConsumerRefreshFailed``
-are counted; failures (a service that cannot be updated, a cluster that cannot be searched, a rolled-back
+are counted; failures (a service that cannot be updated, a cluster that cannot be searched, a failed
 deployment) are published to the alarm topic (``ROTATION_ALARM_TOPIC_ARN``).
 """
 
@@ -22,7 +25,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rotator.aws.secrets_manager import SecretsManager
-from rotator.consumers.discovery import refresh, value_froms
+from rotator.consumers.discovery import Consumer, describe, refresh, value_froms
 from rotator.consumers.guard import ConsumerGuard
 from rotator.consumers.settings import ENV_ALARM_TOPIC_ARN, ConsumerSettings
 from rotator.core.boundary import lambda_log_keys
@@ -71,6 +74,10 @@ class RefreshFunction:
             raise
         refreshed, failed = [], []
         for consumer in consumers:
+            if not consumer.redeployable:  # never counted as refreshed: an operator must redeploy it
+                failed.append(consumer.how_to_redeploy())
+                logger.error("consumer not refreshed", extra={"consumer": consumer.key, "error": consumer.controller})
+                continue
             try:
                 refresh(self.guard.ecs, consumer)
             except ClientError as exc:
@@ -83,36 +90,35 @@ class RefreshFunction:
         _count("ConsumersRefreshed", len(refreshed))
         if failed:
             self._failed(
-                f"after the rotation of {description.name}, these ECS services could not be redeployed and keep "
-                f"the old value: {', '.join(failed)}. Redeploy them before the previous credential is revoked.",
+                f"after the rotation of {description.name}, these ECS services were not redeployed and keep "
+                f"the old value: {'; '.join(failed)}. Redeploy them before the previous credential is revoked.",
                 count=len(failed),
             )
         return {"secret": description.name, "refreshed": refreshed, "failed": failed}
 
     def after_failed_deployment(self, resources: list[Any], detail: Mapping[str, Any]) -> dict[str, Any]:
-        """Alarm when a consumer cluster's service that injects a secret rolled back its deployment."""
+        """Alarm when a consumer cluster's service that injects a secret failed a deployment."""
         service_arn = str(resources[0]) if resources else ""
         cluster, _, service = service_arn.partition(":service/")[2].partition("/")
         clusters = {name.rsplit("/", 1)[-1] for name in self.guard.settings.clusters}
         if not service or cluster not in clusters:
             return {"service": service_arn, "alarm": False}
-        injected = self._injected_secrets(cluster, service)
+        consumer = describe(self.guard.ecs, Consumer(cluster, service))
+        injected = self._injected_secrets(consumer)
         if not injected:
             return {"service": service_arn, "alarm": False}
         self._failed(
-            f"ECS deployment {detail.get('deploymentId', '?')} of {cluster}/{service} failed and was rolled back "
-            f"({detail.get('reason', 'no reason given')}): its tasks may still hold superseded values of "
+            f"{consumer.failed_deployment()} (deployment {detail.get('deploymentId', '?')}: "
+            f"{detail.get('reason', 'no reason given')}): its tasks may still hold superseded values of "
             f"{', '.join(injected)}. Steps that revoke them wait until it is redeployed.",
             count=1,
         )
         return {"service": service_arn, "alarm": True, "secrets": injected}
 
-    def _injected_secrets(self, cluster: str, service: str) -> list[str]:
-        ecs = self.guard.ecs
-        found = ecs.describe_services(cluster=cluster, services=[service])["services"]
-        values = {value for d in (found[0].get("deployments", []) if found else [])
-                  for value in value_froms(ecs, d["taskDefinition"])}  # fmt: skip
-        return sorted(value for value in values if ":secretsmanager:" in value or not value.startswith("arn:"))
+    def _injected_secrets(self, consumer: Consumer) -> list[str]:
+        """The Secrets Manager secrets the consumer's live task definitions name (a bare name is a parameter)."""
+        values = {value for arn in consumer.task_definitions for value in value_froms(self.guard.ecs, arn)}
+        return sorted(value for value in values if ":secretsmanager:" in value)
 
     def _failed(self, message: str, *, count: int) -> None:
         logger.error("consumer refresh failed", extra={"error": message})

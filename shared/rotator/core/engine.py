@@ -51,11 +51,18 @@ class ConsumerCheck(Protocol):
         """Raise unless taking away the ``revokes`` credential of the secret cuts off no running consumer."""
         ...
 
+    def after_promotion(self, description: SecretDescription, version: str, sm: SecretsManager) -> None:
+        """Note that ``version`` just became AWSCURRENT (idempotent; never raises)."""
+        ...
+
 
 class _NoConsumers:
     """No consumer to check (a handler built without the consumer feature)."""
 
     def before_revoking(self, revokes: Revokes, description: SecretDescription, sm: SecretsManager) -> None:
+        return None
+
+    def after_promotion(self, description: SecretDescription, version: str, sm: SecretsManager) -> None:
         return None
 
 
@@ -96,7 +103,7 @@ class Engine:
         if Stage.CURRENT in stages:
             if request.step is Step.FINISH:
                 # Promotion already happened (a re-driven finishSecret): only the idempotent clean-up is left.
-                self._after_promotion(ref, versions)
+                self._after_promotion(description, ref, versions)
             return "already current"
         if request.step is Step.CREATE:
             return self._create(request, ref, versions, scope.redactor)
@@ -146,7 +153,7 @@ class Engine:
         current_version = description.version_with(Stage.CURRENT)
         self.sm.move_stage(ref.arn, Stage.CURRENT, to_version=ref.token, from_version=current_version)
         logger.info("promoted", extra={"previous_version": current_version})
-        self._after_promotion(ref, versions)
+        self._after_promotion(description, ref, versions)
         return "promoted"
 
     def _revoke_previous(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> str:
@@ -162,13 +169,17 @@ class Engine:
         self.guard.before_revoking(Revokes.PREVIOUS, description, self.sm)
         return path.revoke_previous(revoke)
 
-    def _after_promotion(self, ref: SecretRef, versions: VersionReader[Any]) -> None:
-        """Idempotent clean-up, also when finishSecret is re-driven after a crash right after the stage move."""
+    def _after_promotion(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> None:
+        """Idempotent clean-up, also when finishSecret is re-driven after a crash right after the stage move. A
+        path that takes credentials away (``Revocable``) has the promotion noted for its consumer checks."""
+        retire = RetireRequest(ref, versions)
+        path = self.kind.path_for(retire)
+        if isinstance(path, Revocable):
+            self.guard.after_promotion(description, ref.token, self.sm)
         staged = used_up(versions)
         if staged is not None:
             self.sm.move_stage(ref.arn, STAGED_LABEL, to_version=None, from_version=staged)
-        retire = RetireRequest(ref, versions)
-        self.kind.path_for(retire).retire(retire)
+        path.retire(retire)
 
 
 def _check_stages(description: SecretDescription, token: str, step: Step | Action) -> tuple[str, ...]:

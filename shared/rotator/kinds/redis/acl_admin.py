@@ -45,7 +45,8 @@ class AclAdminStrategy(RedisPath, PasswordOverlap[RedisSecret]):
                 if held is not None:
                     raise ForbiddenTargetError(
                         f"user {current.username} on {node[0]}:{node[1]} holds {held}: a rotation never changes it "
-                        "through the admin"
+                        "through the admin; it can change its own passwords: rotate it without an admin secret (no "
+                        "adminarn, and no default admin for its function)"
                     )
                 session.set_passwords(current.username, (login.password for login in keep))
         logger.info("passwords set on every node", extra={"redis_user": current.username})

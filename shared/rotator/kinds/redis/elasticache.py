@@ -1,5 +1,9 @@
-"""The ElastiCache API adapter: RBAC users (``DescribeUsers``, ``ModifyUser``) and replication groups' AUTH
-tokens (``DescribeReplicationGroups``, ``ModifyReplicationGroup``)."""
+"""The ElastiCache API adapter: RBAC users (``DescribeUsers``, ``ModifyUser``; their user groups through
+``DescribeUserGroups``) and replication groups' AUTH tokens (``DescribeReplicationGroups``,
+``ModifyReplicationGroup``). A user's change is applied once the user is ``active``, every user group holding
+it is ``active`` with no ``PendingChanges``, and the secret's replication group is ``available`` with no user
+groups pending (the API's ``UserGroup.Status``: "Indicates user group status. Can be 'creating', 'active',
+'modifying', 'deleting'"; ``UserGroup.PendingChanges``, ``ReplicationGroupPendingModifiedValues.UserGroups``)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,24 @@ class ElastiCacheUsers(ManagedUsers):
 
     def keep_passwords(self, passwords: list[str]) -> None:
         self.invoke("ModifyUser", UserId=self.target.user, Passwords=passwords)
+
+    def unsettled_group(self, user: dict[str, Any]) -> str:
+        """A user group of the user still ``modifying`` or with ``PendingChanges``, or the secret's replication
+        group not ``available`` or with user groups pending (``PendingModifiedValues.UserGroups``)."""
+        for group_id in user.get("UserGroupIds") or []:
+            for group in self.invoke("DescribeUserGroups", UserGroupId=group_id).get("UserGroups") or []:
+                status = str(group.get("Status", ""))
+                if status != "active" or _pending(group.get("PendingChanges")):
+                    return f"user group {group_id} is {status if status != 'active' else 'applying changes'}"
+        if self.target.replication_group:
+            found = self.invoke("DescribeReplicationGroups", ReplicationGroupId=self.target.replication_group)
+            for group in found.get("ReplicationGroups") or []:
+                status = str(group.get("Status", ""))
+                if status != "available" or _pending((group.get("PendingModifiedValues") or {}).get("UserGroups")):
+                    return f"replication group {self.target.replication_group} is " + (
+                        status if status != "available" else "applying user groups"
+                    )
+        return ""
 
 
 class ElastiCacheGroup(ManagedApi):
@@ -60,6 +82,11 @@ class ElastiCacheGroup(ManagedApi):
             "ModifyReplicationGroup", retries=False, ReplicationGroupId=self.target.replication_group,
             AuthToken=token, AuthTokenUpdateStrategy=strategy, ApplyImmediately=True,
         )  # fmt: skip
+
+
+def _pending(changes: Any) -> bool:
+    """Whether a ``PendingChanges``-like map lists anything still to apply."""
+    return isinstance(changes, dict) and any(changes.values())
 
 
 def _endpoint(found: Any, reader: bool) -> list[Endpoint]:

@@ -34,6 +34,7 @@ class ManagedState:
     authentication: str = "password"
     token_modified: datetime | None = None
     endpoints: tuple[Endpoint, ...] = ()
+    waiting_on: str = ""  # what else keeps a change applying (a user group, an ACL with pending changes)
 
 
 class ManagedApi(AwsApi):
@@ -46,8 +47,9 @@ class ManagedApi(AwsApi):
          "InvalidUserGroupStateFault"}
     )  # fmt: skip
     MISSING: ClassVar[frozenset[str]] = frozenset(
-        {"UserNotFound", "UserNotFoundFault", "ReplicationGroupNotFoundFault"}
-    )
+        {"UserNotFound", "UserNotFoundFault", "ReplicationGroupNotFoundFault", "UserGroupNotFound",
+         "UserGroupNotFoundFault", "ACLNotFoundFault"}
+    )  # fmt: skip
 
     def __init__(self, target: ManagedTarget, settings: ManagedSettings, client: Any = None) -> None:
         super().__init__(target.region, client)
@@ -72,8 +74,9 @@ class ManagedApi(AwsApi):
             return None
 
         def still_busy() -> TargetBusyError:
+            why = f" ({last[0].waiting_on})" if last[0].waiting_on else ""
             return TargetBusyError(
-                f"{self.what} is still {last[0].status} after {self.settings.wait:g} s: nothing else was "
+                f"{self.what} is still {last[0].status}{why} after {self.settings.wait:g} s: nothing else was "
                 "changed, and Secrets Manager retries the step"
             )
 
@@ -84,15 +87,16 @@ class ManagedUsers(ManagedApi):
     """A user the service keeps (ElastiCache RBAC or MemoryDB): describe it, set its passwords, wait for it."""
 
     def user(self) -> ManagedState:
-        """The user's status, name in the service and authentication type."""
+        """The user's status, name in the service and authentication type. An ``active`` user whose change still
+        applies to a group that holds it (``unsettled_group``) counts as ``modifying``."""
         users = self.describe_users()
         if not users:
             raise TargetRejectedError(f"{self.what} does not exist")
         user = users[0]
         authentication = str((user.get("Authentication") or {}).get("Type", "password"))
-        return ManagedState(
-            str(user.get("Status", "")), str(user.get("UserName") or user.get("Name") or ""), authentication
-        )
+        status, name = str(user.get("Status", "")), str(user.get("UserName") or user.get("Name") or "")
+        waiting_on = self.unsettled_group(user) if status == "active" else ""
+        return ManagedState("modifying" if waiting_on else status, name, authentication, waiting_on=waiting_on)
 
     def wait_user(self) -> ManagedState:
         return self.wait(self.user, "active")
@@ -100,6 +104,11 @@ class ManagedUsers(ManagedApi):
     @abstractmethod
     def describe_users(self) -> list[dict[str, Any]]:
         """``DescribeUsers`` for the target's user."""
+
+    @abstractmethod
+    def unsettled_group(self, user: dict[str, Any]) -> str:
+        """The first group holding ``user`` (ElastiCache user group, MemoryDB ACL) that is not active or still has
+        pending changes, described; "" when all have settled."""
 
     @abstractmethod
     def keep_passwords(self, passwords: list[str]) -> None:

@@ -20,8 +20,6 @@ __all__ = ["ManagedPath"]
 class ManagedPath(RedisPath):
     """A path whose credential the service's API changes; the group (if any) names more endpoints."""
 
-    WHOAMI = False
-
     def __init__(
         self, nodes: RedisNodes, passwords: Passwords, target: ManagedTarget, group: ElastiCacheGroup | None = None
     ) -> None:

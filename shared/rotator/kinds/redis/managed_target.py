@@ -15,13 +15,25 @@ from dataclasses import dataclass, replace
 from rotator.errors import PolicyError, SecretFormatError
 from rotator.settings import PasswordPolicy
 
-__all__ = ["AUTH_TOKEN_PUNCTUATION", "ELASTICACHE", "MEMORYDB", "PASSWORD_LENGTHS", "ManagedTarget", "managed_target"]
+__all__ = [
+    "AUTH_TOKEN_PUNCTUATION",
+    "ELASTICACHE",
+    "MEMORYDB",
+    "PASSWORD_LENGTHS",
+    "USER_PASSWORD_REFUSED",
+    "ManagedTarget",
+    "managed_target",
+]
 
 ELASTICACHE = "elasticache"
 MEMORYDB = "memorydb"
 # ElastiCache AUTH tokens: 16 to 128 printable characters, and no punctuation but these.
 AUTH_TOKEN_PUNCTUATION = "!&#$^<>-"
 PASSWORD_LENGTHS = (16, 128)
+# Never in a managed user's password, whatever ROTATION_EXCLUDE_CHARACTERS says: "The printable characters @, ",
+# and / cannot be used in passwords" (ElastiCache User Guide, AUTH token constraints; the ModifyReplicationGroup
+# AuthToken adds %), and "," (an assumption, reported by users of ModifyUser; no AWS sentence found).
+USER_PASSWORD_REFUSED = ',"/@'
 
 _USER_ARNS = {
     ELASTICACHE: re.compile(r"arn:aws[a-z-]*:elasticache:([a-z0-9-]+):\d{12}:user:([a-zA-Z][a-zA-Z0-9-]*)"),
@@ -51,12 +63,14 @@ class ManagedTarget:
         return f"{'ElastiCache' if self.service == ELASTICACHE else 'MemoryDB'} user {self.user}"
 
     def password_policy(self, policy: PasswordPolicy) -> PasswordPolicy:
-        """``policy`` within what the service accepts (length; an AUTH token's few punctuation characters)."""
+        """``policy`` within what the service accepts (length; a user's refused characters; an AUTH token's few
+        punctuation characters)."""
         low, high = PASSWORD_LENGTHS
         if not low <= policy.length <= high:
             raise PolicyError(f"{self.what} takes passwords of {low} to {high} characters: set the length within")
         if self.user is not None:
-            return policy
+            missing = "".join(ch for ch in USER_PASSWORD_REFUSED if ch not in policy.exclude_characters)
+            return replace(policy, exclude_characters=policy.exclude_characters + missing)
         refused = "".join(ch for ch in string.punctuation if ch not in AUTH_TOKEN_PUNCTUATION)
         return replace(policy, exclude_characters=policy.exclude_characters + refused)
 

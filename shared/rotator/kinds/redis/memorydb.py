@@ -1,4 +1,6 @@
-"""The MemoryDB API adapter: users (``DescribeUsers``, ``UpdateUser``), by name."""
+"""The MemoryDB API adapter: users (``DescribeUsers``, ``UpdateUser``), by name. A change is applied once the user
+is ``active`` and every ACL holding it (``ACLNames``, ``DescribeACLs``) is ``active`` with no ``PendingChanges``
+(the API's ``ACL.Status``: "Indicates ACL status. Can be 'creating', 'active', 'modifying', 'deleting'")."""
 
 from __future__ import annotations
 
@@ -21,3 +23,11 @@ class MemoryDbUsers(ManagedUsers):
         self.invoke(
             "UpdateUser", UserName=self.target.user, AuthenticationMode={"Type": "password", "Passwords": passwords}
         )
+
+    def unsettled_group(self, user: dict[str, Any]) -> str:
+        for name in user.get("ACLNames") or []:
+            for acl in self.invoke("DescribeACLs", ACLName=name).get("ACLs") or []:
+                status, pending = str(acl.get("Status", "")), acl.get("PendingChanges")
+                if status != "active" or (isinstance(pending, dict) and any(pending.values())):
+                    return f"ACL {name} is {status if status != 'active' else 'applying changes'}"
+        return ""

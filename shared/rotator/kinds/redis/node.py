@@ -144,9 +144,6 @@ class RedisSession(TargetClient):
 
     # ACL users --------------------------------------------------------------------
 
-    def whoami(self) -> str:
-        return text(self.run("ACL WHOAMI", "ACL", "WHOAMI"))
-
     def user_rules(self, user: str) -> object:
         """``ACL GETUSER``; TargetRejectedError for a missing user (``ACL SETUSER`` would create it)."""
         reply = self.run("ACL GETUSER", "ACL", "GETUSER", user)

@@ -1,6 +1,8 @@
 """What every Redis path shares: the password policy, the checks of a pending value, and testSecret, which logs
 in with the pending password on every endpoint (and, with ``ROTATION_REDIS_TEST_KEY``, writes and reads back a
-probe key on every writable one)."""
+probe key on every writable one). The login is ``AUTH <username> <password>`` (redis-py sends the username it is
+given), which authenticates as that user or fails: no ``ACL WHOAMI``, which a least-privilege user (``-@all
++@read +@write``, or ``+@all -@admin -@dangerous``) may not run and a managed endpoint may refuse."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from abc import abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ClassVar
 
 from rotator.core.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Strategy, VerifyRequest
 from rotator.errors import AuthenticationError, SecretFormatError, TargetRejectedError, VerificationError
@@ -34,10 +35,6 @@ class Endpoint:
 
 class RedisPath(Strategy[RedisSecret]):
     """A path over Redis endpoints: the user, its endpoints and its managed credential never change."""
-
-    # Whether testSecret asks ``ACL WHOAMI`` (a managed endpoint answers no ACL command: there the accepted
-    # AUTH is the proof of the user).
-    WHOAMI: ClassVar[bool] = True
 
     def __init__(self, nodes: RedisNodes, passwords: Passwords) -> None:
         self.nodes = nodes
@@ -86,8 +83,6 @@ class RedisPath(Strategy[RedisSecret]):
         where = f"{node[0]}:{node[1]}"
         try:
             with self.nodes.session(node, pending) as session:
-                if self.WHOAMI and session.whoami() != pending.username:
-                    raise VerificationError(f"pending login on {where} is another user")
                 if key:
                     probe = secrets.token_hex(8)
                     session.run("SET on the test key", "SET", key, probe, "EX", "60")
