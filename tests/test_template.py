@@ -133,6 +133,13 @@ def test_every_function_has_a_scoped_policy_and_a_source_account_permission() ->
                             "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*",
                             "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*",
                         ), arn
+                    elif _actions(statement) in (["elasticache:DescribeUserGroups"], ["memorydb:DescribeACLs"]):
+                        # Read-only waits on the groups holding a managed user, this account and Region.
+                        assert spec.kind == "redis", logical_id
+                        assert arn in (
+                            "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:usergroup:*",
+                            "arn:${AWS::Partition}:memorydb:${AWS::Region}:${AWS::AccountId}:acl/*",
+                        ), arn
                     else:
                         assert arn.startswith("<parameter ") or ":secret:${AppName}/${Environment}/" in arn, arn
         permissions = [
