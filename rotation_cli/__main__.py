@@ -107,6 +107,10 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+# Ctrl-C: 128 + SIGINT, as shells report it (0 done, 1 failed, 2 refused before any change).
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser()
     args = arguments.parse_args(argv)
@@ -136,6 +140,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotoCoreError as exc:
         say(f"error: {type(exc).__name__}: {exc}")
         return 1
+    except KeyboardInterrupt:
+        say(_interrupted(getattr(args, "secret_id", None) or getattr(args, "all", None)))
+        return INTERRUPTED
+
+
+def _interrupted(secret: str | None) -> str:
+    """What Ctrl-C stopped (only this command's following) and what it did not (anything AWS already runs)."""
+    which = secret or "SECRET_ID"
+    return (
+        "interrupted: only this command stopped. A rotation it started carries on in Secrets Manager (its steps "
+        f"are retried there); see where it is with `rotation status {which}`, and wait for its consumers with "
+        f"`rotation consumers {which}`"
+    )
 
 
 if __name__ == "__main__":

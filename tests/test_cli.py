@@ -341,3 +341,40 @@ def test_the_outcome_comes_from_secrets_manager_when_logs_are_unreadable(
     assert capsys.readouterr().err.count("cannot read /aws/lambda/") == 1
     rotation(sandbox, "unstick", stripe, "--yes")
     harvest(sandbox)
+
+
+def test_ctrl_c_while_following_says_what_carries_on(
+    sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C stops only the command: no traceback, exit 130, and it says the rotation goes on in Secrets Manager
+    and how to follow it; the rotation it started does finish."""
+    import time
+
+    from rotation_cli import rotate as rotate_command
+    from rotation_cli.__main__ import INTERRUPTED, main
+
+    name = "amply/sandbox/session-secret"
+    before = next(v for v, stages in status(sandbox)[name]["versions"].items() if "AWSCURRENT" in stages)
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(key, sandbox[key])
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # the operator's Ctrl-C while the command follows the steps
+
+    monkeypatch.setattr(rotate_command, "follow", interrupted)
+    assert main(["rotate", name]) == INTERRUPTED
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "carries on in Secrets Manager" in err
+    assert f"rotation status {name}" in err
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        entry = status(sandbox)[name]
+        current = next(v for v, stages in entry["versions"].items() if "AWSCURRENT" in stages)
+        if current != before and entry["stuck_pending"] is None:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the rotation the interrupted command started did not finish")
+    harvest(sandbox)
