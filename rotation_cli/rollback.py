@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
 from rotation_cli.aws import Aws, kind_of
 from rotation_cli.kinds import kind_for
 from rotation_cli.output import CommandError, confirm, say
-from rotator.constants import Stage
+from rotator.constants import Action, Stage
 from rotator.errors import RotationError
 
 __all__ = ["cmd_rollback"]
+
+# Kinds whose value is a credential a target may have stopped accepting (revoke-previous, a later rotation, a key
+# rolled at Stripe). A session secret or signing key is its own proof: the kind's rollback note covers it.
+_CREDENTIAL_KINDS = frozenset({"postgres", "redis", "stripe"})
+
+
+def _prove_previous_works(aws: Aws, description: Any, previous: str) -> None:
+    """Through the rotation function (it has the target's access): AWSPREVIOUS still logs in; else refuse."""
+    if description.rotation_lambda_arn is None:
+        raise CommandError(f"{description.name}: no rotation function to prove AWSPREVIOUS still works", status=2)
+    event = {"Step": Action.CHECK_PREVIOUS.value, "SecretId": description.arn, "ClientRequestToken": previous}
+    response = aws.lambda_.invoke(FunctionName=description.rotation_lambda_arn, Payload=json.dumps(event).encode())
+    answer = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        error = answer if isinstance(answer, dict) else {}
+        raise CommandError(
+            f"{description.name}: AWSPREVIOUS ({previous}) no longer works ({error.get('errorType', 'error')}: "
+            f"{error.get('errorMessage', '')}); rolling back would hand every consumer a dead credential, so nothing "
+            f"was changed. Go forward instead: `rotation rotate {description.name}`",
+            status=2,
+        )
 
 
 def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
@@ -29,6 +52,8 @@ def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
             raise CommandError(f"{description.name}: {exc}") from exc
         if note:
             say(f"Note: {note}.")
+        if kind_name in _CREDENTIAL_KINDS:
+            _prove_previous_works(aws, description, previous)
     confirm(f"{description.name}: make {previous} AWSCURRENT again (now {current})?", args.yes)
     if Stage.PENDING in description.versions.get(current, ()):
         aws.sm.move_stage(description.arn, Stage.PENDING, to_version=None, from_version=current)

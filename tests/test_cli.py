@@ -378,3 +378,19 @@ def test_ctrl_c_while_following_says_what_carries_on(
     else:
         raise AssertionError("the rotation the interrupted command started did not finish")
     harvest(sandbox)
+
+
+def test_rollback_after_revoke_previous_refuses_to_promote_a_dead_credential(sandbox: dict[str, str]) -> None:
+    """The runbook ends with revoke-previous; a rollback after it would make a refused credential current. The
+    rotation function proves AWSPREVIOUS still logs in first: here it does not, so nothing changes (exit 2)."""
+    name = "amply/sandbox/redis-url"
+    assert rotation(sandbox, "rotate", name, "--quiet").returncode == 0
+    assert rotation(sandbox, "revoke-previous", name, "--yes").returncode == 0
+    before = status(sandbox)[name]["versions"]
+    refused = rotation(sandbox, "rollback", name, "--yes")
+    assert refused.returncode == 2, refused.stderr
+    assert "no longer works" in refused.stderr
+    assert f"rotation rotate {name}" in refused.stderr
+    assert status(sandbox)[name]["versions"] == before, "a refused rollback changes nothing"
+    assert rotation(sandbox, "rotate", name, "--quiet").returncode == 0  # the forward path
+    harvest(sandbox)

@@ -19,9 +19,11 @@ class Step(StrEnum):
 
 
 class Action(StrEnum):
-    """What an operator asks of a rotation function outside the protocol (``rotation revoke-previous``)."""
+    """What an operator asks of a rotation function outside the protocol (``rotation revoke-previous``, and
+    ``rotation rollback``'s proof that AWSPREVIOUS still works)."""
 
     REVOKE_PREVIOUS = "revokePrevious"
+    CHECK_PREVIOUS = "checkPrevious"
 
 
 class Stage(StrEnum):

@@ -100,6 +100,8 @@ class Engine:
         versions = VersionReader(self.sm, description, request.token, scope.redactor, self.kind.parse)
         if request.step is Action.REVOKE_PREVIOUS:
             return self._revoke_previous(description, ref, versions)
+        if request.step is Action.CHECK_PREVIOUS:
+            return self._check_previous(ref, versions)
         if Stage.CURRENT in stages:
             if request.step is Step.FINISH:
                 # Promotion already happened (a re-driven finishSecret): only the idempotent clean-up is left.
@@ -169,6 +171,13 @@ class Engine:
         self.guard.before_revoking(Revokes.PREVIOUS, description, self.sm)
         return path.revoke_previous(revoke)
 
+    def _check_previous(self, ref: SecretRef, versions: VersionReader[Any]) -> str:
+        """Before an operator's rollback: AWSPREVIOUS's credential still works where it points (the kind's
+        testSecret checks, run on that version; a ``VerificationError`` otherwise). Changes nothing."""
+        verify = VerifyRequest(ref, versions)
+        self.kind.path_for(verify).verify(verify)
+        return "AWSPREVIOUS still works"
+
     def _after_promotion(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> None:
         """Idempotent clean-up, also when finishSecret is re-driven after a crash right after the stage move. A
         path that takes credentials away (``Revocable``) has the promotion noted for its consumer checks."""
@@ -188,6 +197,10 @@ def _check_stages(description: SecretDescription, token: str, step: Step | Actio
     if token not in description.versions:
         raise UnknownVersionError(f"token {token} is not a version of {description.name}")
     stages = description.versions[token]
+    if step is Action.CHECK_PREVIOUS:
+        if Stage.PREVIOUS not in stages:
+            raise NotPendingError(f"{step.value} names version {token}, which is not AWSPREVIOUS of {description.name}")
+        return stages
     if step is Action.REVOKE_PREVIOUS and Stage.CURRENT not in stages:
         raise NotPendingError(f"{step.value} names version {token}, which is not AWSCURRENT of {description.name}")
     if Stage.CURRENT not in stages and Stage.PENDING not in stages:
