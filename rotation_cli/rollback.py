@@ -14,10 +14,6 @@ from rotator.errors import RotationError
 
 __all__ = ["cmd_rollback"]
 
-# Kinds whose value is a credential a target may have stopped accepting (revoke-previous, a later rotation, a key
-# rolled at Stripe). A session secret or signing key is its own proof: the kind's rollback note covers it.
-_CREDENTIAL_KINDS = frozenset({"postgres", "redis", "stripe"})
-
 
 def _prove_previous_works(aws: Aws, description: Any, previous: str) -> None:
     """Through the rotation function (it has the target's access): AWSPREVIOUS still logs in; else refuse."""
@@ -52,7 +48,7 @@ def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
             raise CommandError(f"{description.name}: {exc}") from exc
         if note:
             say(f"Note: {note}.")
-        if kind_name in _CREDENTIAL_KINDS:
+        if kind.CREDENTIAL_AT_TARGET:  # a session secret or signing key is its own proof
             _prove_previous_works(aws, description, previous)
     confirm(f"{description.name}: make {previous} AWSCURRENT again (now {current})?", args.yes)
     if Stage.PENDING in description.versions.get(current, ()):

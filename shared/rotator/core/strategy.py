@@ -180,6 +180,9 @@ class Kind(ABC, Generic[_S]):
 
     KIND: ClassVar[str]
     SECRET: ClassVar[type[ParsedSecret]]
+    # Whether the value is a credential a target may stop accepting (after revoke-previous, a later rotation, a key
+    # rolled at the provider): ``rotation rollback`` then has the rotation function prove AWSPREVIOUS still works.
+    CREDENTIAL_AT_TARGET: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

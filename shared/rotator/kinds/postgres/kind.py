@@ -20,6 +20,7 @@ class PostgresKind(Kind[PostgresSecret]):
 
     KIND = KIND
     SECRET = PostgresSecret
+    CREDENTIAL_AT_TARGET = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

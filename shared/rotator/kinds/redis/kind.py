@@ -19,6 +19,7 @@ class RedisKind(Kind[RedisSecret]):
 
     KIND = KIND
     SECRET = RedisSecret
+    CREDENTIAL_AT_TARGET = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -170,6 +170,7 @@ class StripeKind(Kind[StripeValue]):
 
     KIND = KIND
     SECRET = StripeValue
+    CREDENTIAL_AT_TARGET = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
