@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rotator.errors import TargetRejectedError
-from rotator.kinds.redis.managed_api import ManagedApi, ManagedState, ManagedUsers
+from rotator.kinds.redis.managed_api import ManagedApi, ManagedState, ManagedUsers, has_pending
 from rotator.kinds.redis.path import Endpoint
 
 __all__ = ["ElastiCacheGroup", "ElastiCacheUsers"]
@@ -33,13 +33,13 @@ class ElastiCacheUsers(ManagedUsers):
         for group_id in user.get("UserGroupIds") or []:
             for group in self.invoke("DescribeUserGroups", UserGroupId=group_id).get("UserGroups") or []:
                 status = str(group.get("Status", ""))
-                if status != "active" or _pending(group.get("PendingChanges")):
+                if status != "active" or has_pending(group.get("PendingChanges")):
                     return f"user group {group_id} is {status if status != 'active' else 'applying changes'}"
         if self.target.replication_group:
             found = self.invoke("DescribeReplicationGroups", ReplicationGroupId=self.target.replication_group)
             for group in found.get("ReplicationGroups") or []:
                 status = str(group.get("Status", ""))
-                if status != "available" or _pending((group.get("PendingModifiedValues") or {}).get("UserGroups")):
+                if status != "available" or has_pending((group.get("PendingModifiedValues") or {}).get("UserGroups")):
                     return f"replication group {self.target.replication_group} is " + (
                         status if status != "available" else "applying user groups"
                     )
@@ -82,11 +82,6 @@ class ElastiCacheGroup(ManagedApi):
             "ModifyReplicationGroup", retries=False, ReplicationGroupId=self.target.replication_group,
             AuthToken=token, AuthTokenUpdateStrategy=strategy, ApplyImmediately=True,
         )  # fmt: skip
-
-
-def _pending(changes: Any) -> bool:
-    """Whether a ``PendingChanges``-like map lists anything still to apply."""
-    return isinstance(changes, dict) and any(changes.values())
 
 
 def _endpoint(found: Any, reader: bool) -> list[Endpoint]:

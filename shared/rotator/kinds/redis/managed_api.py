@@ -20,9 +20,15 @@ from rotator.kinds.redis.settings import ManagedSettings
 from rotator.schemes.target import AwsApi
 from rotator.schemes.waiting import wait_for
 
-__all__ = ["ManagedApi", "ManagedState", "ManagedUsers"]
+__all__ = ["ManagedApi", "ManagedState", "ManagedUsers", "has_pending"]
 
 _TRANSITIONAL = frozenset({"modifying", "creating", "snapshotting"})
+
+
+def has_pending(changes: Any) -> bool:
+    """Whether a ``PendingChanges``-like map (a user group's, an ACL's, a group's pending user groups) lists
+    anything still to apply."""
+    return isinstance(changes, dict) and any(changes.values())
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rotator.kinds.redis.managed_api import ManagedUsers
+from rotator.kinds.redis.managed_api import ManagedUsers, has_pending
 
 __all__ = ["MemoryDbUsers"]
 
@@ -27,7 +27,7 @@ class MemoryDbUsers(ManagedUsers):
     def unsettled_group(self, user: dict[str, Any]) -> str:
         for name in user.get("ACLNames") or []:
             for acl in self.invoke("DescribeACLs", ACLName=name).get("ACLs") or []:
-                status, pending = str(acl.get("Status", "")), acl.get("PendingChanges")
-                if status != "active" or (isinstance(pending, dict) and any(pending.values())):
+                status = str(acl.get("Status", ""))
+                if status != "active" or has_pending(acl.get("PendingChanges")):
                     return f"ACL {name} is {status if status != 'active' else 'applying changes'}"
         return ""
