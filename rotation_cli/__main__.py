@@ -5,7 +5,8 @@ Works against AWS with the standard credential chain (``--profile``,
 ``--endpoint-url`` or ``AWS_ENDPOINT_URL``), through the same API calls.
 Each command is one module of this package; this one parses the arguments.
 
-Exit status: 0 done, 1 a rotation failed or was refused, 2 bad input.
+Exit status, the same for every command and kind: 0 done; 1 failed (a step, a timeout, an AWS error); 2 refused
+before any change (bad input, a confirmation declined, or a safety check: nothing was changed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -91,9 +92,12 @@ def parser() -> argparse.ArgumentParser:
     status = command("status", "rotation state of every secret under a prefix")
     status.add_argument("prefix", nargs="?")
     status.add_argument("--json", action="store_true")
-    unstick = command("unstick", "remove a stuck AWSPENDING label (after confirmation)")
+    unstick = command("unstick", "abandon a stuck rotation: remove its AWSPENDING label (after confirmation)")
     unstick.add_argument("secret_id")
     unstick.add_argument("--yes", action="store_true", help="do not ask")
+    unstick.add_argument(
+        "--force", action="store_true", help="also while its last step ran recently or Secrets Manager may retry it"
+    )
     consumers = command("consumers", "ECS services that inject the secret, and their tasks still on an older value")
     consumers.add_argument("secret_id")
     consumers.add_argument("--cluster", action="append", help="search this cluster (repeatable; default: all)")
@@ -115,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser()
     args = arguments.parse_args(argv)
     if args.command == "rotate" and (args.secret_id is None) == (args.all is None):
-        arguments.error("rotate needs SECRET_ID or --all PREFIX, not both")  # exit 2, before any call
+        which = "not both" if args.secret_id is not None else "one of them"
+        arguments.error(f"rotate needs SECRET_ID or --all PREFIX, {which}")  # exit 2, before any call
     commands: dict[str, Callable[[Aws, argparse.Namespace], int]] = {
         "rotate": cmd_rotate, "stage": cmd_stage, "status": cmd_status, "unstick": cmd_unstick,
         "rollback": cmd_rollback, "consumers": cmd_consumers, "revoke-previous": cmd_revoke_previous,
@@ -133,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RotationError as exc:
         say(f"error: {type(exc).__name__}: {exc}")
-        return 1
+        return 2 if exc.changes_nothing else 1
     except (ProfileNotFound, NoRegionError, NoCredentialsError) as exc:
         say(f"error: {exc} (set --region/--profile, or AWS_REGION/AWS_PROFILE)")
         return 2

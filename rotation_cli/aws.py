@@ -6,10 +6,26 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rotation_cli.pending import PendingRotation, last_step
 from rotator import kinds
 from rotator.aws.secrets_manager import SecretDescription, SecretsManager
 
-__all__ = ["Aws", "LogsUnavailable", "kind_of", "log_group_of"]
+__all__ = ["LAMBDA_MAX_TIMEOUT", "Aws", "LogsUnavailable", "kind_of", "log_group_of"]
+
+
+# Lambda's longest timeout (Lambda Developer Guide: "The maximum allowed value is 900 seconds").
+LAMBDA_MAX_TIMEOUT = 900.0
+
+
+def _json_line(event: dict[str, Any]) -> dict[str, Any] | None:
+    """One log event's structured line with the time CloudWatch Logs gives it, or None when it is not JSON."""
+    try:
+        line = json.loads(event["message"])
+    except (ValueError, KeyError):
+        return None
+    if not isinstance(line, dict):
+        return None
+    return {**line, "logged_at": int(event.get("timestamp", 0))}
 
 
 class LogsUnavailable(Exception):
@@ -55,16 +71,22 @@ class Aws:
         self.where = f"region {client.meta.region_name} at {client.meta.endpoint_url}"
 
     def rotation_log(self, description: SecretDescription, token: str, since_ms: int) -> list[dict[str, Any]]:
-        """The rotation function's structured lines about ``token``; LogsUnavailable when they cannot be read."""
+        """The rotation function's structured lines about ``token``, each with ``logged_at`` (ms), every page
+        read (CloudWatch Logs may answer an empty page that still carries a ``nextToken``); LogsUnavailable when
+        they cannot be read."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         group = log_group_of(description)
         if group is None:
             return []
+        lines: list[dict[str, Any]] = []
+        options: dict[str, Any] = {"logGroupName": group, "startTime": since_ms, "filterPattern": f'"{token}"'}
         try:
-            response = self._logs.filter_log_events(
-                logGroupName=group, startTime=since_ms, filterPattern=f'"{token}"', limit=100
-            )
+            for page in self._logs.get_paginator("filter_log_events").paginate(**options):
+                for event in page.get("events", []):
+                    line = _json_line(event)
+                    if line is not None and line.get("token") == token:
+                        lines.append(line)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return []  # no line written yet
@@ -72,15 +94,33 @@ class Aws:
             raise LogsUnavailable(f"cannot read {group} ({code}: needs logs:FilterLogEvents)") from None
         except BotoCoreError as exc:
             raise LogsUnavailable(f"cannot read {group} ({type(exc).__name__})") from None
-        lines = []
-        for event in response.get("events", []):
-            try:
-                line = json.loads(event["message"])
-            except (ValueError, KeyError):
-                continue
-            if isinstance(line, dict) and line.get("token") == token:
-                lines.append(line)
         return lines
+
+    def function_timeout(self, description: SecretDescription) -> float:
+        """The rotation function's timeout in seconds; Lambda's maximum (900 s) when it cannot be read, so an
+        unfinished rotation is never taken for stuck too early."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if description.rotation_lambda_arn is None:
+            return LAMBDA_MAX_TIMEOUT
+        try:
+            answer = self.lambda_.get_function_configuration(FunctionName=description.rotation_lambda_arn)
+        except (ClientError, BotoCoreError):
+            return LAMBDA_MAX_TIMEOUT
+        return float(answer.get("Timeout") or LAMBDA_MAX_TIMEOUT)
+
+    def pending_rotation(self, description: SecretDescription) -> PendingRotation | None:
+        """The secret's unfinished rotation, assessed (None when there is none)."""
+        version = description.stuck_pending
+        if version is None:
+            return None
+        started = self.sm.created_dates(description.arn).get(version)
+        since_ms = int(started.timestamp() * 1000) - 5000 if started else 0
+        try:
+            step = last_step(self.rotation_log(description, version, since_ms))
+        except LogsUnavailable:
+            step = None
+        return PendingRotation(description.name, version, started, self.function_timeout(description), step)
 
     def clusters(self) -> list[str]:
         """Every ECS cluster of the account in this region."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["CommandError", "confirm", "say"]
+__all__ = ["CommandError", "confirm", "refused_status", "say"]
 
 
 class CommandError(Exception):
@@ -27,4 +27,13 @@ def confirm(question: str, yes: bool) -> None:
     say(f"{question} Type 'yes' to continue:")
     answer = sys.stdin.readline().strip() if sys.stdin is not None else ""
     if answer != "yes":
-        raise CommandError("aborted: nothing changed", status=1)
+        raise CommandError("aborted: nothing changed", status=2)
+
+
+def refused_status(error_type: str) -> int:
+    """The exit status for an error the rotation function reported by its type's name: 2 for a refusal raised
+    before anything changed (``RotationError.changes_nothing``), 1 for any other failure."""
+    from rotator import errors
+
+    found = getattr(errors, error_type, None)
+    return 2 if isinstance(found, type) and issubclass(found, errors.RotationError) and found.changes_nothing else 1

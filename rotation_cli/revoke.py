@@ -6,7 +6,7 @@ import argparse
 import json
 
 from rotation_cli.aws import Aws
-from rotation_cli.output import CommandError, confirm
+from rotation_cli.output import CommandError, confirm, refused_status
 from rotator.constants import Action, Stage
 
 __all__ = ["cmd_revoke_previous"]
@@ -25,7 +25,8 @@ def cmd_revoke_previous(aws: Aws, args: argparse.Namespace) -> int:
     answer = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):
         error = answer if isinstance(answer, dict) else {}
-        raise CommandError(f"{description.name}: {error.get('errorType', 'error')}: {error.get('errorMessage', '')}")
+        kind = str(error.get("errorType", "error"))
+        raise CommandError(f"{description.name}: {kind}: {error.get('errorMessage', '')}", refused_status(kind))
     outcome = answer.get("outcome") if isinstance(answer, dict) else None
     print(f"{description.name}: {outcome or 'done'}")
     return 0

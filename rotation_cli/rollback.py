@@ -36,7 +36,14 @@ def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
     description = aws.sm.describe(args.secret_id)
     current, previous = description.version_with(Stage.CURRENT), description.version_with(Stage.PREVIOUS)
     if current is None or previous is None:
-        raise CommandError(f"{description.name}: there is no AWSPREVIOUS version to go back to")
+        raise CommandError(f"{description.name}: there is no AWSPREVIOUS version to go back to", status=2)
+    if description.stuck_pending is not None:
+        raise CommandError(
+            f"{description.name}: a rotation to {description.stuck_pending} is unfinished; rolling back under it "
+            f"races its finishSecret. Let it finish (`rotation rotate {description.name} --wait`) or abandon it "
+            f"(`rotation unstick {description.name}`), then roll back. Nothing changed",
+            status=2,
+        )
     kind_name = kind_of(description)
     if kind_name is not None:
         kind = kind_for(kind_name)
@@ -45,7 +52,7 @@ def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
         try:
             note = kind.rollback_note(now, before)
         except RotationError as exc:
-            raise CommandError(f"{description.name}: {exc}") from exc
+            raise CommandError(f"{description.name}: {exc}. Nothing changed", status=2) from exc
         if note:
             say(f"Note: {note}.")
         if kind.CREDENTIAL_AT_TARGET:  # a session secret or signing key is its own proof

@@ -6,17 +6,21 @@ import argparse
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from rotation_cli.aws import Aws, LogsUnavailable
 from rotation_cli.kinds import stageable
 from rotation_cli.output import CommandError, say
+from rotation_cli.status import short_time, when
 from rotator.aws.secrets_manager import SecretDescription
 from rotator.constants import Stage
 from rotator.core.staging import STAGED_LABEL
 from rotator.errors import RotationError
 
-__all__ = ["cmd_rotate", "follow", "rotate_one"]
+__all__ = ["JUST_FINISHED", "cmd_rotate", "follow", "rotate_one"]
 
+# ``rotate --wait`` reports a rotation that finished this recently instead of starting another one.
+JUST_FINISHED = timedelta(minutes=5)
 # RotateSecret shares Secrets Manager's 50 TPS write quota with every other writer in the account.
 _ROTATE_RATE_PER_SECOND = 10.0
 
@@ -85,40 +89,68 @@ def follow(aws: Aws, secret_id: str, token: str, *, timeout: float, poll: float,
             raise CommandError(f"{description.name}: rotation to {token} was abandoned (AWSPENDING is not on it)")
         reporter.read()
         if time.monotonic() > deadline:
+            pending = aws.pending_rotation(description)
+            state = f" ({pending.describe()})" if pending is not None else ""
             raise CommandError(
-                f"{description.name}: version {token} is still not AWSCURRENT after {timeout:.0f} s; "
-                f"see the rotation function's logs, then `rotation unstick {description.name}` if it is stuck"
+                f"{description.name}: version {token} is still not AWSCURRENT after {timeout:g} s{state}. Follow it "
+                f"again with `rotation rotate {description.name} --wait`; `rotation status {description.name}` "
+                "says when it counts as stuck"
             )
         time.sleep(poll)
 
 
 def rotate_one(aws: Aws, secret_id: str, args: argparse.Namespace, limiter: _RateLimiter | None = None) -> str:
+    """Rotate now and follow to completion; returns the version that became AWSCURRENT.
+
+    With ``--wait`` an unfinished rotation is followed instead, and RotateSecret carries that rotation's own
+    token: if it finished meanwhile, Secrets Manager can only re-drive a version that is already AWSCURRENT (every
+    step a no-op), never start a second rotation (for an AUTH token, that would drop the oldest token). A rotation
+    that finished within ``JUST_FINISHED`` is reported, not repeated.
+    """
     description = aws.sm.describe(secret_id)
     if not description.rotation_enabled:
         raise CommandError(f"{description.name}: rotation is not enabled", status=2)
+    wait = getattr(args, "wait", False)
+    unfinished = description.stuck_pending if wait else None
+    if wait and unfinished is None and _just_finished(description):
+        current = description.version_with(Stage.CURRENT) or "?"
+        say(
+            f"{description.name}: a rotation finished at {short_time(when(description.last_rotated))}; --wait does "
+            f"not start another within {JUST_FINISHED.seconds // 60} minutes (run without --wait to rotate again)"
+        )
+        return current
     if limiter is not None:
         limiter.wait()
     since_ms = int(time.time() * 1000) - 5000
     try:
-        token = aws.sm.rotate(description.arn)
+        token = aws.sm.rotate(description.arn, token=unfinished)
     except RotationError as exc:
-        stuck = description.stuck_pending
+        stuck = aws.sm.describe(description.arn).stuck_pending
         if stuck is None:
             raise CommandError(f"{description.name}: RotateSecret refused: {exc}") from exc
         # Secrets Manager answers "A previous rotation isn't complete. That rotation will be reattempted."
         retrying = f"{description.name}: a rotation to {stuck} is unfinished and Secrets Manager is retrying it"
-        if not getattr(args, "wait", False):
+        if not wait:
             raise CommandError(
-                f"{retrying}; follow it with `rotation rotate {description.name} --wait`, or abandon it with "
-                f"`rotation unstick {description.name}`"
+                f"{retrying}; follow it with `rotation rotate {description.name} --wait`, or see whether it is "
+                f"stuck with `rotation status {description.name}`. Nothing changed",
+                status=2,
             ) from exc
-        say(f"{retrying}; following it")
-        token = stuck
+        unfinished = token = stuck
+    if unfinished is not None:
+        say(
+            f"{description.name}: a rotation to {unfinished} is unfinished and Secrets Manager retries it; following it"
+        )
         since_ms = int(time.time() * 1000)  # the earlier attempts' lines (their failures) are not this retry's
-    if not args.quiet:
+    elif not args.quiet:
         say(f"{description.name}: rotating to version {token}")
     follow(aws, description.arn, token, timeout=args.timeout, poll=args.poll, since_ms=since_ms, quiet=args.quiet)
     return token
+
+
+def _just_finished(description: SecretDescription) -> bool:
+    finished = description.last_rotated
+    return finished is not None and datetime.now(UTC) - finished < JUST_FINISHED
 
 
 def _waiting_for_a_staged_value(description: SecretDescription) -> bool:

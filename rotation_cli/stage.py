@@ -49,10 +49,19 @@ def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
         raise CommandError(f"could not check the value, nothing staged: {exc}", 1) from exc
     except RotationError as exc:
         raise CommandError(f"refused, nothing staged: {exc}", 2) from exc
-    aws.sm.put_staged(description.arn, value, STAGED_LABEL)
+    staged = aws.sm.put_staged(description.arn, value, STAGED_LABEL)
     say(f"{description.name}: staged a new {kind_name} value under the {STAGED_LABEL} label")
     if args.no_rotate:
         return 0
-    token = rotate_one(aws, description.arn, args)
+    unfinished = aws.sm.describe(description.arn).stuck_pending
+    if unfinished is not None:
+        # An earlier rotation (one that found nothing staged, say) is retried by Secrets Manager and takes the
+        # staged value at its createSecret: follow it rather than report its RotateSecret refusal as a failure.
+        rotate_one(aws, description.arn, argparse.Namespace(**{**vars(args), "wait": True}))
+        if STAGED_LABEL not in aws.sm.describe(description.arn).versions.get(staged, ()):
+            print(f"{description.name}: rotated, AWSCURRENT holds the staged value")
+            return 0
+        say(f"{description.name}: the unfinished rotation promoted an earlier value; now rotating to the staged one")
+    token = rotate_one(aws, description.arn, argparse.Namespace(**{**vars(args), "wait": False}))
     print(f"{description.name}: rotated, AWSCURRENT is {token}")
     return 0

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rotation_cli.aws import Aws, kind_of
+from rotation_cli.pending import PendingRotation, summary
 from rotator.aws.secrets_manager import SecretDescription
 
 __all__ = ["cmd_status", "short_time", "status_entry", "when"]
@@ -22,8 +23,8 @@ def short_time(value: str | None) -> str:
     return f"{value[:10]} {value[11:16]} UTC" if value else "-"
 
 
-def status_entry(description: SecretDescription) -> dict[str, Any]:
-    """One secret's status, as ``--json`` prints it."""
+def status_entry(description: SecretDescription, pending: PendingRotation | None = None) -> dict[str, Any]:
+    """One secret's status, as ``--json`` prints it (``pending``: its unfinished rotation, assessed)."""
     rules = description.rotation_rules
     schedule = rules.get("ScheduleExpression") or (
         f"every {rules['AutomaticallyAfterDays']} days" if rules.get("AutomaticallyAfterDays") else None
@@ -37,12 +38,13 @@ def status_entry(description: SecretDescription) -> dict[str, Any]:
         "last_rotated": when(description.last_rotated),
         "next_rotation": when(description.next_rotation),
         "versions": {version: sorted(stages) for version, stages in description.versions.items() if stages},
-        "stuck_pending": description.stuck_pending,
+        "pending_version": description.stuck_pending,
+        "pending": pending.as_json() if pending else None,
     }
 
 
 def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
-    entries = [status_entry(d) for d in aws.sm.list_secrets(args.prefix)]
+    entries = [status_entry(d, aws.pending_rotation(d)) for d in aws.sm.list_secrets(args.prefix)]
     entries.sort(key=lambda entry: entry["name"])
     if args.json:
         print(json.dumps({"secrets": entries}, indent=2))
@@ -52,7 +54,8 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
     rows = []
     for entry in entries:
         versions = ", ".join(f"{vid[:8]}={'+'.join(stages)}" for vid, stages in entry["versions"].items())
-        warning = f"STUCK AWSPENDING on {entry['stuck_pending'][:8]}" if entry["stuck_pending"] else ""
+        pending = entry["pending"]
+        warning = f"{summary(pending)} (AWSPENDING on {pending['version'][:8]})" if pending else ""
         rotation = (entry["schedule"] or "on demand") if entry["rotation_enabled"] else "off"
         rows.append(
             [

@@ -1,11 +1,16 @@
-"""``rotation unstick``: abandon a rotation that is stuck, by removing its AWSPENDING label."""
+"""``rotation unstick``: abandon a rotation that is stuck, by removing its AWSPENDING label.
+
+Only a rotation Secrets Manager has stopped retrying is abandoned without ``--force``: removing the label under
+a step that is running, or before a retry, races the function (an ElastiCache AUTH token it already rotated
+becomes an orphan that the next ROTATE keeps while it drops a live one).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from rotation_cli.aws import Aws
-from rotation_cli.output import confirm, say
+from rotation_cli.output import CommandError, confirm, say
 from rotator.constants import Stage
 
 __all__ = ["cmd_unstick"]
@@ -13,14 +18,25 @@ __all__ = ["cmd_unstick"]
 
 def cmd_unstick(aws: Aws, args: argparse.Namespace) -> int:
     description = aws.sm.describe(args.secret_id)
-    stuck = description.stuck_pending
-    if stuck is None:
-        print(f"{description.name}: no stuck AWSPENDING (nothing to do)")
+    pending = aws.pending_rotation(description)
+    if pending is None:
+        print(f"{description.name}: no unfinished rotation (nothing to do)")
         return 0
+    busy = pending.busy()
+    if busy is not None and not args.force:
+        raise CommandError(
+            f"{description.name}: the rotation to {pending.version} is not abandoned yet ({pending.describe()}): "
+            f"{busy}. Follow it with `rotation rotate {description.name} --wait`; fix a failing step and let "
+            "Secrets Manager's retry finish it; or, knowing it cannot finish, `rotation unstick "
+            f"{description.name} --force`. Nothing changed",
+            status=2,
+        )
     current = description.version_with(Stage.CURRENT)
-    say(f"{description.name}: AWSPENDING is on {stuck}, AWSCURRENT on {current}.")
+    say(f"{description.name}: AWSPENDING is on {pending.version} ({pending.describe()}), AWSCURRENT on {current}.")
+    if busy is not None:
+        say(f"Warning: {busy}; a step that still runs may change the target after the label is gone.")
     say("Removing the label abandons that rotation; the next RotateSecret starts a fresh one.")
-    confirm("Remove AWSPENDING from the stuck version?", args.yes)
-    aws.sm.move_stage(description.arn, Stage.PENDING, to_version=None, from_version=stuck)
-    print(f"{description.name}: removed AWSPENDING from {stuck}")
+    confirm("Remove AWSPENDING from that version?", args.yes)
+    aws.sm.move_stage(description.arn, Stage.PENDING, to_version=None, from_version=pending.version)
+    print(f"{description.name}: removed AWSPENDING from {pending.version}")
     return 0

@@ -144,6 +144,7 @@ def serve(port: int, *, bind: str = "127.0.0.1", advertise: str | None = None, s
     with running_sandbox(port, bind=bind, advertise=advertise) as servers:
         servers.moto.log.rotate_secret = servers.emulator.handle_api
         servers.moto.log.invoke_function = servers.emulator.invoke_function
+        servers.moto.log.function_configuration = servers.emulator.function_configuration
         ship_handler_logs(servers.moto.endpoint)
         arns = local_invoke_arns(servers.emulator) if sam_local else {}
         for name, label in DEMO:

@@ -100,6 +100,12 @@ def refresh_function(template: dict[str, Any] | None = None) -> FunctionSpec:
     return next(spec for spec in template_functions(template).values() if spec.kind == "refresh_consumers")
 
 
+def rotation_timeout(template: dict[str, Any] | None = None) -> int:
+    """The rotation functions' timeout in seconds (the template's Globals; Lambda's default of 3 s otherwise)."""
+    template = template or load_template()
+    return int(template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+
+
 def load_handler(spec: FunctionSpec) -> Any:
     """Import the handler module from its file (a fresh module each call, like a cold start)."""
     name = f"_rotation_function_{spec.kind}_{id(spec)}"

@@ -28,6 +28,7 @@ REGION = "us-east-1"
 
 StartResponse = Callable[..., Any]
 _INVOCATION = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+_CONFIGURATION = re.compile(r"/2015-03-31/functions/([^/]+)/configuration")
 
 
 @dataclass
@@ -60,6 +61,8 @@ class _RequestLog:
         self.after_call: dict[str, Callable[[dict[str, Any]], None]] = {}
         # Set by the interactive sandbox: Lambda's Invoke for the rotation functions (``rotation revoke-previous``).
         self.invoke_function: Callable[[str, dict[str, Any]], tuple[bool, Any]] | None = None
+        # With it: Lambda's GetFunctionConfiguration of those functions (their timeout, for ``rotation status``).
+        self.function_configuration: Callable[[str], dict[str, Any] | None] | None = None
         # What real S3 answers a caller without s3:ListBucket for a missing object: 403, not 404.
         self.missing_objects_denied = False
         # What moto lacks, answered by the sandbox (ElastiCache, MemoryDB, RDS endpoints): each gets
@@ -98,6 +101,12 @@ class _RequestLog:
             )
             start_response("200 OK", headers)
             return [json.dumps(answer).encode()]
+        configured = _CONFIGURATION.fullmatch(str(environ.get("PATH_INFO", "")))
+        if configured is not None and self.invoke_function is not None and environ.get("REQUEST_METHOD") == "GET":
+            answer = self.function_configuration(unquote(configured[1])) if self.function_configuration else None
+            if answer is not None:
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [json.dumps(answer).encode()]
         if self.missing_objects_denied and not target and environ.get("REQUEST_METHOD") == "GET":
             return self._missing_as_denied(environ, start_response)
         operation = target.rsplit(".", 1)[-1]  # any JSON or query API (Secrets Manager, ECS, ElastiCache…)

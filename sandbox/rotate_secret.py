@@ -348,6 +348,15 @@ class RotateSecretEmulator:
         except Exception as exc:  # what Lambda reports of an unhandled error: its type and message
             return True, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
+    def function_configuration(self, function: str) -> dict[str, Any] | None:
+        """Lambda's GetFunctionConfiguration of a rotation function (name or ARN), or None for another function."""
+        from sandbox.functions import rotation_timeout
+
+        arn = function if function.startswith("arn:") else lambda_arn(function)
+        if arn not in self._handlers:
+            return None
+        return {"FunctionName": arn.rsplit(":", 1)[-1], "FunctionArn": arn, "Timeout": rotation_timeout()}
+
     def retry(self, secret_id: str) -> RotationResult:
         """Secrets Manager's retry of an unfinished rotation: same token, all four steps again."""
         stuck = self.stuck_pending(secret_id)

@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def test_status_json_schema(sandbox: dict[str, str]) -> None:
         assert entry["rotation_enabled"] is True
         assert set(entry) == {
             "name", "arn", "kind", "rotation_enabled", "schedule", "last_rotated", "next_rotation", "versions",
-            "stuck_pending",
+            "pending_version", "pending",
         }  # fmt: skip
         assert list(entry["versions"].values()).count(["AWSCURRENT"]) == 1
     text = rotation(sandbox, "status", "amply/sandbox/")
@@ -122,23 +123,101 @@ def test_rotate_follows_every_step_to_completion(sandbox: dict[str, str]) -> Non
 
 
 def test_failed_rotation_names_the_step_and_unstick_recovers(sandbox: dict[str, str]) -> None:
+    """A failed step is STUCK with the step, when and why; unstick refuses (exit 2) while Secrets Manager may still
+    retry it, and abandons it with --force after confirmation."""
     name = "amply/sandbox/stripe-secret-key"
     failed = rotation(sandbox, "rotate", name)
     assert failed.returncode == 1
     assert "createSecret failed: StagingRequiredError" in failed.stderr
     assert f"rotation stage {name}" in failed.stderr
-    stuck = status(sandbox)[name]["stuck_pending"]
+    entry = status(sandbox)[name]
+    stuck = entry["pending_version"]
     assert stuck
-    assert table_rows(rotation(sandbox, "status", name).stdout, name)[name][-1].startswith("STUCK AWSPENDING")
+    assert entry["pending"]["state"] == "stuck"
+    assert (entry["pending"]["last_step"], entry["pending"]["error_type"]) == ("createSecret", "StagingRequiredError")
+    warning = table_rows(rotation(sandbox, "status", name).stdout, name)[name][-1]
+    assert warning.startswith("STUCK: createSecret failed at 20"), warning
+    assert "StagingRequiredError" in warning
     refused = rotation(sandbox, "rotate", name)
-    assert refused.returncode == 1
-    assert f"rotation unstick {name}" in refused.stderr
-    aborted = rotation(sandbox, "unstick", name, stdin="no\n")
-    assert aborted.returncode == 1
-    assert status(sandbox)[name]["stuck_pending"] == stuck
-    done = rotation(sandbox, "unstick", name, "--yes")
+    assert refused.returncode == 2  # RotateSecret refused: nothing changed
+    assert f"rotation rotate {name} --wait" in refused.stderr
+    too_soon = rotation(sandbox, "unstick", name, "--yes")
+    assert too_soon.returncode == 2, too_soon.stderr
+    assert "Secrets Manager may retry it until" in too_soon.stderr or "within the function's 60 s" in too_soon.stderr
+    assert f"rotation unstick {name} --force" in too_soon.stderr
+    aborted = rotation(sandbox, "unstick", name, "--force", stdin="no\n")
+    assert aborted.returncode == 2
+    assert status(sandbox)[name]["pending_version"] == stuck
+    done = rotation(sandbox, "unstick", name, "--force", "--yes")
     assert done.returncode == 0, done.stderr
-    assert status(sandbox)[name]["stuck_pending"] is None
+    assert status(sandbox)[name]["pending_version"] is None
+
+
+def test_a_rotation_in_progress_is_not_called_stuck(sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rotation a moment old (createSecret running: AWSPENDING on a fresh version, no step logged) is in progress:
+    status says so, unstick refuses without --force (exit 2, nothing changed), and a timeout shorter than a second
+    is reported as given, not as "0 s"."""
+    from rotation_cli.aws import Aws
+    from rotation_cli.output import CommandError
+    from rotation_cli.rotate import follow
+
+    name = "amply/sandbox/session-secret"
+    sm = client(sandbox)
+    current = sm.get_secret_value(SecretId=name)["SecretString"]
+    token = sm.put_secret_value(SecretId=name, SecretString=current, VersionStages=["AWSPENDING"])["VersionId"]
+    try:
+        entry = status(sandbox)[name]
+        assert entry["pending_version"] == token
+        assert entry["pending"]["state"] == "in progress"
+        assert table_rows(rotation(sandbox, "status", name).stdout, name)[name][-1].startswith("in progress since")
+        refused = rotation(sandbox, "unstick", name, "--yes")
+        assert refused.returncode == 2, refused.stderr
+        assert "not abandoned yet" in refused.stderr
+        assert status(sandbox)[name]["pending_version"] == token
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+            monkeypatch.setenv(key, sandbox[key])
+        aws = Aws(region="us-east-1", endpoint_url=sandbox["AWS_ENDPOINT_URL"])
+        with pytest.raises(CommandError, match=r"after 0\.5 s \(in progress since"):
+            follow(aws, name, token, timeout=0.5, poll=0.1, since_ms=0, quiet=True)
+    finally:
+        assert rotation(sandbox, "unstick", name, "--force", "--yes").returncode == 0
+
+
+def test_wait_never_starts_a_rotation_right_after_one_finished(sandbox: dict[str, str]) -> None:
+    """`rotate --wait` run as the earlier rotation finishes reports it and starts none (for an AUTH token a second
+    ROTATE would drop the oldest token); RotateSecret re-driving a version that already finished changes nothing."""
+    name = "amply/sandbox/redis-url"
+    assert rotation(sandbox, "rotate", name, "--quiet").returncode == 0
+    before = status(sandbox)[name]["versions"]
+    waited = rotation(sandbox, "rotate", name, "--wait")
+    assert waited.returncode == 0, waited.stderr
+    assert "does not start another" in waited.stderr
+    assert status(sandbox)[name]["versions"] == before
+    current = next(v for v, stages in before.items() if "AWSCURRENT" in stages)
+    client(sandbox).rotate_secret(SecretId=name, ClientRequestToken=current)  # what --wait sends for a retry
+    deadline = time.monotonic() + 30
+    while status(sandbox)[name]["pending_version"] is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = status(sandbox)[name]["versions"]
+    assert set(after) == set(before), "a second rotation was started"
+    assert after[current][:1] == ["AWSCURRENT"]
+    harvest(sandbox)
+
+
+def test_stage_while_a_rotation_is_unfinished_follows_it_to_the_staged_value(sandbox: dict[str, str]) -> None:
+    """A rotation that found nothing staged is retried by Secrets Manager and takes the staged key: `stage` follows
+    it and reports success (exit 0), not the RotateSecret refusal."""
+    name = "amply/sandbox/stripe-secret-key"
+    rotation(sandbox, "unstick", name, "--force", "--yes")
+    assert rotation(sandbox, "rotate", name, "--quiet").returncode == 1  # nothing staged: stuck in createSecret
+    key = "sk_test_sandbx" + secrets.token_hex(12)
+    register_secret(key)
+    staged = rotation(sandbox, "stage", name, stdin=key)
+    assert staged.returncode == 0, staged.stderr
+    assert "error" not in staged.stderr
+    assert client(sandbox).get_secret_value(SecretId=name)["SecretString"] == key
+    assert status(sandbox)[name]["pending_version"] is None
+    harvest(sandbox)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +233,7 @@ def test_failed_rotation_names_the_step_and_unstick_recovers(sandbox: dict[str, 
 )
 def test_stage_refuses_bad_values_and_stages_nothing(sandbox: dict[str, str], value: str, problem: str) -> None:
     name = "amply/sandbox/stripe-secret-key"
-    rotation(sandbox, "unstick", name, "--yes")
+    rotation(sandbox, "unstick", name, "--force", "--yes")
     result = rotation(sandbox, "stage", name, stdin=value)
     assert result.returncode == 2
     assert problem in result.stderr
@@ -165,7 +244,7 @@ def test_stage_refuses_bad_values_and_stages_nothing(sandbox: dict[str, str], va
 
 def test_stage_promotes_a_valid_key_and_keeps_the_old_as_previous(sandbox: dict[str, str]) -> None:
     name = "amply/sandbox/stripe-secret-key"
-    rotation(sandbox, "unstick", name, "--yes")
+    rotation(sandbox, "unstick", name, "--force", "--yes")
     sm = client(sandbox)
     old = sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
     register_secret(old)
@@ -184,7 +263,7 @@ def test_stage_promotes_a_valid_key_and_keeps_the_old_as_previous(sandbox: dict[
 def test_rollback_refuses_single_user_postgres_and_restores_others(sandbox: dict[str, str]) -> None:
     assert rotation(sandbox, "rotate", "amply/sandbox/database-url", "--quiet").returncode == 0
     refused = rotation(sandbox, "rollback", "amply/sandbox/database-url", "--yes")
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert "single PostgreSQL user" in refused.stderr
     assert rotation(sandbox, "rotate", "amply/sandbox/redis-url", "--quiet").returncode == 0
     before = status(sandbox)["amply/sandbox/redis-url"]["versions"]
@@ -193,7 +272,7 @@ def test_rollback_refuses_single_user_postgres_and_restores_others(sandbox: dict
     assert done.returncode == 0, done.stderr
     after = status(sandbox)["amply/sandbox/redis-url"]
     assert after["versions"][previous] == ["AWSCURRENT"]
-    assert after["stuck_pending"] is None
+    assert after["pending_version"] is None
     assert rotation(sandbox, "rotate", "amply/sandbox/redis-url", "--quiet").returncode == 0  # still rotates
     harvest(sandbox)
 
@@ -276,7 +355,7 @@ def test_stage_on_a_secret_without_rotation_says_so(sandbox: dict[str, str]) -> 
 
 def test_an_unreachable_stripe_is_a_failure_not_bad_input(sandbox: dict[str, str]) -> None:
     name = "amply/sandbox/stripe-secret-key"
-    rotation(sandbox, "unstick", name, "--yes")
+    rotation(sandbox, "unstick", name, "--force", "--yes")
     env = {**sandbox, "ROTATION_STRIPE_API_BASE": UNREACHABLE}
     line = one_line_error(rotation(env, "stage", name, stdin="sk_test_sandbx" + "u" * 24), 1)
     assert "nothing staged" in line
@@ -284,7 +363,7 @@ def test_an_unreachable_stripe_is_a_failure_not_bad_input(sandbox: dict[str, str
 
 def test_rotate_all_skips_secrets_waiting_for_a_staged_value(sandbox: dict[str, str]) -> None:
     name = "amply/sandbox/stripe-secret-key"
-    rotation(sandbox, "unstick", name, "--yes")
+    rotation(sandbox, "unstick", name, "--force", "--yes")
     before = status(sandbox)[name]["versions"]
     result = rotation(sandbox, "rotate", "--all", "amply/sandbox/", "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -297,10 +376,10 @@ def test_rotate_all_skips_secrets_waiting_for_a_staged_value(sandbox: dict[str, 
 
 def test_a_stuck_rotation_says_secrets_manager_retries_and_wait_follows_it(sandbox: dict[str, str]) -> None:
     name = "amply/sandbox/stripe-secret-key"
-    rotation(sandbox, "unstick", name, "--yes")
+    rotation(sandbox, "unstick", name, "--force", "--yes")
     assert rotation(sandbox, "rotate", name, "--quiet").returncode == 1  # nothing staged: stuck in createSecret
-    stuck = status(sandbox)[name]["stuck_pending"]
-    refused = one_line_error(rotation(sandbox, "rotate", name), 1)
+    stuck = status(sandbox)[name]["pending_version"]
+    refused = one_line_error(rotation(sandbox, "rotate", name), 2)
     assert "Secrets Manager is retrying it" in refused
     assert f"rotation rotate {name} --wait" in refused
     key = "sk_test_sandbx" + secrets.token_hex(12)
@@ -334,12 +413,12 @@ def test_the_outcome_comes_from_secrets_manager_when_logs_are_unreadable(
     assert said.count("cannot read /aws/lambda/") == 1
     assert status(sandbox)[name]["versions"][token] == ["AWSCURRENT", "AWSPENDING", "VERIFIED"]
     stripe = "amply/sandbox/stripe-secret-key"
-    rotation(sandbox, "unstick", stripe, "--yes")
+    rotation(sandbox, "unstick", stripe, "--force", "--yes")
     stuck = client(sandbox).rotate_secret(SecretId=stripe)["VersionId"]  # fails: nothing staged
     with pytest.raises(CommandError, match="still not AWSCURRENT after 2 s"):
         follow(aws, stripe, stuck, timeout=2, poll=0.2, since_ms=0, quiet=False)
     assert capsys.readouterr().err.count("cannot read /aws/lambda/") == 1
-    rotation(sandbox, "unstick", stripe, "--yes")
+    rotation(sandbox, "unstick", stripe, "--force", "--yes")
     harvest(sandbox)
 
 
@@ -348,7 +427,6 @@ def test_ctrl_c_while_following_says_what_carries_on(
 ) -> None:
     """Ctrl-C stops only the command: no traceback, exit 130, and it says the rotation goes on in Secrets Manager
     and how to follow it; the rotation it started does finish."""
-    import time
 
     from rotation_cli import rotate as rotate_command
     from rotation_cli.__main__ import INTERRUPTED, main
@@ -372,7 +450,7 @@ def test_ctrl_c_while_following_says_what_carries_on(
     while time.monotonic() < deadline:
         entry = status(sandbox)[name]
         current = next(v for v, stages in entry["versions"].items() if "AWSCURRENT" in stages)
-        if current != before and entry["stuck_pending"] is None:
+        if current != before and entry["pending_version"] is None:
             break
         time.sleep(0.2)
     else:

@@ -439,7 +439,7 @@ def test_the_operator_policy_allows_every_call_of_the_rotation_command_and_the_g
         assert rotation(["rotate", arns["session_secret"], "--quiet", *where]) == 0
         assert rotation(["rollback", arns["session_secret"], "--yes", *where]) == 0
         emulator.begin(arns["session_secret"])  # a rotation left unfinished
-        assert rotation(["unstick", arns["session_secret"], "--yes", *where]) == 0
+        assert rotation(["unstick", arns["session_secret"], "--force", "--yes", *where]) == 0
         assert rotation(["consumers", arns["redis"], *where]) == 0
         assert rotation(["revoke-previous", arns["redis"], "--yes", *where]) == 0
         monkeypatch.setattr("sys.stdin", io.StringIO(staged))

@@ -7,6 +7,8 @@ driver exception, which may echo one.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
@@ -38,15 +40,24 @@ __all__ = [
 
 
 class RotationError(Exception):
-    """Base of every error the suite raises on purpose."""
+    """Base of every error the suite raises on purpose.
+
+    ``changes_nothing``: the error is a refusal raised before anything changed (the command line exits 2 for it).
+    """
+
+    changes_nothing: ClassVar[bool] = False
 
 
 class EventError(RotationError):
     """The invocation event is malformed (missing key, unknown step, wrong type)."""
 
+    changes_nothing = True
+
 
 class ProtocolError(RotationError):
     """The secret's state does not allow this step (staging checks)."""
+
+    changes_nothing = True
 
 
 class RotationDisabledError(ProtocolError):
@@ -71,6 +82,8 @@ class StagingRequiredError(ProtocolError):
 
 class SecretFormatError(RotationError):
     """A secret value is not in the format its kind expects."""
+
+    changes_nothing = True
 
 
 class PolicyError(RotationError):
@@ -110,9 +123,13 @@ class SecretsManagerUnavailableError(SecretsManagerError):
 class PasswordKeyError(RotationError):
     """The KMS key that makes passwords (``ROTATION_PASSWORD_MAC_KEY_ARN``) could not be used: nothing changed."""
 
+    changes_nothing = True
+
 
 class ForbiddenTargetError(RotationError):
     """The secret asks for what the suite never does: change a privileged or foreign user, use a foreign endpoint."""
+
+    changes_nothing = True
 
 
 class TargetUnreachableError(RotationError):
@@ -140,6 +157,8 @@ class StaleConsumersError(RotationError):
     Retryable: Secrets Manager re-drives the step later, and nothing changed meanwhile.
     """
 
+    changes_nothing = True
+
     def __init__(self, message: str, services: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.services = services
@@ -147,6 +166,8 @@ class StaleConsumersError(RotationError):
 
 class ConsumerCheckError(RotationError):
     """The secret's consumers could not be checked (a cluster missing, access denied, throttled): nothing changed."""
+
+    changes_nothing = True
 
 
 class VerificationError(RotationError):
