@@ -95,6 +95,13 @@ class EcsAgent:
             if service.rollout_lock.acquire(timeout=timeout):
                 service.rollout_lock.release()
 
+    def stop_service(self, service: ConsumerService) -> None:
+        """Stop the service's tasks and forget it (its rollouts no longer run)."""
+        with service.rollout_lock:
+            self._retire(service, service.tasks)
+            service.tasks = []
+        self.services.pop(service.name, None)
+
     def close(self) -> None:
         for service in self.services.values():
             self._retire(service, service.tasks)

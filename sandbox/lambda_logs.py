@@ -50,8 +50,8 @@ class _Shipper(logging.Handler):
             self.handleError(record)
 
 
-def ship_handler_logs(endpoint: str) -> None:
-    """Attach the shipper to the suite's logger (records arrive already redacted)."""
+def ship_handler_logs(endpoint: str) -> logging.Handler:
+    """Attach the shipper to the suite's logger (records arrive already redacted); returns it, to detach."""
     import boto3
 
     from rotator.observability import logger
@@ -59,3 +59,4 @@ def ship_handler_logs(endpoint: str) -> None:
     shipper = _Shipper(boto3.client("logs", endpoint_url=endpoint))
     shipper.setFormatter(logger.registered_formatter)
     logger.addHandler(shipper)
+    return shipper

@@ -152,6 +152,10 @@ class RotateSecretEmulator:
         """Answer for ``function`` under another ARN too (the one ``sam local invoke`` gives the function)."""
         self._handlers[arn] = self._handlers[lambda_arn(function)]
 
+    def wrap_functions(self, wrapper: Callable[[Handler], Handler]) -> None:
+        """Replace every rotation function by ``wrapper(function)`` (a fault injected around its invocations)."""
+        self._handlers = {arn: wrapper(handler) for arn, handler in self._handlers.items()}
+
     def enable_rotation(
         self, secret_id: str, function: str, *, schedule: str | None = "rate(30 days)", arn: str | None = None
     ) -> None:

@@ -70,6 +70,7 @@ class Servers:
     targets: Targets
     ecs: Any  # sandbox.ecs_agent.EcsAgent: consumer services in CLUSTER
     replica: Any  # sandbox.postgres_server.PostgresServer: the streaming replica of ``postgres``
+    rds: Any  # sandbox.rds.RdsDatabases: the RDS API over ``postgres`` (its managed master rotates)
 
 
 @contextmanager
@@ -161,6 +162,6 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
             emulator.on_success.append(refresh)
             agent.on_event.append(lambda event: refresh(event, None))
             try:
-                yield Servers(server, postgres, redis_server, stripe_server, emulator, targets, agent, replica)
+                yield Servers(server, postgres, redis_server, stripe_server, emulator, targets, agent, replica, rds)
             finally:
                 agent.close()
