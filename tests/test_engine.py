@@ -91,6 +91,32 @@ def test_each_step_run_twice_is_a_no_op_the_second_time(
     assert version_with(sm_client, arn, Stage.CURRENT) == token
 
 
+@pytest.mark.parametrize("step", [Step.TEST, Step.FINISH])
+def test_a_step_run_twice_at_once_succeeds_both_times(
+    sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], step: Step
+) -> None:
+    """Secrets Manager reattempting a rotation still in flight: two invocations of one step both read the secret
+    before either moved its label. The second finds the label already moved to its version: done, not failed."""
+    handler = engine_for("session_secret")
+    emulator = emulator_for(handler)
+    arn = make_secret(unique_name("session-secret"), _key())
+    emulator.enable_rotation(arn, "session_secret")
+    assert emulator.rotate(arn).ok  # VERIFIED now sits on AWSCURRENT: the next testSecret moves it from there
+    token = emulator.begin(arn)
+    for earlier in Step:
+        if earlier is step:
+            break
+        emulator.invoke(arn, token, earlier)
+    seen_before = handler.sm.describe(arn)  # what the second invocation read, before the first one's move
+    emulator.invoke(arn, token, step)
+    describe = handler.sm.describe
+    answers = iter([seen_before])
+    handler.sm.describe = lambda secret_id: next(answers, None) or describe(secret_id)
+    emulator.invoke(arn, token, step)  # raised InvalidParameterException ("Version stage … not found in version …")
+    label = "VERIFIED" if step is Step.TEST else Stage.CURRENT
+    assert label in sm_client.describe_secret(SecretId=arn)["VersionIdsToStages"][token]
+
+
 def test_token_already_current_returns_after_one_describe(
     sm_client: Any,
     moto_server: MotoServer,

@@ -36,6 +36,7 @@ from rotator.errors import (
     PolicyError,
     RotationDisabledError,
     RotationError,
+    SecretsManagerError,
     UnknownVersionError,
     ValueNotFoundError,
 )
@@ -137,9 +138,26 @@ class Engine:
         self.kind.path_for(verify).verify(verify)
         # Secrets Manager's test of a new configuration rotates nothing: its temporary version is left unlabelled.
         if VERIFIED_LABEL not in description.versions[ref.token] and not verify.is_configuration_test:
-            holder = description.version_with(VERIFIED_LABEL)
-            self.sm.move_stage(ref.arn, VERIFIED_LABEL, to_version=ref.token, from_version=holder)
+            self._move_label(description, ref, VERIFIED_LABEL)
         return "verified"
+
+    def _move_label(self, description: SecretDescription, ref: SecretRef, label: str) -> str | None:
+        """Move ``label`` to the rotation's version from where DescribeSecret saw it; returns that version.
+
+        Another invocation of the same step (Secrets Manager reattempting a rotation still in flight) may have
+        moved it first: Secrets Manager then refuses the move (InvalidParameterException: the label is no longer
+        on ``holder``), and the step is done when the label is on this version after all.
+        """
+        holder = description.version_with(label)
+        try:
+            self.sm.move_stage(ref.arn, label, to_version=ref.token, from_version=holder)
+        except SecretsManagerError as exc:
+            moved = exc.code == "InvalidParameterException" and label in self.sm.describe(ref.arn).versions.get(
+                ref.token, ()
+            )
+            if not moved:
+                raise
+        return holder
 
     def _finish(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> str:
         # Secrets Manager never sends finishSecret before createSecret stored a value; a manual or stale
@@ -152,8 +170,7 @@ class Engine:
             # existed): prove it now, or promote nothing.
             verify = VerifyRequest(ref, versions)
             self.kind.path_for(verify).verify(verify)
-        current_version = description.version_with(Stage.CURRENT)
-        self.sm.move_stage(ref.arn, Stage.CURRENT, to_version=ref.token, from_version=current_version)
+        current_version = self._move_label(description, ref, Stage.CURRENT)
         logger.info("promoted", extra={"previous_version": current_version})
         self._after_promotion(description, ref, versions)
         return "promoted"
