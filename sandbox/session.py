@@ -107,6 +107,9 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
                 "ROTATION_KEYRING_KEY": KEYRING[1],
                 "ROTATION_STRIPE_API_BASE": stripe_server.base_url,
                 "ROTATION_REDIS_MANAGED_POLL_SECONDS": "0.1",  # the sandbox's services modify for 0.3 s
+                # Its rotations follow each other in seconds: no minimum overlap unless the operator exports one
+                # (production's default is an hour, template.yaml MinimumOverlapSeconds).
+                "ROTATION_MIN_OVERLAP_SECONDS": os.environ.get("ROTATION_MIN_OVERLAP_SECONDS", "0"),
             },
         ),
         PostgresServer() as postgres,

@@ -55,6 +55,7 @@ def moto_server(stripe_api: StripeServer) -> Iterator[MotoServer]:
                 "ROTATION_SIGNING_RSA_BITS": "2048",  # generation speed; one test keeps the 3072 default
                 "ROTATION_STRIPE_API_BASE": stripe_api.base_url,
                 "ROTATION_REDIS_MANAGED_POLL_SECONDS": "0.05",  # the sandbox's services modify for 0.3 s
+                "ROTATION_MIN_OVERLAP_SECONDS": "0",  # rotations follow each other in seconds; test_overlap.py waits
             },
         ),
     ):

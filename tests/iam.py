@@ -142,8 +142,11 @@ class Renderer:
                 return self.values.get(".".join(arg), f"<{'.'.join(arg)}>")
             if name == "Fn::Join":
                 return str(arg[0]).join(str(part) for part in self.render(arg[1]))
-            if name == "Fn::Equals":
-                return self.render(arg[0]) == self.render(arg[1])
+            if name == "Fn::Equals":  # CloudFormation compares strings: a Number parameter's 0 equals "0"
+                left, right = (self.render(item) for item in arg)
+                return left == right if isinstance(left, list) or isinstance(right, list) else str(left) == str(right)
+            if name == "Fn::Or":
+                return any(self.render(item) for item in arg)
             if name == "Fn::Not":
                 return not self.render(arg[0])
             if name == "Fn::And":

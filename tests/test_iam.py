@@ -208,6 +208,7 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         "ElastiCacheReplicationGroupArns": ",".join(
             f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:replicationgroup:{group}" for group in groups
         ),
+        "MinimumOverlapSeconds": 0,  # the shapes below rotate back to back (the overlap has its own test)
     }  # fmt: skip
     assert parameters["Environment"] == "prod"
     assert parameters["PasswordMacKeyArn"] == "create"  # prod derives passwords with a key the stack makes
@@ -485,3 +486,32 @@ def test_the_guardrail_keeps_the_promotion_record_to_the_rotation_functions() ->
     assert denied(tagging("rotation:current-since"), f"arn:aws:iam::{ACCOUNT_ID}:role/amply-prod-api-task")
     assert not denied(tagging("rotation:current-since"), stack_role)
     assert not denied(tagging("team", "rotation:consumers"), OPERATOR)
+
+
+@pytest.mark.parametrize(
+    ("clusters", "overlap", "recorded"), [("", "3600", True), ("", "0", False), ("amply-prod", "0", True)]
+)
+def test_the_promotion_record_is_granted_exactly_when_something_reads_it(
+    clusters: str, overlap: str, recorded: bool
+) -> None:
+    """finishSecret's TagResource (rotation:current-since) is granted to the functions that revoke when the consumer
+    check or the minimum overlap reads the record, and to none otherwise."""
+    from tests.iam import Call, allows, rendered_policies
+
+    grants = rendered_policies(
+        {"Environment": "prod", "ConsumerClusters": clusters, "MinimumOverlapSeconds": overlap}, PSEUDO
+    )
+    tagging = set()
+    for secret, kind in (("database-url", "postgres"), ("redis-url", "redis")):
+        arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:amply/prod/{secret}-AbCdEf"
+        function = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:amply-prod-rotate-{kind}"
+        context = (
+            ("aws:TagKeys", "rotation:current-since"),
+            ("secretsmanager:resource/AllowRotationLambdaArn", function),
+        )
+        tagging |= {
+            g.function
+            for g in grants
+            if allows(g.statement, Call(g.function, "secretsmanager:TagResource", arn, context))
+        }
+    assert tagging == ({"PostgresFunction", "RedisFunction"} if recorded else set())

@@ -72,7 +72,8 @@ def test_the_last_step_is_the_latest_logged() -> None:
 
 @pytest.mark.parametrize(
     ("error_type", "status"),
-    [("StaleConsumersError", 2), ("ConsumerCheckError", 2), ("NotPendingError", 2), ("TargetUnreachableError", 1),
+    [("StaleConsumersError", 2), ("ConsumerCheckError", 2), ("OverlapNotElapsedError", 2), ("NotPendingError", 2),
+     ("TargetUnreachableError", 1),
      ("UnexpectedError", 1), ("Sandbox.Timedout", 1)],
 )  # fmt: skip
 def test_the_function_s_refusals_exit_2_and_failures_1(error_type: str, status: int) -> None:

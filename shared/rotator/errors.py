@@ -7,6 +7,7 @@ driver exception, which may echo one.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ForbiddenTargetError",
     "NotPendingError",
     "NotRotationFunctionError",
+    "OverlapNotElapsedError",
     "PasswordKeyError",
     "PolicyError",
     "ProtocolError",
@@ -162,6 +164,19 @@ class StaleConsumersError(RotationError):
     def __init__(self, message: str, services: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.services = services
+
+
+class OverlapNotElapsedError(RotationError):
+    """AWSPREVIOUS became previous too recently: a consumer's cache may still hold it (the minimum overlap).
+
+    Retryable, and nothing changed: ``not_before`` is when revoking it becomes possible.
+    """
+
+    changes_nothing = True
+
+    def __init__(self, message: str, not_before: datetime) -> None:
+        super().__init__(message)
+        self.not_before = not_before
 
 
 class ConsumerCheckError(RotationError):

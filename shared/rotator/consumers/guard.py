@@ -14,6 +14,10 @@ role may read), including those the secret's ``rotation:consumers`` tag declares
 * the current credential: every consumer holds it, so the step is refused (configure alternating users),
   unless ``ROTATION_ACCEPT_CONSUMER_OUTAGE`` accepts that their new connections fail until the refresh.
 
+Before taking away the previous credential the guard also waits out the minimum overlap
+(``ROTATION_MIN_OVERLAP_SECONDS`` after AWSCURRENT became current, however it is consumed: an SDK cache is
+invisible to ECS discovery), failing the step with the retryable ``OverlapNotElapsedError`` until then.
+
 A cluster that cannot be searched, or a tag naming a cluster outside those clusters, fails the step
 (``ConsumerCheckError``) and changes nothing: unknown consumers are not none. Without clusters and tags the
 guard makes no call.
@@ -21,7 +25,7 @@ guard makes no call.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rotator.aws.secrets_manager import SecretDescription, SecretsManager
@@ -31,10 +35,17 @@ from rotator.consumers.settings import (
     CONSUMERS_TAG,
     ENV_ACCEPT_CONSUMER_OUTAGE,
     ENV_CONSUMER_CLUSTERS,
+    ENV_MIN_OVERLAP_SECONDS,
     ConsumerSettings,
 )
 from rotator.core.strategy import Revokes
-from rotator.errors import ConsumerCheckError, PolicyError, SecretsManagerError, StaleConsumersError
+from rotator.errors import (
+    ConsumerCheckError,
+    OverlapNotElapsedError,
+    PolicyError,
+    SecretsManagerError,
+    StaleConsumersError,
+)
 from rotator.observability import logger
 from rotator.timings import timed
 
@@ -87,8 +98,9 @@ class ConsumerGuard:
         return search.consumers
 
     def after_promotion(self, description: SecretDescription, version: str, sm: SecretsManager) -> None:
-        """Record when ``version`` became current, for a secret whose consumers are watched."""
-        if self.watches(description):
+        """Record when ``version`` became current, for a secret whose consumers are watched or whose previous
+        credential waits for the minimum overlap."""
+        if self.watches(description) or self.settings.min_overlap > 0:
             try:
                 record_promotion(sm, description, version)
             except SecretsManagerError as exc:  # the promotion stands; the guard errs towards stale later
@@ -100,6 +112,8 @@ class ConsumerGuard:
             return
         if revokes is Revokes.PREVIOUS and description.version_with(Stage.PREVIOUS) is None:
             return  # never rotated: no consumer can hold an older credential
+        if revokes is Revokes.PREVIOUS and self.settings.min_overlap > 0:
+            self._refuse_within_overlap(description, self._current_since(description, sm))
         if not self.watches(description):
             return
         consumers = self.consumers(description)
@@ -116,6 +130,19 @@ class ConsumerGuard:
                 f"{ENV_ACCEPT_CONSUMER_OUTAGE}=true to accept that their new connections fail until refreshed"
             )
         self._refuse_stale(description, consumers, self._current_since(description, sm))
+
+    def _refuse_within_overlap(self, description: SecretDescription, since: datetime) -> None:
+        """Raise while AWSPREVIOUS may still sit in a client's cache (the minimum overlap after AWSCURRENT became
+        current). Single-user PostgreSQL takes away AWSCURRENT itself, which no overlap covers (README)."""
+        not_before = since + timedelta(seconds=self.settings.min_overlap)
+        if datetime.now(UTC) < not_before:
+            raise OverlapNotElapsedError(
+                f"AWSPREVIOUS of {description.name} may still be in a client's cache: AWSCURRENT became current at "
+                f"{since.isoformat(timespec='seconds')} and {ENV_MIN_OVERLAP_SECONDS}={self.settings.min_overlap:g}; "
+                f"revoking it becomes possible at {not_before.isoformat(timespec='seconds')}. Nothing was changed "
+                "and the step will be retried",
+                not_before,
+            )
 
     def _current_since(self, description: SecretDescription, sm: SecretsManager) -> datetime:
         """When AWSCURRENT became current as finishSecret recorded it; unrecorded, now (recorded for the retries)."""
