@@ -1,34 +1,59 @@
-"""RDS as a rotation meets an RDS-managed master: the master secret RDS creates, and where its database listens.
+"""RDS as a rotation meets an RDS-managed master: moto's RDS, told where the sandbox's databases listen.
 
-``add_database`` registers a DB instance or cluster that points at the sandbox
-PostgreSQL, with a master user of its own, and creates the secret RDS would
-(``rds!db-…`` / ``rds!cluster-…``, only ``username`` and ``password``, the system
-tag naming the database). ``DescribeDBInstances`` and ``DescribeDBClusters``
-for those databases answer the sandbox's address (moto's would name a host
-that does not exist); ``rotate_master`` does what RDS's own rotation does.
-``add_reader`` gives a database a reader, the sandbox's streaming replica: an
-instance's read replica, or a cluster's reader member and reader endpoint.
+moto models what the rotation reads: instances and Aurora clusters made with ``ManageMasterUserPassword`` and
+their master secret (``rds!db-…`` / ``rds!cluster-…``, the system tag naming the database, its KMS key), read
+replicas (``ReadReplicaSourceDBInstanceIdentifier`` and ``ReadReplicaDBInstanceIdentifiers``), cluster members
+(``IsClusterWriter``) and the reader endpoint. The sandbox adds only what moto cannot know: its addresses name
+hosts that do not exist, so ``model_addresses`` answers the sandbox's (a writer, and a reader on the streaming
+replica), and the master secret holds the master user's real login (moto writes a fixed ``admin`` one), put by
+the owning service as RDS does. ``rotate_master`` does what RDS's own rotation does.
 
-A cluster is Aurora PostgreSQL (``Engine`` ``aurora-postgresql``, for the cluster
-and its members), and its own database (``dbname``) answers as Aurora does:
-``aurora_version()`` exists, and the WAL position functions refuse ("not
-supported for Aurora"), because Aurora's readers share the writer's storage and
-replay no WAL. (A streaming replica underneath still replays it: the lag a test
-sets is the only thing Aurora would not show.)
+A cluster is Aurora PostgreSQL (``Engine`` ``aurora-postgresql``), and its own database (``dbname``) answers as
+Aurora does: ``aurora_version()`` exists, and the WAL position functions refuse ("not supported for Aurora"),
+because Aurora's readers share the writer's storage and replay no WAL. (A streaming replica underneath still
+replays it: the lag a test sets is the only thing Aurora would not show.)
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.moto_server import ACCOUNT_ID, REGION
-from sandbox.query_protocol import Answer, query_params, query_response
+__all__ = ["RdsDatabases", "model_addresses"]
 
-__all__ = ["RdsDatabases"]
+# Where moto's databases listen in the sandbox: instance or cluster identifier -> (host, port); a cluster's
+# reader endpoint under "<cluster>/reader".
+_WHERE: dict[str, tuple[str, int]] = {}
+
+
+def model_addresses() -> None:
+    """moto's RDS answers the sandbox's addresses for the databases registered here (idempotent)."""
+    from moto.rds.models import DBCluster, DBInstance
+
+    if getattr(DBInstance, "sandboxed", False):
+        return
+    instance_address, cluster_endpoint, reader_endpoint = (
+        DBInstance.address, DBCluster.endpoint, DBCluster.reader_endpoint,
+    )  # fmt: skip
+
+    def address(self: Any) -> str:
+        where = _WHERE.get(self.db_instance_identifier)
+        return where[0] if where else str(instance_address.fget(self))  # type: ignore[attr-defined]
+
+    def endpoint(self: Any) -> str:
+        where = _WHERE.get(self.db_cluster_identifier)
+        return where[0] if where else str(cluster_endpoint.fget(self))  # type: ignore[attr-defined]
+
+    def reader(self: Any) -> str:
+        where = _WHERE.get(f"{self.db_cluster_identifier}/reader") or _WHERE.get(self.db_cluster_identifier)
+        return where[0] if where else str(reader_endpoint.fget(self))  # type: ignore[attr-defined]
+
+    DBInstance.address = property(address)  # type: ignore[method-assign,assignment]
+    DBCluster.endpoint = property(endpoint)  # type: ignore[method-assign,assignment]
+    DBCluster.reader_endpoint = property(reader)  # type: ignore[method-assign,assignment]
+    DBInstance.sandboxed = True  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -39,47 +64,66 @@ class _Database:
     port: int
     master: str  # the master user's name
     secret_arn: str
-    source: str = ""  # a reader's database (the instance it replicates, or its cluster)
     readers: list[str] = field(default_factory=list)  # identifiers of its read replicas or reader members
     dbname: str = "postgres"  # an Aurora cluster's database, where the server answers as Aurora
 
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:{'cluster' if self.cluster else 'db'}:{self.identifier}"
-
 
 class RdsDatabases:
-    """The sandbox's RDS databases; ``answer`` is the moto server's hook for the ``rds`` signing name."""
+    """The sandbox's RDS databases, made in moto's RDS over the sandbox's PostgreSQL."""
 
     def __init__(self, superuser_url: str, host: str, port: int) -> None:
+        import boto3
+
+        model_addresses()
         self._superuser_url = superuser_url
         self._where = (host, port)
+        self._rds = boto3.client("rds")  # the environment's endpoint: the sandbox
         self.databases: dict[str, _Database] = {}
 
     def add_database(self, sm_client: Any, identifier: str, *, cluster: bool = False, kms_key: str = "") -> str:
         """A database with an RDS-managed master secret (encrypted with ``kms_key``, as ``MasterUserSecretKmsKeyId``
-        asks; else Secrets Manager's own key); returns the secret's ARN."""
+        asks; else Secrets Manager's own key); returns the secret's ARN. A cluster gets its writer instance."""
         master = f"rds_master_{secrets.token_hex(3)}"
-        database = _Database(identifier, cluster, *self._where, master, "")
-        tag = "aws:rds:primaryDBClusterArn" if cluster else "aws:rds:primaryDBInstanceArn"
-        name = f"rds!{'cluster' if cluster else 'db'}-{uuid.uuid4()}"
+        managed = {"MasterUsername": master, "ManageMasterUserPassword": True,
+                   **({"MasterUserSecretKmsKeyId": kms_key} if kms_key else {})}  # fmt: skip
+        _WHERE[identifier] = self._where
+        if cluster:
+            made = self._rds.create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql",
+                                               Port=self._where[1], **managed)["DBCluster"]  # fmt: skip
+            _WHERE[f"{identifier}-writer"] = self._where
+            self._rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-writer", DBClusterIdentifier=identifier,
+                                         Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")  # fmt: skip
+        else:
+            made = self._rds.create_db_instance(DBInstanceIdentifier=identifier, Engine="postgres", AllocatedStorage=20,
+                                                DBInstanceClass="db.t4g.micro", **managed)["DBInstance"]  # fmt: skip
+            self._instance(identifier).port = self._where[1]
+        secret_arn = str(made["MasterUserSecret"]["SecretArn"])
         password = self._set_password(master, create=True)
-        value = json.dumps({"username": master, "password": password})
-        key = {"KmsKeyId": kms_key} if kms_key else {}
-        created = sm_client.create_secret(Name=name, SecretString=value, Tags=[{"Key": tag, "Value": database.arn}],
-                                          **key)  # fmt: skip
-        database.secret_arn = str(created["ARN"])
+        # What the owning service keeps there: the master's real login (moto writes a fixed one).
+        sm_client.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({"username": master,
+                                   "password": password}), VersionStages=["AWSCURRENT"])  # fmt: skip
+        database = _Database(identifier, cluster, *self._where, master, secret_arn)
         if cluster:
             database.dbname = self._aurora_database(identifier)
-        self.databases[database.arn] = self.databases[identifier] = database
-        return database.secret_arn
+        self.databases[identifier] = database
+        return secret_arn
 
     def add_reader(self, identifier: str, reader: str, host: str, port: int) -> None:
-        """``reader`` (an instance at ``host``:``port``) serves ``identifier``'s reads."""
+        """``reader`` (an instance at ``host``:``port``) serves ``identifier``'s reads: a reader member of the
+        cluster (and its reader endpoint), or a read replica of the instance."""
         database = self.databases[identifier]
         if database.cluster and port != database.port:
             raise ValueError("an Aurora reader endpoint listens on its cluster's port")
-        self.databases[reader] = _Database(reader, False, host, port, database.master, "", source=identifier)
+        _WHERE[reader] = (host, port)
+        if database.cluster:
+            _WHERE[f"{identifier}/reader"] = (host, port)
+            self._rds.create_db_instance(DBInstanceIdentifier=reader, DBClusterIdentifier=identifier,
+                                         Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")  # fmt: skip
+        else:
+            self._rds.create_db_instance_read_replica(
+                DBInstanceIdentifier=reader, SourceDBInstanceIdentifier=identifier
+            )
+            self._instance(reader).port = port
         database.readers.append(reader)
 
     def rotate_master(self, sm_client: Any, secret_arn: str) -> None:
@@ -88,6 +132,15 @@ class RdsDatabases:
         password = self._set_password(database.master)
         value = json.dumps({"username": database.master, "password": password})
         sm_client.put_secret_value(SecretId=secret_arn, SecretString=value, VersionStages=["AWSCURRENT"])
+
+    @staticmethod
+    def _instance(identifier: str) -> Any:
+        """moto's model of an instance (where its port is kept)."""
+        from moto.rds.models import rds_backends
+
+        from sandbox.moto_server import ACCOUNT_ID, REGION
+
+        return rds_backends[ACCOUNT_ID][REGION].databases[identifier]
 
     def _aurora_database(self, identifier: str) -> str:
         """A database whose sessions find Aurora's functions first: ``aurora_version()``, and WAL position
@@ -124,35 +177,3 @@ class RdsDatabases:
             verb = "CREATE ROLE {} SUPERUSER LOGIN PASSWORD {}" if create else "ALTER ROLE {} PASSWORD {}"
             conn.execute(sql.SQL(verb).format(sql.Identifier(role), sql.Literal(verifier)))
         return password
-
-    def answer(self, service: str, operation: str, body: bytes) -> Answer | None:
-        """DescribeDBInstances / DescribeDBClusters of a registered database; anything else goes to moto."""
-        if service != "rds" or operation not in ("DescribeDBInstances", "DescribeDBClusters"):
-            return None
-        params = query_params(body)
-        key = params.get("DBClusterIdentifier" if operation == "DescribeDBClusters" else "DBInstanceIdentifier", "")
-        database = self.databases.get(key)
-        if database is None:
-            return None
-        host, port = database.host, database.port
-        if operation == "DescribeDBClusters":
-            readers = [self.databases[reader] for reader in database.readers]
-            members = [{"DBInstanceIdentifier": f"{database.identifier}-writer", "IsClusterWriter": True}] + [
-                {"DBInstanceIdentifier": reader.identifier, "IsClusterWriter": False} for reader in readers
-            ]
-            # With no reader, Aurora's reader endpoint leads to the writer.
-            cluster = {"DBClusterIdentifier": database.identifier, "DBClusterArn": database.arn,
-                       "Status": "available", "Engine": "aurora-postgresql", "Endpoint": host,
-                       "ReaderEndpoint": readers[0].host if readers else host, "Port": port,
-                       "DBClusterMembers": members}  # fmt: skip
-            return query_response("rds", operation, {"DBClusters": [cluster]})
-        source = self.databases.get(database.source)
-        engine = "aurora-postgresql" if source is not None and source.cluster else "postgres"
-        instance = {"DBInstanceIdentifier": database.identifier, "DBInstanceArn": database.arn, "Engine": engine,
-                    "DBInstanceStatus": "available", "Endpoint": {"Address": host, "Port": port},
-                    "ReadReplicaDBInstanceIdentifiers": database.readers}  # fmt: skip
-        if source is not None and source.cluster:
-            instance["DBClusterIdentifier"] = source.identifier
-        elif source is not None:
-            instance["ReadReplicaSourceDBInstanceIdentifier"] = source.identifier
-        return query_response("rds", operation, {"DBInstances": [instance]})

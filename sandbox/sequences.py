@@ -116,17 +116,27 @@ class SequenceWorld:
 
     def command(self, *args: str, stdin: str = "") -> int:
         """The ``rotation`` command line, in this process, against the sandbox; its exit status."""
+        with self.quiet(stdin):
+            return self.run_command(*args)
+
+    def run_command(self, *args: str) -> int:
+        """``command`` without touching standard input and output (for commands run at once: ``quiet`` those)."""
         from rotation_cli.__main__ import main
 
+        code = main(list(args))
+        self.stats.exits[code] += 1
+        return code
+
+    @contextlib.contextmanager
+    def quiet(self, stdin: str = "") -> Iterator[None]:
+        """Standard input from ``stdin``, output discarded (process-wide: one ``quiet`` around concurrent commands)."""
         saved = sys.stdin
         sys.stdin = io.StringIO(stdin)
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                code = main(list(args))
+                yield
         finally:
             sys.stdin = saved
-        self.stats.exits[code] += 1
-        return code
 
 
 def _managed_resource(text: str) -> str | None:
@@ -228,11 +238,12 @@ class _Sequence(RuleBasedStateMachine):
         self.world.stats.rules["two rotations racing"] += 1
         codes: list[int] = []
         args = ("rotate", self.arn, "--quiet", "--timeout", FOLLOW_TIMEOUT)
-        threads = [threading.Thread(target=lambda: codes.append(self.world.command(*args))) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        threads = [threading.Thread(target=lambda: codes.append(self.world.run_command(*args))) for _ in range(2)]
+        with self.world.quiet():
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         assert all(code in (0, 1, 2) for code in codes), codes
 
     @rule()

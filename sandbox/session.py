@@ -126,7 +126,6 @@ def running_sandbox(port: int = 0, *, bind: str = "127.0.0.1", advertise: str | 
         redis_place = (redis_host, redis_server.port, redis_admin_password)
         master_arn = str(client.create_secret(Name=MASTER, SecretString=postgres.master_url)["ARN"])
         rds = RdsDatabases(postgres.front_url, advertise or postgres.front.host, postgres.front.port)
-        server.log.emulated.append(rds.answer)
         rds_master_arn = rds.add_database(client, "amply-sandbox-reporting")
         rds.add_reader("amply-sandbox-reporting", "amply-sandbox-reporting-replica", replica.front.host,
                        replica.front.port)  # fmt: skip

@@ -160,13 +160,9 @@ def rds(moto_server: MotoServer, postgres: PostgresTarget, postgres_replica: Pos
     reader = (postgres_replica.front.host, postgres_replica.front.port)
     databases.add_reader("amply-ledger", "amply-ledger-replica", *reader)
     databases.add_reader("amply-reports", "amply-reports-reader-1", *reader)
-    moto_server.log.emulated.append(databases.answer)
     allowed = ",".join([os.environ["ROTATION_POSTGRES_MASTER_SECRET_ARNS"], *masters])
-    try:
-        with environment({"ROTATION_POSTGRES_MASTER_SECRET_ARNS": allowed}):
-            yield databases
-    finally:
-        moto_server.log.emulated.remove(databases.answer)
+    with environment({"ROTATION_POSTGRES_MASTER_SECRET_ARNS": allowed}):
+        yield databases
 
 
 @pytest.fixture(scope="session")
