@@ -25,9 +25,18 @@ from rotation_cli.rotate import cmd_rotate
 from rotation_cli.stage import cmd_stage
 from rotation_cli.status import cmd_status
 from rotation_cli.unstick import cmd_unstick
-from rotator.errors import RotationError, SecretNotFoundError
+from rotator.errors import RotationError, SecretNotFoundError, SecretsManagerError
 
 __all__ = ["main", "parser"]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("secret-rotation")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _positive(text: str) -> int:
@@ -55,12 +64,15 @@ def _aws_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--profile", default=default, help="AWS profile (as the AWS CLI)")
     parser.add_argument("--region", default=default, help="AWS region (as the AWS CLI)")
     parser.add_argument(
-        "--endpoint-url", default=default, help="Secrets Manager endpoint (the sandbox); default: AWS_ENDPOINT_URL"
-    )
+        "--endpoint-url", default=default,
+        help="one endpoint for every service the command calls (Secrets Manager, Lambda, CloudWatch Logs, ECS): "
+        "the sandbox; default: AWS_ENDPOINT_URL",
+    )  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="rotation", description=__doc__.splitlines()[0].replace("``", ""))
+    top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _aws_options(top, None)
     common = argparse.ArgumentParser(add_help=False)
     _aws_options(common, argparse.SUPPRESS)  # after the command, a value overrides the one before it
@@ -127,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }  # fmt: skip
     from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError, ProfileNotFound
 
+    aws: Aws | None = None
     try:
         aws = Aws(args.profile, args.region, args.endpoint_url)
         return commands[args.command](aws, args)
@@ -134,8 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"error: {exc}")
         return exc.status
     except SecretNotFoundError as exc:
-        say(f"error: no such secret: {exc.secret_id} ({exc.code})")
+        say(f"error: no such secret: {exc.secret_id} ({exc.code}) in {aws.where if aws else 'this region'}")
         return 2
+    except SecretsManagerError as exc:
+        return _aws_failure(exc, aws)
     except RotationError as exc:
         say(f"error: {type(exc).__name__}: {exc}")
         return 2 if exc.changes_nothing else 1
@@ -148,6 +163,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         say(_interrupted(getattr(args, "secret_id", None) or getattr(args, "all", None)))
         return INTERRUPTED
+
+
+_NO_CREDENTIALS = "NoCredentialsError"
+_UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError")
+
+
+def _aws_failure(exc: SecretsManagerError, aws: Aws | None) -> int:
+    """A Secrets Manager call that failed, with what the operator needs: where, and what to set (no credentials:
+    refused before any change, 2; an unreachable endpoint or another error: 1)."""
+    where = aws.where if aws else "this region"
+    if exc.code == _NO_CREDENTIALS:
+        say(f"error: no AWS credentials for {where}: pass --profile NAME (or set AWS_PROFILE), or run `aws sso login`")
+        return 2
+    if exc.code in _UNREACHABLE:
+        say(f"error: cannot reach Secrets Manager at {where} ({exc.code}): check --endpoint-url, the network")
+        return 1
+    say(f"error: {type(exc).__name__}: {exc} ({where})")
+    return 2 if exc.changes_nothing else 1
 
 
 def _interrupted(secret: str | None) -> str:

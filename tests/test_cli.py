@@ -329,6 +329,24 @@ def test_a_missing_region_exits_2_with_one_line(sandbox: dict[str, str], tmp_pat
     assert "region" in one_line_error(rotation(env, "status"), 2)
 
 
+def test_errors_name_where_they_looked_and_what_to_set(sandbox: dict[str, str], tmp_path: Path) -> None:
+    """No credentials: a --profile hint and exit 2 (nothing was called); an unreachable endpoint and a missing
+    secret name the region and endpoint."""
+    bare = {k: v for k, v in sandbox.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    bare.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+                AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
+    no_credentials = one_line_error(rotation(bare, "status", "amply/sandbox/"), 2)
+    assert "--profile" in no_credentials
+    unreachable = one_line_error(rotation({**sandbox, "AWS_ENDPOINT_URL": UNREACHABLE}, "status"), 1)
+    assert UNREACHABLE in unreachable
+    missing = one_line_error(rotation(sandbox, "rotate", "amply/sandbox/no-such-secret"), 2)
+    assert "us-east-1" in missing
+    assert sandbox["AWS_ENDPOINT_URL"] in missing
+    version = rotation(sandbox, "--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("rotation ")
+
+
 def test_aws_options_after_the_command_and_the_place_looked_in(sandbox: dict[str, str]) -> None:
     env = {k: v for k, v in sandbox.items() if k != "AWS_ENDPOINT_URL"}
     endpoint = sandbox["AWS_ENDPOINT_URL"]
