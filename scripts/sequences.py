@@ -26,8 +26,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=10, help="sequences per path (default 10)")
     parser.add_argument("--steps", type=int, default=10, help="rules per sequence at most (default 10)")
+    parser.add_argument("--path", action="append", help="only this harness path (its label; repeatable)")
     args = parser.parse_args(argv)
     quiet_handlers()
+    import os
+
+    from rotator.observability import logger
+
+    # The functions' failed steps still reach the sandbox's CloudWatch Logs (the commands read them); not the console.
+    logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
 
     from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test
@@ -45,14 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     with environment({"ROTATION_REDIS_MANAGED_WAIT_SECONDS": "0.5"}), running_sandbox() as servers:
         world = SequenceWorld(servers)
         try:
-            for harness in HARNESSES:
+            for harness in (h for h in HARNESSES if not args.path or h.label in args.path):
                 before = (world.stats.sequences, world.stats.steps, len(world.stats.violations))
                 machine = machine_for(world, harness.label)
                 try:
                     run_state_machine_as_test(machine, settings=chosen)
                 except Exception as exc:  # the shrunk sequence is in the report Hypothesis printed
+                    import traceback
+
                     failures += 1
                     print(f"{harness.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                    traceback.print_exception(exc, file=sys.stderr)
                 rows.append([
                     harness.label, str(world.stats.sequences - before[0]), str(world.stats.steps - before[1]),
                     str(len(world.stats.violations) - before[2]),
