@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         suppress_health_check=list(HealthCheck), print_blob=False,
     )  # fmt: skip
     rows, failures = [], 0
-    with environment({"ROTATION_REDIS_MANAGED_WAIT_SECONDS": "0.5"}), running_sandbox() as servers:
+    with environment({"ROTATION_REDIS_MANAGED_WAIT_SECONDS": "2"}), running_sandbox() as servers:
         world = SequenceWorld(servers)
         try:
             for harness in (h for h in HARNESSES if not args.path or h.label in args.path):
@@ -70,9 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             world.close()
     print(f"Operator sequences: up to {args.examples} per path, up to {args.steps} rules each")
-    print_table(["path", "sequences", "rules run", "violations"], rows)
+    print_table(["path", "sequences", "invariant checks", "violations"], rows)
     total = [sum(int(row[i]) for row in rows) for i in (1, 2, 3)]
-    print(f"total: {total[0]} sequences, {total[1]} rules, {total[2]} violations")
+    print(f"total: {total[0]} sequences, {total[1]} invariant checks, {total[2]} violations")
     print("\nrules run: " + ", ".join(f"{name} {count}" for name, count in sorted(world.stats.rules.items())))
     print("command exit statuses: " + ", ".join(f"{code}: {n}" for code, n in sorted(world.stats.exits.items())))
     return 1 if failures else 0

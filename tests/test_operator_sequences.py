@@ -29,7 +29,7 @@ def world() -> Iterator[SequenceWorld]:
     """A sandbox of its own (its ECS agent runs real consumer tasks), its managed waits short."""
     from sandbox.session import running_sandbox
 
-    with environment({"ROTATION_REDIS_MANAGED_WAIT_SECONDS": "0.5"}), running_sandbox() as servers:
+    with environment({"ROTATION_REDIS_MANAGED_WAIT_SECONDS": "2"}), running_sandbox() as servers:
         prepared = SequenceWorld(servers)
         try:
             yield prepared
