@@ -50,7 +50,8 @@ distro-postgres:
 	    mkdir -p /etc/postgresql-common && \
 	    echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf && \
 	    apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql >/dev/null; \
 	  else echo "note: no distribution PostgreSQL (needs root and apt-get): its TLS test will not run"; fi; \
 	fi
 
