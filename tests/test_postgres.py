@@ -40,7 +40,7 @@ from tests.helpers import (
     stage_value,
     version_with,
 )
-from tests.leak_canary import register_secret
+from tests.leak_canary import register_secret, secret_parts
 
 MakeSecret = Callable[..., str]
 
@@ -578,3 +578,28 @@ def test_a_ca_given_as_pem_text_is_written_once_to_a_private_file(tmp_path: Path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ca_bundle("\n" + pem) == str(path)  # the same certificate, the same file
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_role_another_session_is_altering_is_busy_not_refused(
+    targets: Any, sm_client: Any, make_secret: Callable[..., str], unique_name: Callable[[str], str],
+) -> None:  # fmt: skip
+    """An operator's open transaction altering the same role: setSecret waits lock_timeout, then fails with the
+    retryable TargetBusyError (nothing changed), and Secrets Manager's retry succeeds once the other session ends."""
+    from rotator.errors import TargetBusyError
+    from sandbox.seed import seed_postgres_role
+    from tests.helpers import emulator_for, engine_for, expect_failure
+
+    role = f"amply_busy_{secrets.token_hex(3)}"
+    value = seed_postgres_role(targets.postgres_url, role)
+    register_secret(*secret_parts(value))
+    arn = make_secret(unique_name(role), value, "postgres", rotation=False)
+    emulator = emulator_for(engine_for("postgres", ROTATION_POSTGRES_STATEMENT_TIMEOUT_MS="500"))
+    emulator.enable_rotation(arn, "postgres")
+    with psycopg.connect(targets.postgres_url) as other:  # a transaction, open until rolled back
+        other.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT 50").format(sql.Identifier(role)))  # not committed
+        error = expect_failure(sm_client, emulator, arn, Step.SET, TargetBusyError)
+        assert "will be retried" in str(error)
+        assert postgres_logs_in(stage_value(sm_client, arn, Stage.CURRENT)), "the password changed anyway"
+        other.rollback()
+    assert emulator.retry(arn).ok
+    assert postgres_logs_in(stage_value(sm_client, arn, Stage.CURRENT))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rotator.errors import (
     AuthenticationError,
     ForbiddenTargetError,
+    TargetBusyError,
     TargetRejectedError,
     TargetUnreachableError,
 )
@@ -33,6 +34,11 @@ if TYPE_CHECKING:  # psycopg is imported by the steps that reach the database, n
 __all__ = ["PostgresServer", "PostgresSession"]
 
 _VERIFYING = frozenset({"verify-ca", "verify-full"})
+# Another session holds what the statement needs (serialization failure, deadlock, lock_timeout), or the server
+# cancelled it at statement_timeout: it changed nothing. Retryable.
+_BUSY = frozenset({"40001", "40P01", "55P03", "57014"})
+# The catalog row changed under the statement (another session altered the same role at once). Retryable.
+_CONCURRENT_UPDATE = "tuple concurrently updated"
 _PRIVILEGES = ("SUPERUSER", "REPLICATION", "BYPASSRLS")
 
 
@@ -97,7 +103,8 @@ class PostgresSession(TargetClient):
             "require_auth": "scram-sha-256,md5" if settings.allow_md5 else "scram-sha-256",
             "connect_timeout": settings.connect_timeout,
             "application_name": "secret-rotation",
-            "options": f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
+            # A lock wait ends first (55P03, busy) so that a statement cancelled by its timeout means slowness.
+            "options": f"-c statement_timeout={timeout} -c lock_timeout={max(1, timeout // 2)}",
         }
         if sslmode != "disable":
             params["channel_binding"] = "prefer" if settings.allow_md5 else "require"
@@ -133,6 +140,11 @@ class PostgresSession(TargetClient):
             )
         if exc.sqlstate is None:
             return TargetUnreachableError(f"lost the connection to PostgreSQL at {self.where}")
+        if exc.sqlstate in _BUSY or (exc.sqlstate == "XX000" and exc.diag.message_primary == _CONCURRENT_UPDATE):
+            return TargetBusyError(
+                f"PostgreSQL at {self.where}: another session holds or changed what {operation} needs (SQLSTATE "
+                f"{exc.sqlstate}); nothing was changed, and the step will be retried"
+            )
         return TargetRejectedError(f"PostgreSQL at {self.where} refused a statement: SQLSTATE {exc.sqlstate}")
 
     # queries ----------------------------------------------------------------------
