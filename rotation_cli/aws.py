@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rotation_cli.output import CommandError
 from rotation_cli.pending import PendingRotation, last_step
 from rotator import kinds
 from rotator.aws.secrets_manager import SecretDescription, SecretsManager
@@ -122,6 +124,18 @@ class Aws:
             step = None
         return PendingRotation(description.name, version, started, self.function_timeout(description), step)
 
-    def clusters(self) -> list[str]:
-        """Every ECS cluster of the account in this region."""
-        return [arn for page in self.ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+    def clusters(self, named: Sequence[str] | None = None) -> list[str]:
+        """Every ECS cluster of the account in this region, or the ``named`` ones, checked before anything runs: a
+        name (or ARN) that is not a cluster here is refused with the ones that are."""
+        found = [arn for page in self.ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+        if not named:
+            return found
+        names = {arn.rsplit("/", 1)[-1]: arn for arn in found}
+        unknown = [name for name in named if name not in names and name not in found]
+        if unknown:
+            raise CommandError(
+                f"no ECS cluster {', '.join(unknown)} in {self.where}; "
+                f"clusters here: {', '.join(sorted(names)) or 'none'}",
+                status=2,
+            )
+        return [names.get(name, name) for name in named]

@@ -37,7 +37,7 @@ def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -
 
     description = aws.sm.describe(secret_id)
     since, recorded = current_since(aws, description)
-    search = find_consumers(aws.ecs, clusters or aws.clusters(), description.arn, description.tags)
+    search = find_consumers(aws.ecs, aws.clusters(clusters), description.arn, description.tags)
     consumers = []
     for consumer in search.consumers:
         tasks = running_tasks(aws.ecs, consumer)
@@ -65,7 +65,7 @@ def wait_consumers(
     from rotator.consumers.discovery import describe, find_consumers, stale_tasks
 
     deadline = time.monotonic() + timeout
-    searched = clusters or aws.clusters()
+    searched = aws.clusters(clusters)
     while True:
         description = aws.sm.describe(secret_id)
         since, _ = current_since(aws, description)

@@ -163,6 +163,8 @@ def _waiting_for_a_staged_value(description: SecretDescription) -> bool:
 
 def cmd_rotate(aws: Aws, args: argparse.Namespace) -> int:
     if args.all is None:
+        if args.wait_consumers:
+            aws.clusters(args.cluster)  # a mistyped --cluster is refused before the rotation, not after it
         token = rotate_one(aws, args.secret_id, args)
         print(f"{args.secret_id}: rotated, AWSCURRENT is {token}")
         if args.wait_consumers:

@@ -157,6 +157,20 @@ def test_rotation_consumers_of_an_unknown_secret_exits_2(moto_server: MotoServer
     assert rotation(["consumers", "amply/test/no-such-secret"]) == 2
 
 
+def test_a_mistyped_cluster_is_refused_before_the_rotation(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rotate --wait-consumers --cluster` with a cluster that does not exist: exit 2 naming the clusters there,
+    and no rotation started."""
+    before = world["sm"].describe_secret(SecretId=world["arn"])["VersionIdsToStages"]
+    typo = world["cluster"] + "-typo"
+    assert rotation(["rotate", world["name"], "--wait-consumers", "--cluster", typo]) == 2
+    err = capsys.readouterr().err
+    assert f"no ECS cluster {typo}" in err
+    assert world["cluster"] in err
+    assert world["sm"].describe_secret(SecretId=world["arn"])["VersionIdsToStages"] == before
+
+
 @pytest.mark.parametrize(
     ("controller", "instruction"),
     [("CODE_DEPLOY", "aws deploy create-deployment"), ("EXTERNAL", "aws ecs create-task-set")],
