@@ -25,7 +25,7 @@ from rotation_cli.rotate import cmd_rotate
 from rotation_cli.stage import cmd_stage
 from rotation_cli.status import cmd_status
 from rotation_cli.unstick import cmd_unstick
-from rotator.errors import RotationError, SecretNotFoundError, SecretsManagerError
+from rotator.errors import RotationError, SecretNotFoundError, SecretsManagerError, SecretsManagerUnavailableError
 
 __all__ = ["main", "parser"]
 
@@ -166,7 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _NO_CREDENTIALS = "NoCredentialsError"
-_UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError")
 
 
 def _aws_failure(exc: SecretsManagerError, aws: Aws | None) -> int:
@@ -176,7 +175,7 @@ def _aws_failure(exc: SecretsManagerError, aws: Aws | None) -> int:
     if exc.code == _NO_CREDENTIALS:
         say(f"error: no AWS credentials for {where}: pass --profile NAME (or set AWS_PROFILE), or run `aws sso login`")
         return 2
-    if exc.code in _UNREACHABLE:
+    if isinstance(exc, SecretsManagerUnavailableError):
         say(f"error: cannot reach Secrets Manager at {where} ({exc.code}): check --endpoint-url, the network")
         return 1
     say(f"error: {type(exc).__name__}: {exc} ({where})")

@@ -122,7 +122,7 @@ class Aws:
             step = last_step(self.rotation_log(description, version, since_ms))
         except LogsUnavailable:
             step = None
-        return PendingRotation(description.name, version, started, self.function_timeout(description), step)
+        return PendingRotation(version, started, self.function_timeout(description), step)
 
     def clusters(self, named: Sequence[str] | None = None) -> list[str]:
         """Every ECS cluster of the account in this region, or the ``named`` ones, checked before anything runs: a

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rotator.core.boundary import STEP_DONE, STEP_FAILED
+
 __all__ = ["ATTEMPTS", "IN_PROGRESS", "STUCK", "PendingRotation", "last_step", "summary"]
 
 # Invocations Secrets Manager makes of an unfinished rotation before leaving it (an assumption: see above).
@@ -28,7 +30,7 @@ STUCK = "stuck"
 
 def last_step(lines: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The latest "step done" or "step failed" line of the function's log about one rotation, or None."""
-    steps = [line for line in lines if line.get("message") in ("rotation step done", "rotation step failed")]
+    steps = [line for line in lines if line.get("message") in (STEP_DONE, STEP_FAILED)]
     return max(steps, key=lambda line: int(line.get("logged_at", 0)), default=None)
 
 
@@ -36,7 +38,6 @@ def last_step(lines: list[dict[str, Any]]) -> dict[str, Any] | None:
 class PendingRotation:
     """One unfinished rotation: the AWSPENDING version, when it began, the last step the function logged."""
 
-    secret: str
     version: str
     started: datetime | None  # the version's CreatedDate; None when unknown (counts as "just now")
     function_timeout: float  # seconds (GetFunctionConfiguration; Lambda's 900 s maximum when unknown)

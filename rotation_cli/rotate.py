@@ -14,6 +14,7 @@ from rotation_cli.output import CommandError, say
 from rotation_cli.status import short_time, when
 from rotator.aws.secrets_manager import SecretDescription
 from rotator.constants import Stage
+from rotator.core.boundary import STEP_DONE, STEP_FAILED
 from rotator.core.staging import STAGED_LABEL
 from rotator.errors import RotationError
 
@@ -60,7 +61,7 @@ class _StepReporter:
             return
         for line in lines:
             key = (str(line.get("step")), str(line.get("outcome")))
-            if line.get("message") not in ("rotation step done", "rotation step failed") or key in self.reported:
+            if line.get("message") not in (STEP_DONE, STEP_FAILED) or key in self.reported:
                 continue
             self.reported.add(key)
             if line.get("outcome") == "failed":

@@ -102,8 +102,12 @@ class _RequestLog:
             start_response("200 OK", headers)
             return [json.dumps(answer).encode()]
         configured = _CONFIGURATION.fullmatch(str(environ.get("PATH_INFO", "")))
-        if configured is not None and self.invoke_function is not None and environ.get("REQUEST_METHOD") == "GET":
-            answer = self.function_configuration(unquote(configured[1])) if self.function_configuration else None
+        if (
+            configured is not None
+            and self.function_configuration is not None
+            and environ.get("REQUEST_METHOD") == "GET"
+        ):
+            answer = self.function_configuration(unquote(configured[1]))
             if answer is not None:
                 start_response("200 OK", [("Content-Type", "application/json")])
                 return [json.dumps(answer).encode()]

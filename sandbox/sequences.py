@@ -198,11 +198,11 @@ class _Sequence(RuleBasedStateMachine):
         answer = self.world.servers.targets.client.describe_secret(SecretId=self.arn)
         return {version: sorted(stages) for version, stages in answer.get("VersionIdsToStages", {}).items()}
 
-    def _with(self, stage: str) -> str | None:
-        return next((v for v, stages in self._versions().items() if stage in stages), None)
+    def _with(self, stage: Stage) -> str | None:
+        return self.world.servers.emulator.version_with(self.arn, stage)  # type: ignore[no-any-return]
 
     def _pending(self) -> str | None:
-        return next((v for v, s in self._versions().items() if Stage.PENDING in s and Stage.CURRENT not in s), None)
+        return self.world.servers.emulator.stuck_pending(self.arn)  # type: ignore[no-any-return]
 
     def _value(self, **where: str) -> str | None:
         client = self.world.servers.targets.client

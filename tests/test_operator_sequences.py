@@ -40,7 +40,7 @@ def world() -> Iterator[SequenceWorld]:
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("label", [harness.label for harness in HARNESSES])
 def test_no_sequence_of_the_runbook_breaks_a_credential_in_use(world: SequenceWorld, label: str) -> None:
-    before = world.stats.steps
+    before, seen = world.stats.steps, len(world.stats.violations)
     run_state_machine_as_test(machine_for(world, label), settings=BOUNDED)
     assert world.stats.steps > before, "no rule ran: the invariant was never checked"
-    assert world.stats.violations == []
+    assert world.stats.violations[seen:] == []  # this path's (another path's violation fails its own test)

@@ -19,7 +19,7 @@ def _line(step: str, outcome: str, at: datetime, **extra: str) -> dict[str, obje
 
 
 def _pending(after: timedelta, step: dict[str, object] | None = None) -> PendingRotation:
-    return PendingRotation("amply/prod/database-url", "v2", START, TIMEOUT, step, now=START + after)
+    return PendingRotation("v2", START, TIMEOUT, step, now=START + after)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_unstick_may_go_ahead_only_after_the_window_and_a_quiet_timeout() -> Non
 
 
 def test_an_unknown_start_counts_as_now() -> None:
-    pending = PendingRotation("s", "v", None, TIMEOUT, None, now=START)
+    pending = PendingRotation("v", None, TIMEOUT, None, now=START)
     assert pending.state == IN_PROGRESS
     assert pending.busy() is not None
 

@@ -112,8 +112,10 @@ class ConsumerGuard:
             return
         if revokes is Revokes.PREVIOUS and description.version_with(Stage.PREVIOUS) is None:
             return  # never rotated: no consumer can hold an older credential
+        since: datetime | None = None  # when AWSCURRENT became current: read (or recorded) once per check
         if revokes is Revokes.PREVIOUS and self.settings.min_overlap > 0:
-            self._refuse_within_overlap(description, self._current_since(description, sm))
+            since = self._current_since(description, sm)
+            self._refuse_within_overlap(description, since)
         if not self.watches(description):
             return
         consumers = self.consumers(description)
@@ -129,7 +131,7 @@ class ConsumerGuard:
                 f"password they hold: configure alternating users (a master secret) for it, or set "
                 f"{ENV_ACCEPT_CONSUMER_OUTAGE}=true to accept that their new connections fail until refreshed"
             )
-        self._refuse_stale(description, consumers, self._current_since(description, sm))
+        self._refuse_stale(description, consumers, since or self._current_since(description, sm))
 
     def _refuse_within_overlap(self, description: SecretDescription, since: datetime) -> None:
         """Raise while AWSPREVIOUS may still sit in a client's cache (the minimum overlap after AWSCURRENT became

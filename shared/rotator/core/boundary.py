@@ -25,7 +25,14 @@ from rotator.errors import RotationError, UnexpectedError
 from rotator.observability import Redactor, logger, metrics, redacting_filter
 from rotator.timings import calls, collecting
 
-__all__ = ["LOG_KEYS", "InvocationScope", "invoked_function", "lambda_log_keys", "record_step", "sanitise"]
+__all__ = [
+    "LOG_KEYS", "STEP_DONE", "STEP_FAILED", "InvocationScope", "invoked_function", "lambda_log_keys", "record_step",
+    "sanitise",
+]  # fmt: skip
+
+# The one line each invocation logs at its end (``rotation`` reads them from CloudWatch Logs to follow a rotation).
+STEP_DONE = "rotation step done"
+STEP_FAILED = "rotation step failed"
 
 LOG_KEYS = ("secret", "step", "token", "kind")
 _cold_start = [True]  # the first invocation in this execution environment
@@ -82,15 +89,13 @@ class InvocationScope:
 
     def succeeded(self, outcome: str) -> None:
         record_step(self.kind, self.step, ok=True, duration_ms=self.elapsed_ms())
-        logger.info(
-            "rotation step done", extra={"outcome": outcome, "duration_ms": self.elapsed_ms(), "calls": calls()}
-        )
+        logger.info(STEP_DONE, extra={"outcome": outcome, "duration_ms": self.elapsed_ms(), "calls": calls()})
 
     def failed(self, exc: BaseException) -> RotationError:
         """The sanitised error to raise; the failure is logged with a redacted traceback and counted."""
         clean = sanitise(exc, self.redactor)
         logger.error(
-            "rotation step failed",
+            STEP_FAILED,
             extra={
                 "outcome": "failed",
                 "error_type": type(clean).__name__,
