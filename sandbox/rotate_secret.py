@@ -33,6 +33,7 @@ from sandbox.moto_server import ACCOUNT_ID, REGION
 
 __all__ = [
     "LambdaContext",
+    "model_immutable_versions",
     "model_version_dates",
     "RotateSecretEmulator",
     "RotationInProgressError",
@@ -129,11 +130,47 @@ def model_version_dates() -> None:
     SecretsManagerBackend.list_secret_version_ids = list_secret_version_ids  # type: ignore[method-assign]
 
 
+def model_immutable_versions() -> None:
+    """PutSecretValue never changes a version that holds a value, AWSPENDING included (idempotent).
+
+    Secrets Manager: "If a version with this value already exists and the version of the SecretString and
+    SecretBinary values are different from those in the request, then the request fails because you can't modify
+    a secret version" (``PutSecretValue.ClientRequestToken``). moto lets an AWSPENDING version be overwritten,
+    so two createSecret invocations of one rotation could each store their own value.
+    """
+    from moto.secretsmanager.exceptions import ResourceExistsException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend._check_with_existing_secrets_and_versions
+    if getattr(original, "immutable", False):
+        return
+
+    def check(
+        self: Any, secret_name: str, client_request_token: str | None, secret_string: str | None,
+        secret_binary: str | None, on_create: bool = False,
+    ) -> Any:  # fmt: skip
+        secret = self.secrets.get(secret_name)
+        versions = getattr(secret, "versions", {})
+        version = versions.get(client_request_token) if client_request_token else None
+        if version is not None and (version.get("secret_string"), version.get("secret_binary")) != (None, None):
+            if (version.get("secret_string"), version.get("secret_binary")) == (secret_string, secret_binary):
+                return secret  # the same value again: ignored
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {client_request_token} because that value is already in use "
+                f"for a version of secret {secret.arn}."
+            )
+        return original(self, secret_name, client_request_token, secret_string, secret_binary, on_create)
+
+    check.immutable = True  # type: ignore[attr-defined]
+    SecretsManagerBackend._check_with_existing_secrets_and_versions = check  # type: ignore[method-assign]
+
+
 class RotateSecretEmulator:
     """RotateSecret for the in-process moto server; handlers are looked up by rotation Lambda ARN."""
 
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         model_version_dates()
+        model_immutable_versions()
         self._handlers = dict(handlers)
         self._lock = threading.Lock()
         # EventBridge's targets for Secrets Manager's RotationSucceeded (delivered asynchronously, as there).

@@ -311,15 +311,14 @@ class _Sequence(RuleBasedStateMachine):
 
     # the world ------------------------------------------------------------------------
 
-    @precondition(
-        lambda self: (
-            self.harness.kind in CONSUMER_KINDS
-            and len(self.services) < 2
-            and not (self.harness.label == SINGLE_USER and self._pending() is not None)
-        )
-    )
+    @precondition(lambda self: self.harness.kind in CONSUMER_KINDS and len(self.services) < 2)
     @rule()
     def consumer_task_launched(self) -> None:
+        # Read live, so in the body: a precondition must read only the machine's own state, or a replayed
+        # sequence draws differently. A single user's task launched mid-rotation holds a password setSecret may
+        # already have changed: the gap the docs state, not a violation to look for.
+        if self.harness.label == SINGLE_USER and self._pending() is not None:
+            return
         self.world.stats.rules["consumer task launched"] += 1
         self.services.append(self.world.servers.ecs.run_service(self.arn, self.harness.label, count=1))
 

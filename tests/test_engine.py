@@ -452,3 +452,26 @@ def test_finish_never_promotes_a_version_without_a_value(
     with pytest.raises(NotPendingError, match="holds no value: nothing to promote"):
         emulator.invoke(arn, token, Step.FINISH)
     assert snapshot(sm_client, arn) == before
+
+
+def test_a_stored_version_is_never_changed_by_put_secret_value(
+    sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str]
+) -> None:
+    """The emulator keeps Secrets Manager's rule (PutSecretValue.ClientRequestToken): the same value again is
+    ignored, a different value for a version that holds one is refused, AWSPENDING included."""
+    from botocore.exceptions import ClientError
+
+    emulator = emulator_for(engine_for("session_secret"))
+    arn = make_secret(unique_name("session-secret"), _key())
+    emulator.enable_rotation(arn, "session_secret")
+    token = emulator.begin(arn)  # an AWSPENDING version without a value, as RotateSecret stages it
+    first, second = _key(), _key()
+    register_secret(first)
+    register_secret(second)
+    put = {"SecretId": arn, "ClientRequestToken": token, "VersionStages": [Stage.PENDING]}
+    sm_client.put_secret_value(SecretString=first, **put)
+    sm_client.put_secret_value(SecretString=first, **put)  # the same value again: ignored
+    with pytest.raises(ClientError) as refused:
+        sm_client.put_secret_value(SecretString=second, **put)
+    assert refused.value.response["Error"]["Code"] == "ResourceExistsException"
+    assert sm_client.get_secret_value(SecretId=arn, VersionId=token)["SecretString"] == first

@@ -223,3 +223,36 @@ def test_a_master_with_a_host_serves_a_replica_its_secret_names(
     assert result.ok, result.error
     assert postgres_logs_in(targets.value(arn, Stage.CURRENT))
     assert postgres_logs_in(targets.value(arn, Stage.PREVIOUS))
+
+
+def test_rollback_is_refused_while_the_replica_still_accepts_a_revoked_previous(
+    targets: Targets, rds: RdsDatabases, replica: PostgresServer, make_secret: Callable[..., str],
+    unique_name: Callable[[str], str],
+) -> None:  # fmt: skip
+    """Found by the operator sequences: ``revoke-previous`` changes AWSPREVIOUS's password on the writer; a replica
+    that has not replayed it yet still accepts the old one. ``rollback``'s proof (checkPrevious) must not pass
+    there: it would promote a credential the replica refuses a moment later."""
+    from rotator.constants import Action
+    from rotator.errors import VerificationError
+    from sandbox.rotate_secret import LambdaContext, lambda_arn
+    from tests.helpers import version_with
+
+    value = _seed(targets, masterarn=rds.databases["amply-ledger"].secret_arn)
+    arn = make_secret(unique_name("replica-url"), json.dumps(value), "postgres")
+    handler = engine_for("postgres")
+    result = emulator_for(handler).rotate(arn)
+    assert result.ok, result.error
+    previous = targets.value(arn, Stage.PREVIOUS)
+
+    def invoke(action: Action, stage: Stage) -> Any:
+        event = {"Step": action.value, "SecretId": arn, "ClientRequestToken": version_with(targets.client, arn, stage)}
+        return handler(event, LambdaContext(lambda_arn("postgres")))
+
+    assert invoke(Action.CHECK_PREVIOUS, Stage.PREVIOUS) == {"outcome": "AWSPREVIOUS still works"}
+    replica.set_apply_delay(30_000)
+    invoke(Action.REVOKE_PREVIOUS, Stage.CURRENT)
+    assert postgres_logs_in(previous)  # the replica has not replayed the revocation yet
+    assert not _on_writer(targets, previous)
+    with pytest.raises(VerificationError, match="no longer logs in to the writer"):
+        invoke(Action.CHECK_PREVIOUS, Stage.PREVIOUS)
+    assert postgres_logs_in(targets.value(arn, Stage.CURRENT))

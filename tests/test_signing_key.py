@@ -373,3 +373,46 @@ def test_an_sdk_without_s3_conditional_writes_is_refused_before_writing(keyring_
     with pytest.raises(ConfigurationError, match=r"lacks S3 conditional writes \(IfMatch, IfNoneMatch\)"):
         store.publish(key)
     assert writes == []
+
+
+def test_two_create_secrets_of_one_rotation_store_and_publish_one_key(
+    sm_client: Any, s3_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], keyring_key: str
+) -> None:
+    """Found by the operator sequences (two rotations racing): an invocation of createSecret that found no pending
+    value, then lost the race to store one, while the winner's setSecret already published its key. The loser
+    keeps the winner's value; the key stored is the key published, and AWSCURRENT verifies through the keyring."""
+    from sandbox.rotate_secret import LambdaContext, lambda_arn
+    from tests.helpers import wrap_path
+
+    handler = engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key)
+    rival = engine_for("signing_key", ROTATION_KEYRING_KEY=keyring_key)
+    emulator = emulator_for(handler)
+    arn = seeded(make_secret, unique_name, seed_signing_key("EdDSA", key_id="ledger-key-1"))
+    emulator.enable_rotation(arn, "signing_key")
+    token = emulator.begin(arn)
+    context = LambdaContext(lambda_arn("signing_key"))
+
+    def event(step: Step) -> dict[str, str]:
+        return {"Step": step.value, "SecretId": arn, "ClientRequestToken": token}
+
+    def overtaken(generate: Callable[[Any], str], request: Any) -> str:
+        text = generate(request)  # a key of its own, generated after finding no pending value
+        assert rival(event(Step.CREATE), context) == {"outcome": "pending value stored"}
+        assert rival(event(Step.SET), context) == {"outcome": "applied"}  # the rival's key is now published
+        register_secret(json.loads(text)["private_key"])
+        return text
+
+    wrap_path(handler, "generate", overtaken)
+    assert handler(event(Step.CREATE), context) == {"outcome": "pending value already stored"}
+    stored = sm_client.get_secret_value(SecretId=arn, VersionId=token)["SecretString"]
+    for step in (Step.SET, Step.TEST, Step.FINISH):
+        emulator.invoke(arn, token, step)
+    current_text = stage_value(sm_client, arn, Stage.CURRENT)
+    assert current_text == stored
+    current = SigningKeySecret.parse(current_text)
+    probe = secrets.token_bytes(32)
+    signature = sign(current.private_key, current.algorithm, probe)
+    published = read_keyring(s3_client, keyring_key).verify(
+        current.key_id, probe, signature, signed_at=max(current.valid_from, datetime.now(UTC))
+    )
+    assert published.same_material(current.published())

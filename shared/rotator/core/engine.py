@@ -130,7 +130,17 @@ class Engine:
         generate = GenerateRequest(ref, versions)
         text = self.kind.path_for(generate).generate(generate)
         redactor.add(text, *self.kind.secret_parts(text))
-        self.sm.put_pending(ref.arn, ref.token, text, request.rotation_token)
+        try:
+            self.sm.put_pending(ref.arn, ref.token, text, request.rotation_token)
+        except SecretsManagerError as exc:
+            # Another invocation of this step stored its value first: Secrets Manager refuses a different value
+            # for an existing version (ResourceExistsException), so the stored one is the rotation's, and this
+            # one was never stored or used. Nothing to do once that value reads back.
+            if exc.code != "ResourceExistsException":
+                raise
+            versions.pending()
+            logger.info("a concurrent createSecret stored the pending value first")
+            return "pending value already stored"
         return "pending value stored"
 
     def _test(self, description: SecretDescription, ref: SecretRef, versions: VersionReader[Any]) -> str:

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from rotator.codecs.parsed import ParsedSecret
+from rotator.constants import Stage
 from rotator.errors import SecretFormatError
 from rotator.settings import Settings
 
@@ -111,6 +112,12 @@ class VerifyRequest(StepRequest[_S]):
         that the current value works, without changing anything, and without asking that it be new.
         """
         return self.versions.pending().text == self.versions.current().text
+
+    @property
+    def is_previous_check(self) -> bool:
+        """``rotation rollback``'s proof (``checkPrevious``): the value under test is AWSPREVIOUS, the one a
+        rollback would make current again, so it must work everywhere its credential is decided."""
+        return Stage.PREVIOUS in self.versions.description.versions.get(self.secret.token, ())
 
 
 class RetireRequest(StepRequest[_S]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from rotator.core.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Revokes
+from rotator.core.strategy import ApplyRequest, GenerateRequest, RevokeRequest, Revokes, VerifyRequest
 from rotator.core.versions import VersionReader
 from rotator.errors import SecretFormatError, TargetRejectedError
 from rotator.generation import generate_password
@@ -64,6 +64,12 @@ class AlternatingUsersStrategy(PostgresPath):
                 privileged.set_password(pending.username, pending.password)
                 if master.on_reader:
                     self.await_reader(session, privileged, pending, aurora=master.aurora)
+
+    def writer_of(self, request: VerifyRequest[PostgresSecret]) -> tuple[str, int] | None:
+        """The master's server, when the secret's server is one of its readers."""
+        current = request.current
+        master = master_for(request.versions, self.master_arn, current, self.pair.users(current.username))
+        return master.login.server if master.on_reader else None
 
     def revoke_previous(self, request: RevokeRequest[PostgresSecret]) -> str:
         """The master sets AWSPREVIOUS's user a random password nobody keeps."""

@@ -30,11 +30,14 @@ class PostgresPath(Strategy[PostgresSecret]):
 
     def verify(self, request: VerifyRequest[PostgresSecret]) -> None:
         pending = request.pending
+        on_reader: list[bool] = []
 
         def logged_in() -> bool | None:
             try:
                 with self.server.session(pending) as session:
                     user = session.current_user()
+                    if request.is_previous_check:
+                        on_reader.append(session.in_recovery())
             except AuthenticationError as exc:
                 # On a replica still behind its writer (a setSecret that did not see the replay) wait, bounded.
                 if not self._replica_behind(request.current):
@@ -46,6 +49,37 @@ class PostgresPath(Strategy[PostgresSecret]):
 
         wait_for(logged_in, seconds=self.settings.replica_wait_seconds, poll=_REPLICA_POLL_SECONDS,
                  gave_up=lambda: _refused(pending))  # fmt: skip
+        if any(on_reader):
+            self._logs_in_on_writer(request)
+
+    def writer_of(self, request: VerifyRequest[PostgresSecret]) -> tuple[str, int] | None:
+        """The writer of the reader the secret names, from the RDS API (the secret's database identifier)."""
+        from rotator.kinds.postgres.rds import for_secret
+
+        database = for_secret(request.current.connection.field)
+        return None if database is None else database.writer
+
+    def _logs_in_on_writer(self, request: VerifyRequest[PostgresSecret]) -> None:
+        """Before a rollback to AWSPREVIOUS on a reader: its login must work on the writer too. A reader that has
+        not yet replayed the writer's change (``revoke-previous`` a moment ago) still accepts a password the writer
+        already refuses, and will refuse it as soon as it catches up."""
+        previous = request.pending
+        writer = self.writer_of(request)
+        if writer is None:
+            raise VerificationError(
+                f"{previous.host}:{previous.port} is a reader and its writer is unknown (name the database with "
+                "dbInstanceIdentifier or dbClusterIdentifier): AWSPREVIOUS cannot be proven where it is decided"
+            )
+        try:
+            with self.server.session(previous.at(writer)) as session:
+                user = session.current_user()
+        except AuthenticationError:
+            raise VerificationError(
+                f"AWSPREVIOUS's {previous.username} no longer logs in to the writer {writer[0]}:{writer[1]}; its "
+                f"reader {previous.host}:{previous.port} has not replayed that yet and will refuse it too"
+            ) from None
+        if user != previous.username:
+            raise VerificationError(f"AWSPREVIOUS logs in to the writer as another user than {previous.username}")
 
     def _replica_behind(self, current: PostgresSecret) -> bool:
         """Whether the secret's server is a replica (AWSCURRENT still logs in there and it is in recovery)."""
