@@ -1,7 +1,7 @@
 """Clients that keep logging in while rotations run. Used by the tests and by ``scripts/load.py``.
 
-``run_load``: clients that cache the secret like an SDK cache does (a TTL) and re-read it on an
-authentication failure before counting a failed login.
+``run_app_load``: application processes (``sandbox.app_load``) reading the secret through the client helper
+(``rotation_client``: a TTL cache, one refresh on an authentication failure) and sending requests without pause.
 
 ``run_ecs_consumers``: ECS-style consumers (``sandbox.ecs_agent``), processes that got the secret once at
 launch and never re-read it; with the refresh (the sandbox's functions, which guard revoking steps, and the
@@ -10,85 +10,82 @@ refresh function after each rotation), or without it (functions that know no con
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.rotate_secret import RotateSecretEmulator
 
-__all__ = ["LoadStats", "run_ecs_consumers", "run_load"]
+__all__ = ["AppLoad", "run_app_load", "run_ecs_consumers"]
 
 
 @dataclass
-class LoadStats:
-    """What the workers saw."""
+class AppLoad:
+    """What the application processes saw, summed."""
 
-    attempts: int = 0
-    failures: int = 0
-    longest_window_ms: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _failing_since: float | None = None
-
-    def record(self, ok: bool) -> None:
-        now = time.monotonic()
-        with self.lock:
-            self.attempts += 1
-            if ok:
-                if self._failing_since is not None:
-                    self.longest_window_ms = max(self.longest_window_ms, (now - self._failing_since) * 1000)
-                    self._failing_since = None
-            else:
-                self.failures += 1
-                if self._failing_since is None:
-                    self._failing_since = now
+    requests: int = 0
+    failed: int = 0
+    refreshes: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    rotations: int = 0
 
 
-def run_load(
-    emulator: RotateSecretEmulator,
-    secret_id: str,
-    logs_in: Callable[[str], bool],
-    *,
-    workers: int,
-    rotations: int,
-    ttl: float,
-) -> LoadStats:
-    """Run ``workers`` clients of ``secret_id`` while ``rotations`` rotations happen; returns their statistics."""
-    import boto3
+def run_app_load(
+    emulator: RotateSecretEmulator, secret_id: str, kind: str, *, processes: int = 2, workers: int = 4,
+    rotations: int = 3, ttl: float = 300.0,
+) -> AppLoad:  # fmt: skip
+    """Run application processes (``sandbox.app_load``) on ``secret_id`` while ``rotations`` rotations run, each
+    followed by ``revoke-previous`` (the runbook's last step); returns what the applications saw.
 
-    reader = boto3.client("secretsmanager")  # the environment's endpoint: the sandbox
-    stats, stop = LoadStats(), threading.Event()
+    A step refused as retryable (a managed user still ``modifying`` after the last change) is retried as Secrets
+    Manager retries it.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
 
-    def read_secret() -> str:
-        return str(reader.get_secret_value(SecretId=secret_id)["SecretString"])
+    from rotator.constants import Action, Stage
 
-    def client() -> None:
-        cached, fetched = read_secret(), time.monotonic()
-        while not stop.is_set():
-            if time.monotonic() - fetched > ttl:
-                cached, fetched = read_secret(), time.monotonic()
-            ok = logs_in(cached)
-            if not ok:  # what a well-behaved client does on an authentication failure
-                cached, fetched = read_secret(), time.monotonic()
-                ok = logs_in(cached)
-            stats.record(ok)
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.3)
+    command = [sys.executable, "-m", "sandbox.app_load", kind, secret_id, "--workers", str(workers), "--ttl", str(ttl)]
+    apps = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+        for _ in range(processes)
+    ]
+    load = AppLoad()
     try:
+        for app in apps:
+            if app.stdout is None or app.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"an application process on {secret_id} did not start")
         for _ in range(rotations):
+            time.sleep(0.3)
             result = emulator.rotate(secret_id)
+            for _ in range(20):
+                if result.ok:
+                    break
+                time.sleep(0.5)
+                result = emulator.retry(secret_id)
             if not result.ok:
-                raise RuntimeError(f"rotation of {secret_id} failed at {result.failed_step}")
-            time.sleep(0.2)
+                raise RuntimeError(f"rotation of {secret_id} failed at {result.failed_step}: {result.error}")
+            load.rotations += 1
+            current = emulator.version_with(secret_id, Stage.CURRENT)
+            event = {"Step": Action.REVOKE_PREVIOUS.value, "SecretId": secret_id, "ClientRequestToken": current}
+            failed, answer = emulator.invoke_function(kind, event)
+            if failed:
+                raise RuntimeError(f"revoke-previous of {secret_id} failed: {answer.get('errorType')}")
+        time.sleep(0.3)
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    return stats
+        for app in apps:
+            out, _ = app.communicate(input="", timeout=60)
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            if lines:
+                report = json.loads(lines[-1])
+                load.requests += report["requests"]
+                load.failed += report["failed"]
+                load.refreshes += report["refreshes"]
+                load.errors.update(report["errors"])
+    return load
 
 
 def run_ecs_consumers(servers: Any, harness: Any, *, rotations: int, refresh: bool) -> Any:

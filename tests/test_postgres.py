@@ -26,7 +26,6 @@ from rotator.errors import (
 )
 from rotator.kinds.postgres.secret import PostgresSecret
 from sandbox.certificates import make_tls
-from sandbox.load import run_load
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.probes import postgres_logs_in
 from sandbox.rotate_secret import RotateSecretEmulator
@@ -398,24 +397,6 @@ def test_policy_excluding_every_character_is_refused(
         unique_name("database-url"), secret_text("url", place, "app", secrets.token_urlsafe(18)), "postgres"
     )
     expect_failure(sm_client, emulator, arn, Step.CREATE, PolicyError)
-
-
-def test_zero_failed_logins_under_load_with_alternating_users(
-    admin: psycopg.Connection[Any],
-    place: tuple[str, int],
-    sm_client: Any,
-    make_secret: MakeSecret,
-    unique_name: Callable[[str], str],
-    master_arn: str,
-) -> None:
-    user, password = new_role(admin)
-    arn = make_secret(
-        unique_name("database-url"), secret_text("json", place, user, password, masterarn=master_arn), "postgres"
-    )
-    emulator = emulator_for(engine_for("postgres"))
-    stats = run_load(emulator, arn, postgres_logs_in, workers=4, rotations=5, ttl=0.5)
-    assert stats.attempts > 20
-    assert stats.failures == 0
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from rotator.constants import Stage, Step
 from rotator.errors import SecretFormatError, TargetRejectedError, TargetUnreachableError, VerificationError
 from rotator.kinds.redis.secret import RedisSecret
 from sandbox.certificates import make_tls
-from sandbox.load import run_load
 from sandbox.probes import redis_logs_in
 from sandbox.redis_server import RedisServer
 from sandbox.tls_proxy import TlsProxy
@@ -310,19 +309,6 @@ def test_tls_required_but_plain_url_given_fails_clearly(
     arn = make_secret(unique_name("redis-url"), secret_text("url", (proxy.host, proxy.port), user, password), "redis")
     error = expect_failure(sm_client, emulator_for(engine_for("redis")), arn, Step.SET, TargetUnreachableError)
     assert "tls=off" in str(error)
-
-
-def test_zero_failed_authentications_under_load(
-    primary: RedisTarget, sm_client: Any, make_secret: MakeSecret, unique_name: Callable[[str], str], admin_arn: str
-) -> None:
-    user, password = new_user(primary)
-    arn = make_secret(
-        unique_name("redis-url"), secret_text("json", primary, user, password, adminarn=admin_arn), "redis"
-    )
-    emulator = emulator_for(engine_for("redis"))
-    stats = run_load(emulator, arn, redis_logs_in, workers=4, rotations=10, ttl=0.5)
-    assert stats.attempts > 20
-    assert stats.failures == 0
 
 
 def test_scratch_key_read_and_write_in_test_secret(
