@@ -107,9 +107,10 @@ class EcsAgent:
             self._retire(service, service.tasks)
 
     def _launch(self, service: ConsumerService, definition: str) -> list[_Task]:
-        value = str(self._sm.get_secret_value(SecretId=service.secret_arn)["SecretString"])  # ECS reads valueFrom
+        created = datetime.now(UTC)  # ECS creates the task, then reads valueFrom before its containers start
+        value = str(self._sm.get_secret_value(SecretId=service.secret_arn)["SecretString"])
         value = "" if service.broken else value
-        arns = start_tasks(self._ecs, self.cluster, service.name, definition, service.count, datetime.now(UTC))
+        arns = start_tasks(self._ecs, self.cluster, service.name, definition, service.count, created)
         tasks = []
         for arn in arns:
             process = subprocess.Popen(

@@ -33,6 +33,7 @@ from sandbox.moto_server import ACCOUNT_ID, REGION
 
 __all__ = [
     "LambdaContext",
+    "model_current_default",
     "model_immutable_versions",
     "model_version_dates",
     "RotateSecretEmulator",
@@ -165,12 +166,40 @@ def model_immutable_versions() -> None:
     SecretsManagerBackend._check_with_existing_secrets_and_versions = check  # type: ignore[method-assign]
 
 
+def model_current_default() -> None:
+    """GetSecretValue without a stage or version answers AWSCURRENT wherever UpdateSecretVersionStage moved it
+    (idempotent).
+
+    Secrets Manager: "If you don't specify either a VersionStage or VersionId, then Secrets Manager returns the
+    AWSCURRENT version" (``GetSecretValue``). moto answers the version it last made current itself, so after a
+    label moved by hand (finishSecret, ``rotation rollback``) an ECS task launched in the sandbox read the value
+    rotated away from.
+    """
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.update_secret_version_stage
+    if getattr(original, "follows_current", False):
+        return
+
+    def update_secret_version_stage(
+        self: Any, secret_id: str, version_stage: str, remove_from_version_id: str, move_to_version_id: str
+    ) -> Any:
+        answer = original(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == Stage.CURRENT and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return answer
+
+    update_secret_version_stage.follows_current = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
+
+
 class RotateSecretEmulator:
     """RotateSecret for the in-process moto server; handlers are looked up by rotation Lambda ARN."""
 
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         model_version_dates()
         model_immutable_versions()
+        model_current_default()
         self._handlers = dict(handlers)
         self._lock = threading.Lock()
         # EventBridge's targets for Secrets Manager's RotationSucceeded (delivered asynchronously, as there).
@@ -205,6 +234,10 @@ class RotateSecretEmulator:
         days = int(schedule.removeprefix("rate(").split()[0]) if schedule else 0
         secret.auto_rotate_after_days = days
         secret.next_rotation_date = int(time.time()) + days * 86400 if days else None
+
+    def schedule_next(self, secret_id: str, at: float) -> None:
+        """Set when the next rotation is due (``NextRotationDate``, epoch seconds): a past time makes it overdue."""
+        self._secret(secret_id).next_rotation_date = int(at)
 
     def test_configuration(self, secret_id: str) -> None:
         """Secrets Manager's test of a rotation configured without rotating: testSecret alone on a temporary
@@ -296,14 +329,7 @@ class RotateSecretEmulator:
         event = {"Step": step.value, "SecretId": secret.arn, "ClientRequestToken": token}
         if rotation_token is not None:
             event["RotationToken"] = rotation_token
-        try:
-            self._handlers[secret.rotation_lambda_arn](event, LambdaContext(secret.rotation_lambda_arn))
-        finally:
-            # moto keeps answering GetSecretValue without a stage from the version it
-            # created last; Secrets Manager answers from AWSCURRENT wherever it moved.
-            current = self.version_with(secret_id, Stage.CURRENT)
-            if current is not None:
-                secret.default_version_id = current
+        self._handlers[secret.rotation_lambda_arn](event, LambdaContext(secret.rotation_lambda_arn))
 
     def rotate(self, secret_id: str, *, token: str | None = None) -> RotationResult:
         """RotateSecret: stage a new empty AWSPENDING version (or re-drive ``token``) and run the four steps."""

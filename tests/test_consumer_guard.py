@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from sandbox.ecs_world import add_container_host, circuit_breaker, inject, repla
 from sandbox.harness import KindHarness, Targets, by_label
 from sandbox.moto_server import Fault, MotoServer
 from sandbox.rotate_secret import LambdaContext, RotateSecretEmulator, lambda_arn
-from tests.helpers import emulator_for, engine_for, expect_failure, snapshot
+from tests.helpers import digest, emulator_for, engine_for, expect_failure, snapshot
 from tests.leak_canary import register_secret, secret_parts
 
 OVERLAPPING = ["postgres (alternating users)", "redis (ACL user via admin)"]
@@ -436,3 +437,28 @@ def test_a_code_deploy_consumer_is_never_force_redeployed_and_the_operator_is_to
     consumers.replace_tasks(service)  # the operator's CodeDeploy deployment
     assert emulator.retry(arn).ok
     assert harness.works(targets, targets.value(arn, "AWSCURRENT"))
+
+
+def test_tasks_launched_after_a_rollback_hold_the_rolled_back_value_and_keep_it(
+    targets: Targets, ecs_sandbox: tuple[EcsAgent, RotateSecretEmulator], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the operator sequences: after ``rollback`` the guard redeploys the tasks that hold the value rolled
+    away from; the tasks it launches read ``valueFrom`` (AWSCURRENT: the rolled-back value, as Secrets Manager
+    answers a read without a stage), so revoke-previous then cuts off no task."""
+    agent, emulator = ecs_sandbox
+    label = "postgres (alternating users)"
+    harness = by_label(label)
+    arn, service = _consumed(targets, agent, emulator, label)
+    wait = ["--wait-consumers", "--cluster", agent.cluster, "--timeout", "60", "--poll", "0.2", "--quiet"]
+    assert rotation(["rotate", arn, *wait]) == 0, capsys.readouterr().err  # the tasks now hold the new value
+    rolled_back = digest(targets.value(arn, "AWSPREVIOUS"))
+    assert rotation(["rollback", arn, "--yes"]) == 0, capsys.readouterr().err
+    assert digest(targets.value(arn, "AWSCURRENT")) == rolled_back
+    assert digest(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]) == rolled_back
+    assert rotation(["revoke-previous", arn, "--yes"]) == 2  # the tasks hold AWSPREVIOUS: refused, redeployed
+    capsys.readouterr()
+    agent.wait_until_settled()
+    assert rotation(["revoke-previous", arn, "--yes"]) == 0, capsys.readouterr().err
+    assert not harness.works(targets, targets.value(arn, "AWSPREVIOUS"))
+    time.sleep(0.5)  # the tasks keep logging in
+    assert service.refused == 0, "a task launched after the rollback held the revoked value"
