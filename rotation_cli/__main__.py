@@ -103,7 +103,17 @@ def parser() -> argparse.ArgumentParser:
     follow_options(stage)
     status = command("status", "rotation state of every secret under a prefix")
     status.add_argument("prefix", nargs="?")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print the documented JSON shape instead of a table")
+    status.add_argument(
+        "--check", action="store_true",
+        help="exit 1 when a secret needs attention (rotation off, overdue, last attempt failed, stuck, and with "
+        "--consumers a consumer task on an older value), else 0",
+    )  # fmt: skip
+    status.add_argument(
+        "--consumers", action="store_true",
+        help="also count each secret's ECS consumer tasks launched before AWSCURRENT became current (ECS calls)",
+    )  # fmt: skip
+    status.add_argument("--cluster", action="append", help="with --consumers: search this cluster (repeatable)")
     unstick = command("unstick", "abandon a stuck rotation: remove its AWSPENDING label (after confirmation)")
     unstick.add_argument("secret_id")
     unstick.add_argument("--yes", action="store_true", help="do not ask")

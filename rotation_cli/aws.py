@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rotation_cli.output import CommandError
 from rotation_cli.pending import PendingRotation, last_step
 from rotator import kinds
 from rotator.aws.secrets_manager import SecretDescription, SecretsManager
+from rotator.core.boundary import STEP_FAILED
 
 __all__ = ["LAMBDA_MAX_TIMEOUT", "Aws", "LogsUnavailable", "kind_of", "log_group_of"]
 
@@ -73,21 +75,45 @@ class Aws:
         self.where = f"region {client.meta.region_name} at {client.meta.endpoint_url}"
 
     def rotation_log(self, description: SecretDescription, token: str, since_ms: int) -> list[dict[str, Any]]:
-        """The rotation function's structured lines about ``token``, each with ``logged_at`` (ms), every page
-        read (CloudWatch Logs may answer an empty page that still carries a ``nextToken``); LogsUnavailable when
-        they cannot be read."""
+        """The rotation function's structured lines about ``token``, each with ``logged_at`` (ms); LogsUnavailable
+        when they cannot be read."""
+        return [line for line in self._log_lines(description, since_ms, f'"{token}"') if line.get("token") == token]
+
+    def last_failure(self, description: SecretDescription, since: datetime | None) -> dict[str, Any] | None:
+        """The function's latest failed step of this secret since ``since`` (its last success; the last 30 days
+        when it never rotated): ``step``, ``at``, ``error_type``, ``error``; None when none, or unreadable."""
+        start = since or datetime.now(UTC) - timedelta(days=30)
+        try:
+            # One quoted term (the name), the message checked here: what every Logs filter syntax matches alike.
+            lines = self._log_lines(description, int(start.timestamp() * 1000), f'"{description.name}"')
+        except LogsUnavailable:
+            return None
+        failed = [
+            line for line in lines if line.get("message") == STEP_FAILED and line.get("secret") == description.name
+        ]
+        latest = max(failed, key=lambda line: int(line.get("logged_at", 0)), default=None)
+        if latest is None:
+            return None
+        return {
+            "step": latest.get("step"), "at": datetime.fromtimestamp(int(latest["logged_at"]) / 1000, UTC),
+            "error_type": latest.get("error_type"), "error": latest.get("error"),
+        }  # fmt: skip
+
+    def _log_lines(self, description: SecretDescription, since_ms: int, pattern: str) -> list[dict[str, Any]]:
+        """The function's structured lines matching ``pattern`` since ``since_ms``, every page read (CloudWatch Logs
+        may answer an empty page that still carries a ``nextToken``)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         group = log_group_of(description)
         if group is None:
             return []
         lines: list[dict[str, Any]] = []
-        options: dict[str, Any] = {"logGroupName": group, "startTime": since_ms, "filterPattern": f'"{token}"'}
+        options: dict[str, Any] = {"logGroupName": group, "startTime": since_ms, "filterPattern": pattern}
         try:
             for page in self._logs.get_paginator("filter_log_events").paginate(**options):
                 for event in page.get("events", []):
                     line = _json_line(event)
-                    if line is not None and line.get("token") == token:
+                    if line is not None:
                         lines.append(line)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":

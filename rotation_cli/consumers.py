@@ -12,7 +12,7 @@ from typing import Any
 
 from rotation_cli.aws import Aws
 from rotation_cli.output import CommandError, say
-from rotation_cli.status import short_time, when
+from rotation_cli.times import short_time, when
 
 __all__ = ["cmd_consumers", "consumers_report", "current_since", "wait_consumers"]
 

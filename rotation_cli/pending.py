@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rotation_cli.times import exact_time
 from rotator.core.boundary import STEP_DONE, STEP_FAILED
 
 __all__ = ["ATTEMPTS", "IN_PROGRESS", "STUCK", "PendingRotation", "last_step", "summary"]
@@ -71,9 +72,10 @@ class PendingRotation:
         """Why removing AWSPENDING now could race Secrets Manager (a step may run, or be retried), else None."""
         latest = self.step_at or self.started
         if latest is not None and self._now < latest + timedelta(seconds=self.function_timeout):
-            return f"its last step ran at {_short(latest)}, within the function's {self.function_timeout:.0f} s timeout"
+            timeout = f"{self.function_timeout:.0f} s"
+            return f"its last step ran at {exact_time(latest)}, within the function's {timeout} timeout"
         if self._now < self.retry_window_ends:
-            return f"Secrets Manager may retry it until about {_short(self.retry_window_ends)}"
+            return f"Secrets Manager may retry it until about {exact_time(self.retry_window_ends)}"
         return None
 
     def describe(self) -> str:
@@ -97,21 +99,13 @@ class PendingRotation:
 
 def summary(pending: dict[str, Any]) -> str:
     """``PendingRotation.as_json()`` in one line (``rotation status`` prints it from the JSON it emits)."""
-    started = _short_iso(pending["started"])
+    started = exact_time(pending["started"])
     if pending["state"] == IN_PROGRESS:
         done = f"; {pending['last_step']} done" if pending["last_step"] else ""
         return f"in progress since {started}{done}"
     if pending["last_step_outcome"] == "failed":
         return (
-            f"STUCK: {pending['last_step']} failed at {_short_iso(pending['last_step_at'])}: "
+            f"STUCK: {pending['last_step']} failed at {exact_time(pending['last_step_at'])}: "
             f"{pending['error_type']}: {pending['error']}"
         )
     return f"STUCK: no step finished since {started}; Secrets Manager has stopped retrying"
-
-
-def _short(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "an unknown time"
-
-
-def _short_iso(value: str | None) -> str:
-    return _short(datetime.fromisoformat(value)) if value else "an unknown time"

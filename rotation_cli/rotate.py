@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from rotation_cli.aws import Aws, LogsUnavailable
 from rotation_cli.kinds import stageable
 from rotation_cli.output import CommandError, say
-from rotation_cli.status import short_time, when
+from rotation_cli.times import short_time, when
 from rotator.aws.secrets_manager import SecretDescription
 from rotator.constants import Stage
 from rotator.core.boundary import STEP_DONE, STEP_FAILED

@@ -9,22 +9,22 @@ from typing import Any
 
 from rotation_cli.aws import Aws, kind_of
 from rotation_cli.pending import PendingRotation, summary
+from rotation_cli.times import short_time, when
 from rotator.aws.secrets_manager import SecretDescription
 
-__all__ = ["cmd_status", "short_time", "status_entry", "when"]
+__all__ = ["cmd_status", "status_entry"]
 
 
-def when(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
+def status_entry(
+    description: SecretDescription, pending: PendingRotation | None = None,
+    last_failure: dict[str, Any] | None = None, now: datetime | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One secret's status, as ``--json`` prints it (``pending``: its unfinished rotation, assessed;
+    ``last_failure``: the function's last failed step since the last success)."""
+    from rotation_cli.health import ATTENTION, OK, problems
+    from rotator.aws.schedule import due
 
-
-def short_time(value: str | None) -> str:
-    """``2026-11-23 16:50 UTC`` from an ISO-8601 UTC timestamp."""
-    return f"{value[:10]} {value[11:16]} UTC" if value else "-"
-
-
-def status_entry(description: SecretDescription, pending: PendingRotation | None = None) -> dict[str, Any]:
-    """One secret's status, as ``--json`` prints it (``pending``: its unfinished rotation, assessed)."""
+    found = problems(description, pending, last_failure, now or datetime.now(UTC))
     rules = description.rotation_rules
     schedule = rules.get("ScheduleExpression") or (
         f"every {rules['AutomaticallyAfterDays']} days" if rules.get("AutomaticallyAfterDays") else None
@@ -40,15 +40,37 @@ def status_entry(description: SecretDescription, pending: PendingRotation | None
         "versions": {version: sorted(stages) for version, stages in description.versions.items() if stages},
         "pending_version": description.stuck_pending,
         "pending": pending.as_json() if pending else None,
+        "due": when(due(description)),
+        "last_failure": {**last_failure, "at": when(last_failure["at"])} if last_failure else None,
+        "health": ATTENTION if found else OK,
+        "problems": found,
     }
 
 
 def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
-    entries = [status_entry(d, aws.pending_rotation(d)) for d in aws.sm.list_secrets(args.prefix)]
+    entries = []
+    for description in aws.sm.list_secrets(args.prefix):
+        pending = aws.pending_rotation(description)
+        # A stuck rotation already names its failed step; otherwise the function's last failure since the last
+        # success (a failed attempt Secrets Manager stopped retrying and an operator unstuck leaves no AWSPENDING).
+        failure = None if pending is not None else aws.last_failure(description, description.last_rotated)
+        entry = status_entry(description, pending, failure)
+        if args.consumers:
+            stale = _stale_consumer_tasks(aws, description.arn, args.cluster)
+            entry["stale_consumer_tasks"] = stale
+            if stale:
+                entry["problems"].append(
+                    f"{stale} ECS consumer task(s) launched before AWSCURRENT became current "
+                    f"(`rotation consumers {description.name}`)"
+                )
+                entry["health"] = "attention"
+        entries.append(entry)
     entries.sort(key=lambda entry: entry["name"])
+    attention = [entry for entry in entries if entry["problems"]]
+    verdict = 1 if args.check and attention else 0
     if args.json:
         print(json.dumps({"secrets": entries}, indent=2))
-        return 0
+        return verdict
     from rotation_cli.table import print_table
 
     rows = []
@@ -56,6 +78,8 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
         versions = ", ".join(f"{vid[:8]}={'+'.join(stages)}" for vid, stages in entry["versions"].items())
         pending = entry["pending"]
         warning = f"{summary(pending)} (AWSPENDING on {pending['version'][:8]})" if pending else ""
+        if not pending and entry["problems"]:
+            warning = "; ".join(entry["problems"])
         rotation = (entry["schedule"] or "on demand") if entry["rotation_enabled"] else "off"
         rows.append(
             [
@@ -68,4 +92,14 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
         print_table(headers, rows)
     else:
         print(f"no secrets{f' under {args.prefix}' if args.prefix else ''} in {aws.where}")
-    return 0
+    if args.check:
+        print(f"{len(attention)} of {len(entries)} secrets need attention" if attention else "all healthy")
+    return verdict
+
+
+def _stale_consumer_tasks(aws: Aws, secret_id: str, clusters: list[str] | None) -> int:
+    """How many running ECS tasks that inject the secret may hold an older value (``rotation consumers``)."""
+    from rotation_cli.consumers import consumers_report
+
+    report = consumers_report(aws, secret_id, clusters)
+    return sum(task["stale"] for consumer in report["consumers"] for task in consumer["tasks"])

@@ -127,8 +127,13 @@ def _sandbx_key() -> str:
     return "sk_test_sandbx" + secrets.token_hex(12)
 
 
-def serve(port: int, *, bind: str = "127.0.0.1", advertise: str | None = None, sam_local: Path | None = None) -> int:
-    """Keep a seeded sandbox running for the operator tool: RotateSecret works over the API, logs land in CloudWatch.
+def serve(
+    port: int, *, bind: str = "127.0.0.1", advertise: str | None = None, sam_local: Path | None = None,
+    scenarios: Sequence[str] = (), consumers: bool = True,
+) -> int:  # fmt: skip
+    """Keep a seeded sandbox running for the operator tool: RotateSecret works over the API, logs land in CloudWatch,
+    and the ECS consumer services of the demo run (real processes that read their secret at launch). Each of
+    ``scenarios`` (``sandbox.scenarios``) then puts it into a named trouble state to practise on.
 
     With ``sam_local``, also get ready for ``sam local invoke``: secrets name the functions as SAM's emulator
     invokes them, each sample event's token is staged, and the functions' ``--env-vars`` file is written.
@@ -151,6 +156,14 @@ def serve(port: int, *, bind: str = "127.0.0.1", advertise: str | None = None, s
             harness = by_label(label)
             value = _sandbx_key() if harness.kind == "stripe" else None  # Stripe keys are staged by hand here
             _seed(servers, name, harness, value, arn=arns.get(harness.kind))
+        for name in ECS_CONSUMED if consumers else ():
+            service = servers.ecs.run_service(servers.targets.client.describe_secret(SecretId=name)["ARN"],
+                                              dict(DEMO)[name])  # fmt: skip
+            print(f"ECS consumer service {service.key} injects {name}")
+        for scenario in scenarios:
+            from sandbox.scenarios import apply_scenario
+
+            print(f"scenario {scenario}: {apply_scenario(servers, scenario)}")
         if sam_local:
             prepare_sam_local(servers, sam_local, advertise or "127.0.0.1", {n: by_label(label) for n, label in DEMO})
             print(f"sam local invoke: --env-vars {sam_local} written; each sample event's token is staged")
@@ -197,6 +210,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     serve_parser.add_argument("--bind", help="address the servers listen on (default 127.0.0.1)")
     serve_parser.add_argument("--advertise", help="host name secrets and the env-vars file give for the servers")
+    serve_parser.add_argument(
+        "--no-consumers", action="store_true",
+        help="start no ECS consumer services (by default those of the demo run, so the consumer guard applies)",
+    )  # fmt: skip
+    from sandbox.scenarios import SCENARIOS
+
+    serve_parser.add_argument(
+        "--scenario", action="append", default=[], choices=sorted(SCENARIOS),
+        help="put the sandbox into a trouble state to practise on (repeatable): "
+        "stuck, failing-target, stale-consumer, overdue (see sandbox/scenarios.py)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     _clean_up_on_hangup()
     if args.verbose:
@@ -207,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         containers = args.sam_local is not None
         bind = args.bind or ("0.0.0.0" if containers else "127.0.0.1")  # noqa: S104 - containers reach the host
         advertise = args.advertise or ("host.docker.internal" if containers else None)
-        return serve(args.port, bind=bind, advertise=advertise, sam_local=args.sam_local)
+        return serve(args.port, bind=bind, advertise=advertise, sam_local=args.sam_local, scenarios=args.scenario,
+                     consumers=not args.no_consumers)  # fmt: skip
     return demo()
 
 

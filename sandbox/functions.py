@@ -14,6 +14,7 @@ __all__ = [
     "FunctionSpec",
     "load_handler",
     "load_template",
+    "freshness_function",
     "refresh_function",
     "rotation_functions",
     "schedules_by_kind",
@@ -98,6 +99,11 @@ def rotation_functions(template: dict[str, Any] | None = None) -> dict[str, Func
 def refresh_function(template: dict[str, Any] | None = None) -> FunctionSpec:
     """The function that redeploys a secret's ECS consumers after a rotation."""
     return next(spec for spec in template_functions(template).values() if spec.kind == "refresh_consumers")
+
+
+def freshness_function(template: dict[str, Any] | None = None) -> FunctionSpec:
+    """The scheduled check that every secret of the stack that should rotate has rotated in time."""
+    return next(spec for spec in template_functions(template).values() if spec.kind == "freshness")
 
 
 def rotation_timeout(template: dict[str, Any] | None = None) -> int:

@@ -63,7 +63,7 @@ def main() -> int:
     if not any((BUILD_DIR / "SharedLayer").rglob("*.cpython-313.pyc")):
         print(
             "no python3.13 on this machine: the build ships without bytecode, so every cold start compiles the "
-            "modules it imports (about 1.5x the floor instead of 1.1x, see the README's benchmark); install "
+            "modules it imports (about 1.5x the floor instead of 1.1x, see docs/benchmark.md); install "
             "python3.13 or run `sam build --use-container`",
             file=sys.stderr,
         )

@@ -10,7 +10,7 @@ Each sequence seeds one secret of one path in a running sandbox, then applies, i
   logging in with it), RDS rotating the master it manages, a managed Redis resource staying ``modifying``.
 
 After every rule, from outside and with the real clients: AWSCURRENT logs in, and no consumer task was ever
-refused. Single-user PostgreSQL has one documented gap (README): between its setSecret and finishSecret only
+refused. Single-user PostgreSQL has one documented gap (docs/consumers.md): between its setSecret and finishSecret only
 AWSPENDING logs in, so there the check accepts AWSPENDING, and no task is launched into that gap.
 """
 

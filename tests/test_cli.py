@@ -24,7 +24,9 @@ from tests.leak_canary import register_output, register_secret
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """``python -m sandbox serve`` in its own process; yields the environment the CLI needs."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    process, endpoint = start_serve(log, "serve")
+    # The commands' own behaviour, rotating secrets back to back: no consumer services (the guard would hold each
+    # rotation until their tasks moved on). Consumers are exercised by the scenarios below and test_consumer_guard.
+    process, endpoint = start_serve(log, "serve", "--no-consumers")
     try:
         stripe_base = next(
             line.split("=", 1)[1] for line in log.read_text().splitlines() if "ROTATION_STRIPE_API_BASE=" in line
@@ -96,8 +98,9 @@ def test_status_json_schema(sandbox: dict[str, str]) -> None:
         assert entry["rotation_enabled"] is True
         assert set(entry) == {
             "name", "arn", "kind", "rotation_enabled", "schedule", "last_rotated", "next_rotation", "versions",
-            "pending_version", "pending",
+            "pending_version", "pending", "due", "last_failure", "health", "problems",
         }  # fmt: skip
+        assert (entry["health"], entry["problems"]) == ("ok", [])
         assert list(entry["versions"].values()).count(["AWSCURRENT"]) == 1
     text = rotation(sandbox, "status", "amply/sandbox/")
     assert text.returncode == 0
@@ -105,6 +108,9 @@ def test_status_json_schema(sandbox: dict[str, str]) -> None:
     rows = table_rows(text.stdout, "amply/sandbox/")
     assert {name: rows[name][1] for name in expected_kinds} == expected_kinds
     assert rows["amply/sandbox/session-secret"][4].endswith(" UTC")  # next rotation, in UTC
+    assert rows["amply/sandbox/session-secret"][-1] == ""  # no warning: healthy
+    healthy = rotation(sandbox, "status", "amply/sandbox/session-secret", "--check")
+    assert (healthy.returncode, healthy.stdout.splitlines()[-1]) == (0, "all healthy")
     harvest(sandbox)
 
 
@@ -150,7 +156,16 @@ def test_failed_rotation_names_the_step_and_unstick_recovers(sandbox: dict[str, 
     assert status(sandbox)[name]["pending_version"] == stuck
     done = rotation(sandbox, "unstick", name, "--force", "--yes")
     assert done.returncode == 0, done.stderr
-    assert status(sandbox)[name]["pending_version"] is None
+    entry = status(sandbox)[name]
+    assert entry["pending_version"] is None
+    # Unstuck, the failed attempt is still the last one since the last success: status --check says so (exit 1).
+    assert entry["health"] == "attention"
+    assert entry["last_failure"]["step"] == "createSecret"
+    assert entry["problems"][0].startswith("last attempt failed: createSecret at 20")
+    checked = rotation(sandbox, "status", name, "--check")
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines()[-1] == "1 of 1 secrets need attention"
+    assert "last attempt failed: createSecret" in " ".join(table_rows(checked.stdout, name)[name])
 
 
 def test_a_rotation_in_progress_is_not_called_stuck(sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -265,21 +280,21 @@ def test_rollback_refuses_single_user_postgres_and_restores_others(sandbox: dict
     refused = rotation(sandbox, "rollback", "amply/sandbox/database-url", "--yes")
     assert refused.returncode == 2
     assert "single PostgreSQL user" in refused.stderr
-    assert rotation(sandbox, "rotate", "amply/sandbox/redis-url", "--quiet").returncode == 0
-    before = status(sandbox)["amply/sandbox/redis-url"]["versions"]
+    assert rotation(sandbox, "rotate", "amply/sandbox/elasticache-url", "--quiet").returncode == 0
+    before = status(sandbox)["amply/sandbox/elasticache-url"]["versions"]
     previous = next(v for v, stages in before.items() if "AWSPREVIOUS" in stages)
-    done = rotation(sandbox, "rollback", "amply/sandbox/redis-url", "--yes")
+    done = rotation(sandbox, "rollback", "amply/sandbox/elasticache-url", "--yes")
     assert done.returncode == 0, done.stderr
-    after = status(sandbox)["amply/sandbox/redis-url"]
+    after = status(sandbox)["amply/sandbox/elasticache-url"]
     assert after["versions"][previous] == ["AWSCURRENT"]
     assert after["pending_version"] is None
-    assert rotation(sandbox, "rotate", "amply/sandbox/redis-url", "--quiet").returncode == 0  # still rotates
+    assert rotation(sandbox, "rotate", "amply/sandbox/elasticache-url", "--quiet").returncode == 0  # still rotates
     harvest(sandbox)
 
 
 def test_rotate_all_under_a_prefix(sandbox: dict[str, str]) -> None:
     result = rotation(sandbox, "rotate", "--all", "amply/sandbox/re", "--concurrency", "2", "--quiet")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     # redis-url, reporting-database-url and reporting-replica-url; redis-admin has no rotation
     assert "3 rotated, 0 failed" in result.stdout
     harvest(sandbox)
@@ -490,3 +505,48 @@ def test_rollback_after_revoke_previous_refuses_to_promote_a_dead_credential(san
     assert status(sandbox)[name]["versions"] == before, "a refused rollback changes nothing"
     assert rotation(sandbox, "rotate", name, "--quiet").returncode == 0  # the forward path
     harvest(sandbox)
+
+
+@pytest.fixture(scope="module")
+def troubled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """``serve`` with every ``--scenario``: one sandbox in each named trouble state."""
+    from sandbox.scenarios import SCENARIOS
+
+    log = tmp_path_factory.mktemp("troubled") / "serve.log"
+    options = [option for scenario in SCENARIOS for option in ("--scenario", scenario)]
+    process, endpoint = start_serve(log, "serve", *options)
+    try:
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "sandbox",
+               "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+        env.pop("AWS_PROFILE", None)
+        yield env
+    finally:
+        stop_serve(process)
+        register_output("sandbox serve --scenario output", log.read_text())
+
+
+@pytest.mark.parametrize(
+    ("scenario", "secret", "problem"),
+    [
+        ("stuck", "stripe-secret-key", "STUCK: createSecret failed at 20"),
+        ("failing-target", "database-url", "STUCK: setSecret failed at 20"),
+        ("stale-consumer", "redis-url", "ECS consumer task(s) launched before AWSCURRENT became current"),
+        ("overdue", "session-secret", "overdue: due 20"),
+    ],
+)
+def test_status_check_names_each_scenario_of_the_sandbox(
+    troubled: dict[str, str], scenario: str, secret: str, problem: str
+) -> None:
+    name = f"amply/sandbox/{secret}"
+    checked = rotation(troubled, "status", name, "--check", "--consumers", "--json")
+    assert checked.returncode == 1, (scenario, checked.stderr)
+    (entry,) = json.loads(checked.stdout)["secrets"]
+    assert entry["health"] == "attention"
+    assert any(problem in found for found in entry["problems"]), entry["problems"]
+    harvest(troubled)
+
+
+def test_status_check_passes_where_no_scenario_applies(troubled: dict[str, str]) -> None:
+    healthy = rotation(troubled, "status", "amply/sandbox/api-encryption-key", "--check", "--consumers")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert healthy.stdout.splitlines()[-1] == "all healthy"

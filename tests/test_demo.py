@@ -9,6 +9,7 @@ import sys
 from rotation_cli.table import WIDTH
 from rotator import kinds
 from sandbox.__main__ import DEMO
+from sandbox.functions import PROJECT_ROOT
 from sandbox.harness import by_label
 from tests.helpers import table_rows
 from tests.leak_canary import register_output
@@ -33,6 +34,11 @@ def test_demo_rotates_every_sandbox_secret_and_proves_it() -> None:
         assert row[1] == kind
         assert "AWSPREVIOUS" in " ".join(row)
         assert "AWSCURRENT+AWSPENDING" in " ".join(row)
+    sample = (PROJECT_ROOT / "README.md").read_text().split("<!-- demo-output -->")[1].split("<!-- /demo-output -->")[0]
+    documented = table_rows(sample, "amply/sandbox/")
+    assert [(name, row[1]) for name, row in documented.items()] == [(name, row[1]) for name, row in rows.items()], (
+        "the README's sample output no longer lists what the demo rotates: paste a new run"
+    )
     words = " ".join(result.stdout.split())
     assert "FAILED" not in words
     for name in ("reporting-database-url", "reporting-replica-url"):  # the second on the read replica

@@ -29,6 +29,7 @@ import pytest
 from rotator.consumers.refresh import refresh_handler
 from rotator.core.staging import STAGED_LABEL
 from rotator.errors import StaleConsumersError
+from rotator.freshness import freshness_handler
 from sandbox.ecs_world import add_container_host, replace_tasks, serve_secret
 from sandbox.functions import PROJECT_ROOT, load_template, refresh_function
 from sandbox.harness import REDIS_APP_RULES, Targets, by_label
@@ -241,6 +242,9 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
         if logical == refresher:
             refresh = _as(logical, refresh_handler({**os.environ, **env}))
             continue
+        if kind == "freshness":
+            freshness = _as(logical, freshness_handler({**os.environ, **env}))
+            continue
         handlers[lambda_arn(name)] = _as(logical, engine_for(kind, **env))
         names[kind] = name
     emulator = RotateSecretEmulator(handlers)
@@ -312,6 +316,8 @@ def test_the_template_allows_every_call_the_functions_make_and_nothing_more(
             "detail": {"eventName": "SERVICE_DEPLOYMENT_FAILED", "deploymentId": "ecs-svc/1", "reason": "x"},
         }
         assert refresh(failed, None)["alarm"] is True
+        checked = freshness({"detail-type": "Scheduled Event"}, None)  # every secret above rotated just now
+        assert (checked["checked"], checked["needing_rotation"]) == (len(inventory), {})
 
     calls = recorder.calls
     assert {call.function for call in calls} == set(functions), "a function made no call"

@@ -1,6 +1,6 @@
 """The runbook's invariant over sequences of operator commands, Secrets Manager's retries and the world's events,
 for every harness path (``sandbox.sequences``): a bounded, derandomized run. ``scripts/sequences.py`` runs the
-longer one whose figures are in the README."""
+longer one whose figures are in docs/benchmark.md."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""``sam local invoke`` against the sandbox, as the README gives it.
+"""``sam local invoke`` against the sandbox, as docs/deployment.md gives it.
 
 Without Docker, SAM CLI's own Python API (from the SAM tool environment ``make test``
 installs) resolves each function's environment from the template and the file
 ``serve --sam-local`` writes, and each kind's four sample events then run, in that
 environment and as the ARN SAM's emulator reports, through the template's handler
-path. With a Docker engine, the README's exact lines run.
+path. With a Docker engine, the documented lines run.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.functions import PROJECT_ROOT, refresh_function, rotation_functions
+from sandbox.functions import PROJECT_ROOT, freshness_function, refresh_function, rotation_functions
 from sandbox.sam_build import tool
 from sandbox.sam_local import declared_variables, invoked_arn, sample_events
 from tests.helpers import start_serve, stop_serve
@@ -82,10 +82,13 @@ def _environment_names() -> dict[str, str]:
 
 
 def _owner(module: Path) -> str:
-    """Which function reads what ``module`` reads: its kind's, the refresh function, or every one (``*``)."""
+    """Which function reads what ``module`` reads: its kind's, the refresh or freshness function, or every one
+    (``*``)."""
     parts = module.relative_to(SHARED).parts
     if parts[0] == "kinds" and len(parts) > 2:
         return parts[1]
+    if parts == ("freshness.py",):
+        return "freshness"
     return "refresh" if parts == ("consumers", "refresh.py") else "*"
 
 
@@ -157,7 +160,8 @@ def _resolved(env_file: Path) -> dict[str, dict[str, str]]:
 def test_sam_passes_every_generated_variable_to_each_function(sam_sandbox: dict[str, Any]) -> None:
     written = json.loads(sam_sandbox["env_file"].read_text())
     resolved = _resolved(sam_sandbox["env_file"])
-    assert set(written) == set(rotation_functions()) == set(resolved) - {refresh_function().logical_id}
+    others = {refresh_function().logical_id, freshness_function().logical_id}
+    assert set(written) == set(rotation_functions()) == set(resolved) - others
     for logical_id, variables in written.items():
         assert variables, logical_id
         assert variables["ROTATION_ENDPOINT_URL"].startswith("http://localhost:")
@@ -209,13 +213,13 @@ def _docker() -> str | None:
 
 @pytest.mark.skipif(_docker() is None, reason="no Docker engine here: `sam local invoke` needs one")
 def test_the_readme_lines_run_with_docker(tmp_path: Path) -> None:
-    """README: serve --sam-local, sam build, then each function's four events through sam local invoke."""
+    """docs/deployment.md: serve --sam-local, sam build, then each function's four events through sam local invoke."""
     sam = str(tool("sam"))
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
     with _serving(tmp_path) as sandbox:
         built = subprocess.run([sam, "build"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
         assert built.returncode == 0, built.stderr[-3000:]
-        for logical_id, spec in rotation_functions().items():  # the README's lines, for every function
+        for logical_id, spec in rotation_functions().items():  # the documented lines, for every function
             for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
                 invoked = subprocess.run(
                     [sam, "local", "invoke", logical_id, "-e", f"events/{spec.kind}/{step}.json",

@@ -23,6 +23,7 @@ __all__ = [
     "ENV_PASSWORD_LENGTH",
     "ENV_PASSWORD_MAC_KEY_ARN",
     "ENV_REQUIRE_EACH_TYPE",
+    "ENV_SECRET_PREFIX",
     "ENV_SERVICE_NAME",
     "ENV_SM_CONNECT_TIMEOUT",
     "ENV_SM_MAX_ATTEMPTS",
@@ -51,6 +52,8 @@ ENV_REQUIRE_EACH_TYPE = "ROTATION_REQUIRE_EACH_TYPE"
 # A KMS HMAC key (HMAC_256): passwords are derived from GenerateMac, so setSecret applies only those it made.
 # Read by the kinds whose passwords reach a target (postgres, redis), in their settings.
 ENV_PASSWORD_MAC_KEY_ARN = "ROTATION_PASSWORD_MAC_KEY_ARN"
+# The freshness check: the stack's secrets (``<app>/<env>/``), each with a rotation function, must rotate in time.
+ENV_SECRET_PREFIX = "ROTATION_SECRET_PREFIX"
 # Observability (names owned by Powertools; listed so the defaults live in one place).
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"

@@ -135,7 +135,7 @@ class ConsumerGuard:
 
     def _refuse_within_overlap(self, description: SecretDescription, since: datetime) -> None:
         """Raise while AWSPREVIOUS may still sit in a client's cache (the minimum overlap after AWSCURRENT became
-        current). Single-user PostgreSQL takes away AWSCURRENT itself, which no overlap covers (README)."""
+        current). Single-user PostgreSQL takes away AWSCURRENT itself, which no overlap covers (docs/consumers.md)."""
         not_before = since + timedelta(seconds=self.settings.min_overlap)
         if datetime.now(UTC) < not_before:
             raise OverlapNotElapsedError(
