@@ -12,6 +12,8 @@ before any change (bad input, a confirmation declined, or a safety check: nothin
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -70,6 +72,24 @@ def _aws_options(parser: argparse.ArgumentParser, default: Any) -> None:
     )  # fmt: skip
 
 
+def _secret_argument(
+    p: argparse.ArgumentParser, name: str = "secret_id", *, nargs: str | None = None,
+    help: str = "the secret's name or ARN (e.g. amply/prod/database-url)",
+) -> None:  # fmt: skip
+    """A secret's name: completed in the shell from ListSecrets (``register-python-argcomplete rotation``)."""
+    argument = p.add_argument(name, nargs=nargs, help=help)
+    argument.completer = _complete_secret_names  # type: ignore[attr-defined]
+
+
+def _complete_secret_names(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """Secret names starting with what was typed, read with the command line's own profile, region and endpoint."""
+    try:
+        aws = Aws(parsed_args.profile, parsed_args.region, parsed_args.endpoint_url)
+        return [description.name for description in aws.sm.list_secrets(prefix or None)]
+    except Exception:  # a completion must never fail the shell: no names offered
+        return []
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="rotation", description=__doc__.splitlines()[0].replace("``", ""))
     top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -78,8 +98,14 @@ def parser() -> argparse.ArgumentParser:
     _aws_options(common, argparse.SUPPRESS)  # after the command, a value overrides the one before it
     sub = top.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help, parents=[common])
+    def command(name: str, help: str, *, dry_run: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, parents=[common])
+        json_help = "print the result (or the error) as one JSON object, shapes in docs/operator-guide.md"
+        p.add_argument("--json", action="store_true", help=json_help)
+        if dry_run:
+            dry_help = "say what would happen, after the same checks; change nothing (exit 2: it would refuse)"
+            p.add_argument("--dry-run", action="store_true", help=dry_help)
+        return p
 
     def follow_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--timeout", type=_seconds, default=600, help="seconds to wait for the rotation (default 600)")
@@ -89,21 +115,21 @@ def parser() -> argparse.ArgumentParser:
             "--wait", action="store_true", help="when a rotation is unfinished, follow Secrets Manager's retry"
         )
 
-    rotate = command("rotate", "rotate now and follow to completion")
-    rotate.add_argument("secret_id", nargs="?")
+    rotate = command("rotate", "rotate now and follow to completion", dry_run=True)
+    _secret_argument(rotate, nargs="?")
     rotate.add_argument("--all", metavar="PREFIX", help="every secret under PREFIX with rotation enabled")
     rotate.add_argument("--concurrency", type=_positive, default=5, help="rotations in flight with --all (default 5)")
     follow_options(rotate)
     rotate.add_argument("--wait-consumers", action="store_true",
                         help="then follow the ECS consumers' redeployment until they run the new value")  # fmt: skip
     rotate.add_argument("--cluster", action="append", help="with --wait-consumers: search this cluster (repeatable)")
+    rotate.add_argument("--yes", action="store_true", help="with --all: do not ask for confirmation on a terminal")
     stage = command("stage", "validate a new value read from standard input, then rotate to it")
-    stage.add_argument("secret_id")
+    _secret_argument(stage)
     stage.add_argument("--no-rotate", action="store_true", help="stage only; the next rotation promotes it")
     follow_options(stage)
     status = command("status", "rotation state of every secret under a prefix")
-    status.add_argument("prefix", nargs="?")
-    status.add_argument("--json", action="store_true", help="print the documented JSON shape instead of a table")
+    _secret_argument(status, "prefix", nargs="?", help="only secrets whose name starts with this (e.g. amply/prod/)")
     status.add_argument(
         "--check", action="store_true",
         help="exit 1 when a secret needs attention (rotation off, overdue, last attempt failed, stuck, and with "
@@ -114,21 +140,24 @@ def parser() -> argparse.ArgumentParser:
         help="also count each secret's ECS consumer tasks launched before AWSCURRENT became current (ECS calls)",
     )  # fmt: skip
     status.add_argument("--cluster", action="append", help="with --consumers: search this cluster (repeatable)")
-    unstick = command("unstick", "abandon a stuck rotation: remove its AWSPENDING label (after confirmation)")
-    unstick.add_argument("secret_id")
+    unstick = command(
+        "unstick", "abandon a stuck rotation: remove its AWSPENDING label (after confirmation)", dry_run=True
+    )
+    _secret_argument(unstick)
     unstick.add_argument("--yes", action="store_true", help="do not ask")
     unstick.add_argument(
         "--force", action="store_true", help="also while its last step ran recently or Secrets Manager may retry it"
     )
     consumers = command("consumers", "ECS services that inject the secret, and their tasks still on an older value")
-    consumers.add_argument("secret_id")
+    _secret_argument(consumers)
     consumers.add_argument("--cluster", action="append", help="search this cluster (repeatable; default: all)")
-    consumers.add_argument("--json", action="store_true")
-    revoke = command("revoke-previous", "make AWSPREVIOUS's credential stop working once no consumer holds it")
-    revoke.add_argument("secret_id")
+    revoke = command(
+        "revoke-previous", "make AWSPREVIOUS's credential stop working once no consumer holds it", dry_run=True
+    )
+    _secret_argument(revoke)
     revoke.add_argument("--yes", action="store_true", help="do not ask")
-    rollback = command("rollback", "make AWSPREVIOUS current again (after confirmation)")
-    rollback.add_argument("secret_id")
+    rollback = command("rollback", "make AWSPREVIOUS current again (after confirmation)", dry_run=True)
+    _secret_argument(rollback)
     rollback.add_argument("--yes", action="store_true", help="do not ask")
     return top
 
@@ -139,6 +168,10 @@ INTERRUPTED = 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete); exits after answering
+        import argcomplete
+
+        argcomplete.autocomplete(arguments)
     args = arguments.parse_args(argv)
     if args.command == "rotate" and (args.secret_id is None) == (args.all is None):
         which = "not both" if args.secret_id is not None else "one of them"
@@ -147,49 +180,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rotate": cmd_rotate, "stage": cmd_stage, "status": cmd_status, "unstick": cmd_unstick,
         "rollback": cmd_rollback, "consumers": cmd_consumers, "revoke-previous": cmd_revoke_previous,
     }  # fmt: skip
-    from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError, ProfileNotFound
-
     aws: Aws | None = None
     try:
         aws = Aws(args.profile, args.region, args.endpoint_url)
         return commands[args.command](aws, args)
-    except CommandError as exc:
-        say(f"error: {exc}")
-        return exc.status
-    except SecretNotFoundError as exc:
-        say(f"error: no such secret: {exc.secret_id} ({exc.code}) in {aws.where if aws else 'this region'}")
-        return 2
-    except SecretsManagerError as exc:
-        return _aws_failure(exc, aws)
-    except RotationError as exc:
-        say(f"error: {type(exc).__name__}: {exc}")
-        return 2 if exc.changes_nothing else 1
-    except (ProfileNotFound, NoRegionError, NoCredentialsError) as exc:
-        say(f"error: {exc} (set --region/--profile, or AWS_REGION/AWS_PROFILE)")
-        return 2
-    except BotoCoreError as exc:
-        say(f"error: {type(exc).__name__}: {exc}")
-        return 1
     except KeyboardInterrupt:
-        say(_interrupted(getattr(args, "secret_id", None) or getattr(args, "all", None)))
-        return INTERRUPTED
+        message, status = _interrupted(getattr(args, "secret_id", None) or getattr(args, "all", None)), INTERRUPTED
+    except Exception as exc:  # every failure ends as one line (and with --json one object), never a traceback
+        message, status = _failure(exc, aws)
+    say(message if status == INTERRUPTED else f"error: {message}")
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message, "exit_status": status}, indent=2))
+    return status
+
+
+def _failure(exc: Exception, aws: Aws | None) -> tuple[str, int]:
+    """What went wrong, for the operator, and the exit status (2: refused before any change)."""
+    from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError, ProfileNotFound
+
+    if isinstance(exc, CommandError):
+        return str(exc), exc.status
+    if isinstance(exc, SecretNotFoundError):
+        return f"no such secret: {exc.secret_id} ({exc.code}) in {aws.where if aws else 'this region'}", 2
+    if isinstance(exc, SecretsManagerError):
+        return _aws_failure(exc, aws)
+    if isinstance(exc, RotationError):
+        return f"{type(exc).__name__}: {exc}", 2 if exc.changes_nothing else 1
+    if isinstance(exc, ProfileNotFound | NoRegionError | NoCredentialsError):
+        return f"{exc} (set --region/--profile, or AWS_REGION/AWS_PROFILE)", 2
+    if isinstance(exc, BotoCoreError):
+        return f"{type(exc).__name__}: {exc}", 1
+    raise exc
 
 
 _NO_CREDENTIALS = "NoCredentialsError"
 
 
-def _aws_failure(exc: SecretsManagerError, aws: Aws | None) -> int:
+def _aws_failure(exc: SecretsManagerError, aws: Aws | None) -> tuple[str, int]:
     """A Secrets Manager call that failed, with what the operator needs: where, and what to set (no credentials:
     refused before any change, 2; an unreachable endpoint or another error: 1)."""
     where = aws.where if aws else "this region"
     if exc.code == _NO_CREDENTIALS:
-        say(f"error: no AWS credentials for {where}: pass --profile NAME (or set AWS_PROFILE), or run `aws sso login`")
-        return 2
+        return f"no AWS credentials for {where}: pass --profile NAME (or set AWS_PROFILE), or run `aws sso login`", 2
     if isinstance(exc, SecretsManagerUnavailableError):
-        say(f"error: cannot reach Secrets Manager at {where} ({exc.code}): check --endpoint-url, the network")
-        return 1
-    say(f"error: {type(exc).__name__}: {exc} ({where})")
-    return 2 if exc.changes_nothing else 1
+        return f"cannot reach Secrets Manager at {where} ({exc.code}): check --endpoint-url, the network", 1
+    return f"{type(exc).__name__}: {exc} ({where})", 2 if exc.changes_nothing else 1
 
 
 def _interrupted(secret: str | None) -> str:

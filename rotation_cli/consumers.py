@@ -12,6 +12,7 @@ from typing import Any
 
 from rotation_cli.aws import Aws
 from rotation_cli.output import CommandError, say
+from rotation_cli.progress import Progress
 from rotation_cli.times import short_time, when
 
 __all__ = ["cmd_consumers", "consumers_report", "current_since", "wait_consumers"]
@@ -59,12 +60,22 @@ def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -
 
 def wait_consumers(
     aws: Aws, secret_id: str, clusters: Sequence[str] | None, *, timeout: float, poll: float, quiet: bool
-) -> None:
+) -> int:
     """Follow the consumers' redeployment until each runs only tasks launched after AWSCURRENT became current
-    and its rollout completed; CommandError for a rolled-back deployment, a cluster not searched, or a timeout."""
+    and its rollout completed; how many consumer services there are. CommandError for a rolled-back deployment, a
+    cluster not searched, or a timeout."""
+
+    with Progress(quiet=quiet) as progress:
+        return _wait_consumers(aws, secret_id, clusters, timeout=timeout, poll=poll, progress=progress)
+
+
+def _wait_consumers(
+    aws: Aws, secret_id: str, clusters: Sequence[str] | None, *, timeout: float, poll: float, progress: Progress
+) -> int:
     from rotator.consumers.discovery import describe, find_consumers, stale_tasks
 
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     searched = aws.clusters(clusters)
     while True:
         description = aws.sm.describe(secret_id)
@@ -92,10 +103,10 @@ def wait_consumers(
                     else f", rollout {consumer.rollout or 'unknown'}"
                 )
         if not waiting:
-            print(f"{description.name}: {len(search.consumers)} consumer services run the current value")
-            return
-        if not quiet:
-            say(f"{description.name}: waiting for " + "; ".join(f"{k}: {v}" for k, v in sorted(waiting.items())))
+            progress.status("")
+            return len(search.consumers)
+        state = f"{description.name}: waiting for " + "; ".join(f"{k}: {v}" for k, v in sorted(waiting.items()))
+        progress.status(f"{state} ({time.monotonic() - started:.0f} s)", key=state)
         if time.monotonic() > deadline:
             raise CommandError(
                 f"{description.name}: consumers not on the current value after {timeout:.0f} s: "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
-__all__ = ["CommandError", "confirm", "refused_status", "say"]
+__all__ = ["CommandError", "confirm", "refused_status", "result", "say"]
 
 
 class CommandError(Exception):
@@ -18,6 +20,14 @@ class CommandError(Exception):
 def say(message: str) -> None:
     """A progress or warning line on standard error (standard output carries the result)."""
     print(message, file=sys.stderr, flush=True)
+
+
+def result(args: Any, line: str, **fields: Any) -> None:
+    """The command's result on standard output: ``line``, or with ``--json`` the ``fields`` as one object."""
+    if getattr(args, "json", False):
+        print(json.dumps(fields, indent=2))
+    else:
+        print(line)
 
 
 def confirm(question: str, yes: bool) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from rotation_cli.aws import Aws
-from rotation_cli.output import CommandError, confirm, refused_status
+from rotation_cli.output import CommandError, confirm, refused_status, result
 from rotator.constants import Action, Stage
 
 __all__ = ["cmd_revoke_previous"]
@@ -19,6 +19,19 @@ def cmd_revoke_previous(aws: Aws, args: argparse.Namespace) -> int:
     token = description.version_with(Stage.CURRENT)
     if description.rotation_lambda_arn is None or token is None:
         raise CommandError(f"{description.name}: no rotation function or no AWSCURRENT version", status=2)
+    previous = description.version_with(Stage.PREVIOUS)
+    if getattr(args, "dry_run", False):
+        function = description.rotation_lambda_arn.rsplit(":", 1)[-1]
+        would = (
+            f"invoke {function} to make AWSPREVIOUS ({previous}) stop working; it refuses while a consumer task "
+            "may hold it or within the minimum overlap"
+            if previous
+            else "find nothing to revoke (never rotated)"
+        )
+        planned = "would revoke" if previous else "nothing to revoke"
+        result(args, f"{description.name}: dry run: would {would}; nothing changed", secret=description.name,
+               dry_run=True, outcome=planned, previous_version=previous)  # fmt: skip
+        return 0
     confirm(f"{description.name}: make the AWSPREVIOUS credential stop working?", args.yes)
     event = {"Step": Action.REVOKE_PREVIOUS.value, "SecretId": description.arn, "ClientRequestToken": token}
     response = aws.lambda_.invoke(FunctionName=description.rotation_lambda_arn, Payload=json.dumps(event).encode())
@@ -27,6 +40,7 @@ def cmd_revoke_previous(aws: Aws, args: argparse.Namespace) -> int:
         error = answer if isinstance(answer, dict) else {}
         kind = str(error.get("errorType", "error"))
         raise CommandError(f"{description.name}: {kind}: {error.get('errorMessage', '')}", refused_status(kind))
-    outcome = answer.get("outcome") if isinstance(answer, dict) else None
-    print(f"{description.name}: {outcome or 'done'}")
+    outcome = str(answer.get("outcome") or "done") if isinstance(answer, dict) else "done"
+    result(args, f"{description.name}: {outcome}", secret=description.name, outcome=outcome,
+           previous_version=previous)  # fmt: skip
     return 0

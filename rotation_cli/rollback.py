@@ -8,7 +8,7 @@ from typing import Any
 
 from rotation_cli.aws import Aws, kind_of
 from rotation_cli.kinds import kind_for
-from rotation_cli.output import CommandError, confirm, say
+from rotation_cli.output import CommandError, confirm, result, say
 from rotator.constants import Action, Stage
 from rotator.errors import RotationError
 
@@ -57,9 +57,16 @@ def cmd_rollback(aws: Aws, args: argparse.Namespace) -> int:
             say(f"Note: {note}.")
         if kind.CREDENTIAL_AT_TARGET:  # a session secret or signing key is its own proof
             _prove_previous_works(aws, description, previous)
+    if getattr(args, "dry_run", False):
+        result(args, f"{description.name}: dry run: would make {previous} AWSCURRENT again (now {current}); "
+               "nothing changed", secret=description.name, dry_run=True, outcome="would roll back",
+               current_version=previous, previous_version=current)  # fmt: skip
+        return 0
     confirm(f"{description.name}: make {previous} AWSCURRENT again (now {current})?", args.yes)
     if Stage.PENDING in description.versions.get(current, ()):
         aws.sm.move_stage(description.arn, Stage.PENDING, to_version=None, from_version=current)
     aws.sm.move_stage(description.arn, Stage.CURRENT, to_version=previous, from_version=current)
-    print(f"{description.name}: AWSCURRENT is {previous} again; {current} is AWSPREVIOUS")
+    line = f"{description.name}: AWSCURRENT is {previous} again; {current} is AWSPREVIOUS"
+    result(args, line, secret=description.name, outcome="rolled back", current_version=previous,
+           previous_version=current)  # fmt: skip
     return 0

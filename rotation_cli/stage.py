@@ -8,7 +8,7 @@ from typing import Any
 
 from rotation_cli.aws import Aws, kind_of
 from rotation_cli.kinds import kind_for, stageable
-from rotation_cli.output import CommandError, say
+from rotation_cli.output import CommandError, result, say
 from rotation_cli.rotate import rotate_one
 from rotator.aws.secrets_manager import check_size
 from rotator.constants import Stage
@@ -52,6 +52,8 @@ def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
     staged = aws.sm.put_staged(description.arn, value, STAGED_LABEL)
     say(f"{description.name}: staged a new {kind_name} value under the {STAGED_LABEL} label")
     if args.no_rotate:
+        result(args, f"{description.name}: staged; the next rotation promotes it", secret=description.name,
+               outcome="staged", staged_version=staged)  # fmt: skip
         return 0
     unfinished = aws.sm.describe(description.arn).stuck_pending
     if unfinished is not None:
@@ -59,9 +61,11 @@ def cmd_stage(aws: Aws, args: argparse.Namespace) -> int:
         # staged value at its createSecret: follow it rather than report its RotateSecret refusal as a failure.
         rotate_one(aws, description.arn, argparse.Namespace(**{**vars(args), "wait": True}))
         if STAGED_LABEL not in aws.sm.describe(description.arn).versions.get(staged, ()):
-            print(f"{description.name}: rotated, AWSCURRENT holds the staged value")
+            result(args, f"{description.name}: rotated, AWSCURRENT holds the staged value", secret=description.name,
+                   outcome="rotated", current_version=staged)  # fmt: skip
             return 0
         say(f"{description.name}: the unfinished rotation promoted an earlier value; now rotating to the staged one")
     token = rotate_one(aws, description.arn, argparse.Namespace(**{**vars(args), "wait": False}))
-    print(f"{description.name}: rotated, AWSCURRENT is {token}")
+    result(args, f"{description.name}: rotated, AWSCURRENT is {token}", secret=description.name, outcome="rotated",
+           current_version=token)  # fmt: skip
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from rotation_cli.aws import Aws
-from rotation_cli.output import CommandError, confirm, say
+from rotation_cli.output import CommandError, confirm, result, say
 from rotator.constants import Stage
 
 __all__ = ["cmd_unstick"]
@@ -20,7 +20,8 @@ def cmd_unstick(aws: Aws, args: argparse.Namespace) -> int:
     description = aws.sm.describe(args.secret_id)
     pending = aws.pending_rotation(description)
     if pending is None:
-        print(f"{description.name}: no unfinished rotation (nothing to do)")
+        result(args, f"{description.name}: no unfinished rotation (nothing to do)", secret=description.name,
+               outcome="nothing to do", pending_version=None)  # fmt: skip
         return 0
     busy = pending.busy()
     if busy is not None and not args.force:
@@ -32,11 +33,17 @@ def cmd_unstick(aws: Aws, args: argparse.Namespace) -> int:
             status=2,
         )
     current = description.version_with(Stage.CURRENT)
+    if getattr(args, "dry_run", False):
+        result(args, f"{description.name}: dry run: would remove AWSPENDING from {pending.version} "
+               f"({pending.describe()}); nothing changed", secret=description.name, dry_run=True,
+               outcome="would remove AWSPENDING", pending_version=pending.version)  # fmt: skip
+        return 0
     say(f"{description.name}: AWSPENDING is on {pending.version} ({pending.describe()}), AWSCURRENT on {current}.")
     if busy is not None:
         say(f"Warning: {busy}; a step that still runs may change the target after the label is gone.")
     say("Removing the label abandons that rotation; the next RotateSecret starts a fresh one.")
     confirm("Remove AWSPENDING from that version?", args.yes)
     aws.sm.move_stage(description.arn, Stage.PENDING, to_version=None, from_version=pending.version)
-    print(f"{description.name}: removed AWSPENDING from {pending.version}")
+    result(args, f"{description.name}: removed AWSPENDING from {pending.version}", secret=description.name,
+           outcome="removed AWSPENDING", pending_version=pending.version)  # fmt: skip
     return 0

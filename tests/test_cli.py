@@ -550,3 +550,72 @@ def test_status_check_passes_where_no_scenario_applies(troubled: dict[str, str])
     healthy = rotation(troubled, "status", "amply/sandbox/api-encryption-key", "--check", "--consumers")
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert healthy.stdout.splitlines()[-1] == "all healthy"
+
+
+def test_dry_run_says_what_would_happen_and_changes_nothing(sandbox: dict[str, str]) -> None:
+    name = "amply/sandbox/api-encryption-key"
+    assert rotation(sandbox, "rotate", name, "--quiet").returncode == 0  # so there is an AWSPREVIOUS
+    before = status(sandbox)[name]["versions"]
+    planned = rotation(sandbox, "rotate", name, "--dry-run")
+    assert (planned.returncode, planned.stdout.splitlines()[0]) == (
+        0, f"{name}: dry run: would rotate now: RotateSecret, then follow it until the new version is AWSCURRENT"
+    )  # fmt: skip
+    everything = rotation(sandbox, "rotate", "--all", "amply/sandbox/", "--dry-run", "--json")
+    assert everything.returncode == 0, everything.stderr
+    plans = json.loads(everything.stdout)["plans"]
+    assert plans[name].startswith("rotate now")
+    assert "amply/sandbox/redis-admin" not in plans  # no rotation: not a candidate
+    rollback = rotation(sandbox, "rollback", name, "--dry-run")
+    assert rollback.returncode == 0, rollback.stderr
+    assert "dry run: would make" in rollback.stdout
+    assert rotation(sandbox, "unstick", name, "--dry-run").stdout.strip().endswith("(nothing to do)")
+    revoke = rotation(sandbox, "revoke-previous", name, "--dry-run", "--json")
+    assert (revoke.returncode, json.loads(revoke.stdout)["outcome"]) == (0, "would revoke")
+    assert status(sandbox)[name]["versions"] == before, "a dry run changed the versions"
+    harvest(sandbox)
+
+
+def test_every_command_answers_json_and_so_does_an_error(sandbox: dict[str, str]) -> None:
+    name = "amply/sandbox/api-encryption-key"
+    rotated = rotation(sandbox, "rotate", name, "--quiet", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    answer = json.loads(rotated.stdout)
+    assert (answer["secret"], answer["outcome"]) == (name, "rotated")
+    assert status(sandbox)[name]["versions"][answer["current_version"]][0] == "AWSCURRENT"
+    missing = rotation(sandbox, "rollback", "amply/sandbox/no-such-secret", "--yes", "--json")
+    assert missing.returncode == 2
+    error = json.loads(missing.stdout)
+    assert error["exit_status"] == 2
+    assert error["error"].startswith("no such secret: amply/sandbox/no-such-secret")
+    harvest(sandbox)
+
+
+def test_every_argument_of_every_command_has_help() -> None:
+    import argparse
+
+    from rotation_cli.__main__ import parser
+
+    top = parser()
+    commands = next(action for action in top._actions if isinstance(action, argparse._SubParsersAction))
+    for name, command in [("rotation", top), *commands.choices.items()]:
+        for action in command._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{name} {'/'.join(action.option_strings) or action.dest} has no help"
+
+
+def test_the_shell_completes_commands_options_and_secret_names(sandbox: dict[str, str], tmp_path: Path) -> None:
+    """argcomplete, as `eval "$(register-python-argcomplete rotation)"` wires it: secret names come from
+    ListSecrets with the command line's own endpoint."""
+    answers = tmp_path / "completions"
+
+    def complete(line: str) -> set[str]:
+        env = {**sandbox, "_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+               "_ARGCOMPLETE_STDOUT_FILENAME": str(answers), "_ARGCOMPLETE_IFS": "\n"}  # fmt: skip
+        done = subprocess.run([str(Path(sys.executable).with_name("rotation"))], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return {word.strip() for word in answers.read_text().split("\n") if word.strip()}
+
+    assert complete("rotation ro") == {"rotate", "rollback"}
+    assert "--dry-run" in complete("rotation rotate --d")
+    assert complete("rotation rotate amply/sandbox/red") == {"amply/sandbox/redis-url", "amply/sandbox/redis-admin"}
