@@ -56,13 +56,10 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
         failure = None if pending is not None else aws.last_failure(description, description.last_rotated)
         entry = status_entry(description, pending, failure)
         if args.consumers:
-            stale = _stale_consumer_tasks(aws, description.arn, args.cluster)
+            stale, problem = _stale_consumer_tasks(aws, description.arn, args.cluster)
             entry["stale_consumer_tasks"] = stale
-            if stale:
-                entry["problems"].append(
-                    f"{stale} ECS consumer task(s) launched before AWSCURRENT became current "
-                    f"(`rotation consumers {description.name}`)"
-                )
+            if problem is not None:
+                entry["problems"].append(f"{problem} (`rotation consumers {description.name}`)")
                 entry["health"] = "attention"
         entries.append(entry)
     entries.sort(key=lambda entry: entry["name"])
@@ -97,9 +94,23 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
     return verdict
 
 
-def _stale_consumer_tasks(aws: Aws, secret_id: str, clusters: list[str] | None) -> int:
-    """How many running ECS tasks that inject the secret may hold an older value (``rotation consumers``)."""
+def _stale_consumer_tasks(aws: Aws, secret_id: str, clusters: list[str] | None) -> tuple[int | None, str | None]:
+    """How many running ECS tasks that inject the secret may hold an older value (``rotation consumers``), and what
+    needs attention: such tasks, or consumers that could not be checked (None: nothing)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from rotation_cli.consumers import consumers_report
 
-    report = consumers_report(aws, secret_id, clusters)
-    return sum(task["stale"] for consumer in report["consumers"] for task in consumer["tasks"])
+    try:
+        report = consumers_report(aws, secret_id, clusters)
+    except ClientError as exc:
+        return None, f"ECS consumers could not be checked ({exc.response.get('Error', {}).get('Code', 'error')})"
+    except BotoCoreError as exc:
+        return None, f"ECS consumers could not be checked ({type(exc).__name__})"
+    stale = sum(task["stale"] for consumer in report["consumers"] for task in consumer["tasks"])
+    if report["unsearched_clusters"]:
+        unsearched = ", ".join(f"{cluster} ({code})" for cluster, code in report["unsearched_clusters"].items())
+        return stale, f"ECS clusters not searched for consumers: {unsearched}"
+    if stale:
+        return stale, f"{stale} ECS consumer task(s) launched before AWSCURRENT became current"
+    return stale, None

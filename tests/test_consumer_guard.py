@@ -462,3 +462,21 @@ def test_tasks_launched_after_a_rollback_hold_the_rolled_back_value_and_keep_it(
     assert not harness.works(targets, targets.value(arn, "AWSPREVIOUS"))
     time.sleep(0.5)  # the tasks keep logging in
     assert service.refused == 0, "a task launched after the rollback held the revoked value"
+
+
+def test_status_consumers_names_consumers_it_could_not_check(
+    targets: Targets, ecs_sandbox: tuple[EcsAgent, RotateSecretEmulator], moto_server: MotoServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """ECS refusing the search is a problem to look at (exit 1 with --check), not a crash and not "healthy"."""
+    agent, emulator = ecs_sandbox
+    arn, _ = _consumed(targets, agent, emulator, "redis (ACL user via admin)")
+    name = targets.client.describe_secret(SecretId=arn)["Name"]
+    moto_server.log.inject(Fault("ListServices", times=50))  # throttled beyond the client's retries
+    assert rotation(["status", name, "--consumers", "--cluster", agent.cluster, "--check", "--json"]) == 1
+    (entry,) = json.loads(capsys.readouterr().out)["secrets"]
+    assert entry["problems"] == [
+        f"ECS clusters not searched for consumers: arn:aws:ecs:us-east-1:123456789012:cluster/{agent.cluster} "
+        "(ThrottlingException) "
+        f"(`rotation consumers {entry['name']}`)"
+    ]
