@@ -124,6 +124,16 @@ class Aws:
             raise LogsUnavailable(f"cannot read {group} ({type(exc).__name__})") from None
         return lines
 
+    def invoke_action(self, description: SecretDescription, action: str, token: str) -> tuple[Any, dict[str, Any]]:
+        """Invoke the secret's rotation function with an operator's action (``Action``) on version ``token``: what it
+        answered, and, when it raised, Lambda's error body (``errorType``, ``errorMessage``; empty otherwise)."""
+        event = {"Step": action, "SecretId": description.arn, "ClientRequestToken": token}
+        response = self.lambda_.invoke(FunctionName=description.rotation_lambda_arn, Payload=json.dumps(event).encode())
+        answer = json.loads(response["Payload"].read() or b"null")
+        if not response.get("FunctionError"):
+            return answer, {}
+        return None, {"errorType": "error", **(answer if isinstance(answer, dict) else {})}
+
     def function_timeout(self, description: SecretDescription) -> float:
         """The rotation function's timeout in seconds; Lambda's maximum (900 s) when it cannot be read, so an
         unfinished rotation is never taken for stuck too early."""

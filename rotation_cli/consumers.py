@@ -15,7 +15,7 @@ from rotation_cli.output import CommandError, say
 from rotation_cli.progress import Progress
 from rotation_cli.times import short_time, when
 
-__all__ = ["cmd_consumers", "consumers_report", "current_since", "wait_consumers"]
+__all__ = ["cmd_consumers", "consumers_report", "current_since", "report_for", "wait_consumers"]
 
 
 def current_since(aws: Aws, description: Any) -> tuple[datetime | None, bool]:
@@ -34,11 +34,15 @@ def current_since(aws: Aws, description: Any) -> tuple[datetime | None, bool]:
 
 def consumers_report(aws: Aws, secret_id: str, clusters: Sequence[str] | None) -> dict[str, Any]:
     """The secret's ECS consumers, each running task's start against when AWSCURRENT became current."""
+    return report_for(aws, aws.sm.describe(secret_id), aws.clusters(clusters))
+
+
+def report_for(aws: Aws, description: Any, searched: Sequence[str]) -> dict[str, Any]:
+    """``consumers_report`` for a secret already described, in clusters already resolved (``Aws.clusters``)."""
     from rotator.consumers.discovery import find_consumers, running_tasks
 
-    description = aws.sm.describe(secret_id)
     since, recorded = current_since(aws, description)
-    search = find_consumers(aws.ecs, aws.clusters(clusters), description.arn, description.tags)
+    search = find_consumers(aws.ecs, searched, description.arn, description.tags)
     consumers = []
     for consumer in search.consumers:
         tasks = running_tasks(aws.ecs, consumer)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from rotation_cli.aws import Aws
 from rotation_cli.output import CommandError, confirm, refused_status, result
@@ -33,11 +32,8 @@ def cmd_revoke_previous(aws: Aws, args: argparse.Namespace) -> int:
                dry_run=True, outcome=planned, previous_version=previous)  # fmt: skip
         return 0
     confirm(f"{description.name}: make the AWSPREVIOUS credential stop working?", args.yes)
-    event = {"Step": Action.REVOKE_PREVIOUS.value, "SecretId": description.arn, "ClientRequestToken": token}
-    response = aws.lambda_.invoke(FunctionName=description.rotation_lambda_arn, Payload=json.dumps(event).encode())
-    answer = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
-        error = answer if isinstance(answer, dict) else {}
+    answer, error = aws.invoke_action(description, Action.REVOKE_PREVIOUS.value, token)
+    if error:
         kind = str(error.get("errorType", "error"))
         raise CommandError(f"{description.name}: {kind}: {error.get('errorMessage', '')}", refused_status(kind))
     outcome = str(answer.get("outcome") or "done") if isinstance(answer, dict) else "done"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rotation_cli.aws import Aws, kind_of
@@ -19,11 +18,8 @@ def _prove_previous_works(aws: Aws, description: Any, previous: str) -> None:
     """Through the rotation function (it has the target's access): AWSPREVIOUS still logs in; else refuse."""
     if description.rotation_lambda_arn is None:
         raise CommandError(f"{description.name}: no rotation function to prove AWSPREVIOUS still works", status=2)
-    event = {"Step": Action.CHECK_PREVIOUS.value, "SecretId": description.arn, "ClientRequestToken": previous}
-    response = aws.lambda_.invoke(FunctionName=description.rotation_lambda_arn, Payload=json.dumps(event).encode())
-    answer = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
-        error = answer if isinstance(answer, dict) else {}
+    _, error = aws.invoke_action(description, Action.CHECK_PREVIOUS.value, previous)
+    if error:
         raise CommandError(
             f"{description.name}: AWSPREVIOUS ({previous}) no longer works ({error.get('errorType', 'error')}: "
             f"{error.get('errorMessage', '')}); rolling back would hand every consumer a dead credential, so nothing "

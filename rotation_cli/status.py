@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,14 +18,15 @@ __all__ = ["cmd_status", "status_entry"]
 
 def status_entry(
     description: SecretDescription, pending: PendingRotation | None = None,
-    last_failure: dict[str, Any] | None = None, now: datetime | None = None,
+    last_failure: dict[str, Any] | None = None, now: datetime | None = None, also: Sequence[str] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """One secret's status, as ``--json`` prints it (``pending``: its unfinished rotation, assessed;
-    ``last_failure``: the function's last failed step since the last success)."""
+    ``last_failure``: the function's last failed step since the last success; ``also``: more problems found,
+    those of its ECS consumers)."""
     from rotation_cli.health import ATTENTION, OK, problems
     from rotator.aws.schedule import due
 
-    found = problems(description, pending, last_failure, now or datetime.now(UTC))
+    found = [*problems(description, pending, last_failure, now or datetime.now(UTC)), *also]
     rules = description.rotation_rules
     schedule = rules.get("ScheduleExpression") or (
         f"every {rules['AutomaticallyAfterDays']} days" if rules.get("AutomaticallyAfterDays") else None
@@ -48,20 +50,19 @@ def status_entry(
 
 
 def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
+    searched, unlisted = _clusters(aws, args.cluster) if args.consumers else ([], None)  # once, for every secret
     entries = []
     for description in aws.sm.list_secrets(args.prefix):
         pending = aws.pending_rotation(description)
         # A stuck rotation already names its failed step; otherwise the function's last failure since the last
         # success (a failed attempt Secrets Manager stopped retrying and an operator unstuck leaves no AWSPENDING).
         failure = None if pending is not None else aws.last_failure(description, description.last_rotated)
-        entry = status_entry(description, pending, failure)
-        if args.consumers:
-            stale, problem = _stale_consumer_tasks(aws, description.arn, args.cluster)
-            entry["stale_consumer_tasks"] = stale
-            if problem is not None:
-                entry["problems"].append(f"{problem} (`rotation consumers {description.name}`)")
-                entry["health"] = "attention"
-        entries.append(entry)
+        if not args.consumers:
+            entries.append(status_entry(description, pending, failure))
+            continue
+        stale, problem = (None, unlisted) if unlisted else _stale_consumer_tasks(aws, description, searched)
+        also = [f"{problem} (`rotation consumers {description.name}`)"] if problem is not None else []
+        entries.append({**status_entry(description, pending, failure, also=also), "stale_consumer_tasks": stale})
     entries.sort(key=lambda entry: entry["name"])
     attention = [entry for entry in entries if entry["problems"]]
     verdict = 1 if args.check and attention else 0
@@ -94,19 +95,29 @@ def cmd_status(aws: Aws, args: argparse.Namespace) -> int:
     return verdict
 
 
-def _stale_consumer_tasks(aws: Aws, secret_id: str, clusters: list[str] | None) -> tuple[int | None, str | None]:
+def _clusters(aws: Aws, named: Sequence[str] | None) -> tuple[list[str], str | None]:
+    """The clusters ``--consumers`` searches (``Aws.clusters``), or why ECS would not list them."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return aws.clusters(named), None
+    except (ClientError, BotoCoreError) as exc:
+        return [], _unchecked(exc)
+
+
+def _stale_consumer_tasks(
+    aws: Aws, description: SecretDescription, searched: Sequence[str]
+) -> tuple[int | None, str | None]:
     """How many running ECS tasks that inject the secret may hold an older value (``rotation consumers``), and what
     needs attention: such tasks, or consumers that could not be checked (None: nothing)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from rotation_cli.consumers import consumers_report
+    from rotation_cli.consumers import report_for
 
     try:
-        report = consumers_report(aws, secret_id, clusters)
-    except ClientError as exc:
-        return None, f"ECS consumers could not be checked ({exc.response.get('Error', {}).get('Code', 'error')})"
-    except BotoCoreError as exc:
-        return None, f"ECS consumers could not be checked ({type(exc).__name__})"
+        report = report_for(aws, description, searched)
+    except (ClientError, BotoCoreError) as exc:
+        return None, _unchecked(exc)
     stale = sum(task["stale"] for consumer in report["consumers"] for task in consumer["tasks"])
     if report["unsearched_clusters"]:
         unsearched = ", ".join(f"{cluster} ({code})" for cluster, code in report["unsearched_clusters"].items())
@@ -114,3 +125,9 @@ def _stale_consumer_tasks(aws: Aws, secret_id: str, clusters: list[str] | None) 
     if stale:
         return stale, f"{stale} ECS consumer task(s) launched before AWSCURRENT became current"
     return stale, None
+
+
+def _unchecked(exc: Exception) -> str:
+    """An ECS call that failed, as a status problem: its error code (or botocore's error type)."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+    return f"ECS consumers could not be checked ({code})"

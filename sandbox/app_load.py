@@ -46,7 +46,7 @@ def _postgres(cache: SecretCache, secret_id: str, workers: int, tally: _Tally, r
 
     from rotation_client.for_sqlalchemy import create_async_engine
 
-    async def worker(engine: Any, started: asyncio.Event | None) -> None:
+    async def worker(engine: Any, started: asyncio.Event) -> None:
         while not stop.is_set():
             error: BaseException | None = None
             try:
@@ -55,7 +55,7 @@ def _postgres(cache: SecretCache, secret_id: str, workers: int, tally: _Tally, r
             except Exception as exc:
                 error = exc
             tally.record(error)
-            if started is not None and error is None and not started.is_set():
+            if error is None and not started.is_set():
                 started.set()
             await asyncio.sleep(0)
 

@@ -39,7 +39,7 @@ def run_app_load(
     followed by ``revoke-previous`` (the runbook's last step); returns what the applications saw.
 
     A step refused as retryable (a managed user still ``modifying`` after the last change) is retried as Secrets
-    Manager retries it.
+    Manager retries it (``RotateSecretEmulator.rotate_converging``).
     """
     import json
     import os
@@ -60,12 +60,7 @@ def run_app_load(
                 raise RuntimeError(f"an application process on {secret_id} did not start")
         for _ in range(rotations):
             time.sleep(0.3)
-            result = emulator.rotate(secret_id)
-            for _ in range(20):
-                if result.ok:
-                    break
-                time.sleep(0.5)
-                result = emulator.retry(secret_id)
+            result = emulator.rotate_converging(secret_id, retries=20, pause=0.5)
             if not result.ok:
                 raise RuntimeError(f"rotation of {secret_id} failed at {result.failed_step}: {result.error}")
             load.rotations += 1

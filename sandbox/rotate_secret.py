@@ -424,6 +424,19 @@ class RotateSecretEmulator:
             return None
         return {"FunctionName": arn.rsplit(":", 1)[-1], "FunctionArn": arn, "Timeout": rotation_timeout()}
 
+    def rotate_converging(self, secret_id: str, *, retries: int, pause: float = 0.0) -> RotationResult:
+        """RotateSecret, then Secrets Manager's retries of that same rotation while it fails (a managed resource
+        still ``modifying``, a guard's retryable refusal): "A previous rotation isn't complete. That rotation will
+        be reattempted." How many retries, and how far apart, AWS does not document: ``retries`` and ``pause`` are
+        the caller's assumption (docs/emulator-rules.md)."""
+        result = self.rotate(secret_id)
+        for _ in range(retries):
+            if result.ok:
+                break
+            time.sleep(pause)
+            result = self.retry(secret_id)
+        return result
+
     def retry(self, secret_id: str) -> RotationResult:
         """Secrets Manager's retry of an unfinished rotation: same token, all four steps again."""
         stuck = self.stuck_pending(secret_id)

@@ -173,11 +173,7 @@ class _Sequence(RuleBasedStateMachine):
         emulator.enable_rotation(self.arn, self.harness.kind)
         # A secret in service: rotated once (a signing key's public key is published then; AWSPREVIOUS exists).
         self.harness.before_rotation(targets, self.arn)
-        result = emulator.rotate(self.arn)
-        for _ in range(3):  # Secrets Manager's retries (a managed resource still modifying on a busy machine)
-            if result.ok:
-                break
-            result = emulator.retry(self.arn)
+        result = emulator.rotate_converging(self.arn, retries=3)  # a managed resource still modifying: retried
         if not result.ok:
             raise RuntimeError(f"{self.harness.label}: the first rotation failed at {result.failed_step}: "
                                f"{type(result.error).__name__}: {result.error}")  # fmt: skip
